@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Impasto",
+    products: [
+        .executable(name: "impasto", targets: ["impasto"]),
+        .library(name: "Impasto", targets: ["Impasto"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The OpenCL C API, from the system's headers and ICD loader (ocl-icd-opencl-dev).
+        .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
+        // Turns cl/*.cl into Swift string constants at build time, so the binary needs no source tree.
+        .executableTarget(name: "EmbedKernelsTool", path: "Sources/EmbedKernelsTool"),
+        .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["EmbedKernelsTool"]),
+        .target(
+            name: "Impasto",
+            dependencies: ["COpenCL"],
+            path: "Sources/Impasto",
+            plugins: ["EmbedKernels"]
+        ),
+        .executableTarget(
+            name: "impasto",
+            dependencies: [
+                "Impasto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/impasto"
+        ),
+        .testTarget(name: "ImpastoTests", dependencies: ["Impasto"], path: "Tests/ImpastoTests"),
+    ],
+    swiftLanguageModes: [.v5]
+)

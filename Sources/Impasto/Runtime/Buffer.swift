@@ -1,0 +1,57 @@
+import COpenCL
+
+/// Device memory. Reads and writes are blocking so a host array is never used while the
+/// device still reads it; the queue is in order, so kernels before them have finished.
+public final class Buffer: @unchecked Sendable {
+    let handle: cl_mem
+    public let bytes: Int
+    unowned let context: CLContext
+
+    public var floatCount: Int { bytes / MemoryLayout<Float>.size }
+
+    init(context: CLContext, bytes: Int) throws {
+        self.context = context
+        self.bytes = bytes
+        var status: cl_int = 0
+        guard let mem = clCreateBuffer(context.context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status) else {
+            throw CLError(status, "clCreateBuffer(\(bytes) bytes)")
+        }
+        try check(status, "clCreateBuffer(\(bytes) bytes)")
+        handle = mem
+    }
+
+    deinit { clReleaseMemObject(handle) }
+
+    public func write(_ values: [Float], at offset: Int = 0) throws {
+        precondition((offset + values.count) * 4 <= bytes, "write past the end of a \(bytes)-byte buffer")
+        try values.withUnsafeBytes { raw in
+            try check(clEnqueueWriteBuffer(context.queue, handle, cl_bool(CL_TRUE), offset * 4, raw.count, raw.baseAddress, 0, nil, nil),
+                      "clEnqueueWriteBuffer")
+        }
+    }
+
+    public func read(count: Int? = nil, at offset: Int = 0) throws -> [Float] {
+        let n = count ?? (floatCount - offset)
+        precondition((offset + n) * 4 <= bytes, "read past the end of a \(bytes)-byte buffer")
+        var out = [Float](repeating: 0, count: n)
+        try out.withUnsafeMutableBytes { raw in
+            try check(clEnqueueReadBuffer(context.queue, handle, cl_bool(CL_TRUE), offset * 4, raw.count, raw.baseAddress, 0, nil, nil),
+                      "clEnqueueReadBuffer")
+        }
+        return out
+    }
+
+    /// Copies all of `source` (or `count` floats) into this buffer on the device.
+    public func copy(from source: Buffer, count: Int? = nil) throws {
+        let n = (count ?? source.floatCount) * 4
+        precondition(n <= bytes && n <= source.bytes, "copy larger than a buffer")
+        try check(clEnqueueCopyBuffer(context.queue, source.handle, handle, 0, 0, n, 0, nil, nil), "clEnqueueCopyBuffer")
+    }
+
+    /// Sets every float (or the first `count`) to `value`.
+    public func fill(_ value: Float, count: Int? = nil) throws {
+        var v = value
+        let n = (count ?? floatCount) * 4
+        try check(clEnqueueFillBuffer(context.queue, handle, &v, 4, 0, n, 0, nil, nil), "clEnqueueFillBuffer")
+    }
+}

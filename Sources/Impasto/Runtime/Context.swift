@@ -1,0 +1,75 @@
+import COpenCL
+import Foundation
+
+/// A device with its context and one in-order, profiling queue: everything else is created from it.
+public final class CLContext: @unchecked Sendable {
+    public let device: Device
+    let context: cl_context
+    let queue: cl_command_queue
+    private var programs: [String: Program] = [:]
+    private let lock = NSLock()
+
+    public init(device: Device) throws {
+        self.device = device
+        var status: cl_int = 0
+        var deviceID: cl_device_id? = device.id
+        guard let ctx = clCreateContext(nil, 1, &deviceID, nil, nil, &status) else {
+            throw CLError(status, "clCreateContext")
+        }
+        try check(status, "clCreateContext")
+        context = ctx
+        let props = cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE)
+        guard let q = clCreateCommandQueue(ctx, device.id, props, &status) else {
+            clReleaseContext(ctx)
+            throw CLError(status, "clCreateCommandQueue")
+        }
+        queue = q
+    }
+
+    /// The preferred device, or the one `selector` names (see `Device.select`).
+    public convenience init(selecting selector: String? = nil) throws {
+        let devices = try Device.all()
+        try self.init(device: Device.select(selector, among: devices))
+    }
+
+    deinit {
+        programs.removeAll()
+        clReleaseCommandQueue(queue)
+        clReleaseContext(context)
+    }
+
+    /// The program built from `cl/<file>.cl` with `-D` definitions, built once per context.
+    public func program(_ file: String, defines: [String: String] = [:]) throws -> Program {
+        guard let source = KernelSources.files[file] else {
+            throw CLError(CL_INVALID_VALUE, "program(\(file))", detail: "no kernel file cl/\(file).cl is embedded")
+        }
+        let options = Program.options(defines: defines)
+        let key = file + " " + options
+        lock.lock()
+        defer { lock.unlock() }
+        if let p = programs[key] { return p }
+        let p = try Program(context: self, source: source, name: file, options: options)
+        programs[key] = p
+        return p
+    }
+
+    /// A kernel from an embedded `.cl` file.
+    public func kernel(_ file: String, _ name: String, defines: [String: String] = [:]) throws -> Kernel {
+        try program(file, defines: defines).kernel(name)
+    }
+
+    public func buffer(floats count: Int) throws -> Buffer {
+        try Buffer(context: self, bytes: max(count, 1) * MemoryLayout<Float>.size)
+    }
+
+    public func buffer(_ values: [Float]) throws -> Buffer {
+        let b = try buffer(floats: values.count)
+        try b.write(values)
+        return b
+    }
+
+    /// Waits for everything queued so far.
+    public func finish() throws {
+        try check(clFinish(queue), "clFinish")
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Impasto
+
+struct Devices: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List every OpenCL platform and device, and the one impasto would use.")
+
+    @OptionGroup var deviceOptions: DeviceOptions
+    @Flag(help: "Print JSON instead of text.") var json = false
+
+    func run() throws {
+        guarded {
+            let devices = try Device.all()
+            let chosen = try Device.select(deviceOptions.selector, among: devices)
+            let reports = devices.map { DeviceReport($0, selected: $0.index == chosen.index) }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(reports), as: UTF8.self))
+            } else {
+                for r in reports { print(r.text) }
+            }
+        }
+    }
+}
+
+/// What `impasto devices` shows of one device; the JSON keys are its field names.
+struct DeviceReport: Encodable {
+    let index: Int
+    let selected: Bool
+    let platform: String
+    let platformVersion: String
+    let name: String
+    let vendor: String
+    let type: String
+    let deviceVersion: String
+    let driverVersion: String
+    let openCLCVersion: String
+    let computeUnits: Int
+    let clockMHz: Int
+    let globalMemBytes: UInt64
+    let localMemBytes: UInt64
+    let maxAllocBytes: UInt64
+    let maxWorkGroupSize: Int
+    let fp16: Bool
+    let fp64: Bool
+
+    init(_ d: Device, selected: Bool) {
+        index = d.index
+        self.selected = selected
+        platform = d.platformName
+        platformVersion = d.platformVersion
+        name = d.name
+        vendor = d.vendor
+        type = d.typeName
+        deviceVersion = d.version
+        driverVersion = d.driverVersion
+        openCLCVersion = d.openCLCVersion
+        computeUnits = d.computeUnits
+        clockMHz = d.clockMHz
+        globalMemBytes = d.globalMemBytes
+        localMemBytes = d.localMemBytes
+        maxAllocBytes = d.maxAllocBytes
+        maxWorkGroupSize = d.maxWorkGroupSize
+        fp16 = d.hasFP16
+        fp64 = d.hasFP64
+    }
+
+    var text: String {
+        func mib(_ b: UInt64) -> String { String(format: "%.0f MiB", Double(b) / 1_048_576) }
+        return """
+        [\(index)] \(name)\(selected ? "  (selected)" : "")
+            platform        \(platform) (\(platformVersion))
+            vendor, type    \(vendor), \(type)
+            versions        device \(deviceVersion); driver \(driverVersion); \(openCLCVersion)
+            compute         \(computeUnits) units at \(clockMHz) MHz, work-group up to \(maxWorkGroupSize)
+            memory          global \(mib(globalMemBytes)), local \(localMemBytes / 1024) KiB, largest allocation \(mib(maxAllocBytes))
+            fp16, fp64      \(fp16 ? "yes" : "no"), \(fp64 ? "yes" : "no")
+        """
+    }
+}

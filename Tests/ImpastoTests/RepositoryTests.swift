@@ -1,0 +1,14 @@
+import XCTest
+
+/// Promises the repository makes about itself.
+final class RepositoryTests: XCTestCase {
+    func testCIRunsTheREADMETestCommand() throws {
+        let readme = try String(contentsOf: TestEnv.repoRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let ci = try String(contentsOf: TestEnv.repoRoot.appendingPathComponent(".ci/run"), encoding: .utf8)
+        let blocks = readme.components(separatedBy: "```sh\n").dropFirst().map { $0.components(separatedBy: "\n```")[0] }
+        XCTAssertEqual(blocks.count, 2, "README keeps exactly two set-up commands")
+        let testCommand = try XCTUnwrap(blocks.last)
+        let lastLine = ci.split(separator: "\n").last.map(String.init)
+        XCTAssertEqual(lastLine, testCommand)
+    }
+}
