@@ -1,13 +1,236 @@
 import XCTest
 @testable import Impasto
 
-/// Every kernel against a plain Swift reference (filled in by the engine).
+/// Every kernel against the Swift CPU reference; every backward also by central finite
+/// differences of the reference (double precision) and against the kernel. Under oclgrind
+/// (see OclgrindTests) only the smallest shapes run.
 final class KernelTests: XCTestCase {
-    func testSaxpySmall() throws {
-        let ctx = TestEnv.context
-        let x: [Float] = [1, 2, 3], y: [Float] = [1, 1, 1]
-        let bx = try ctx.buffer(x), by = try ctx.buffer(y)
-        try ctx.kernel("saxpy", "saxpy").launch(global: [3], local: [4], .i(3), .f(2), .b(bx), .b(by))
-        XCTAssertEqual(try by.read(), [3, 5, 7])
+    var ctx: CLContext { TestEnv.context }
+    static var kernelsCache: Kernels?
+    var k: Kernels {
+        if let k = Self.kernelsCache { return k }
+        let k = try! Kernels(context: TestEnv.context)
+        Self.kernelsCache = k
+        return k
     }
+
+    /// (cin, cout, h, w): 1x1 images, odd sizes, channel counts that are not multiples of 8,
+    /// widths that are not multiples of the 8-pixel block.
+    var convShapes: [(Int, Int, Int, Int)] {
+        TestEnv.underOclgrind
+            ? [(1, 1, 1, 1), (3, 9, 3, 5)]
+            : [(1, 1, 1, 1), (3, 8, 3, 5), (3, 13, 7, 9), (1, 3, 5, 3), (16, 9, 9, 17), (20, 24, 4, 11)]
+    }
+
+    func testConvForwardMatchesReference() throws {
+        var rng = TestRNG(10)
+        for (cin, cout, h, w) in convShapes {
+            let x = rng.floats(cin * h * w), wt = rng.floats(cout * cin * 9, scale: 0.5), b = rng.floats(cout)
+            let out = try ctx.buffer(floats: cout * h * w)
+            try out.fill(.nan)  // every element must be written
+            try k.conv3x3(input: ctx.buffer(x), weights: ctx.buffer(ConvLayout.forward(wt, cout: cout, cin: cin)),
+                          bias: ctx.buffer(ConvLayout.paddedBias(b)), output: out, cin: cin, cout: cout, height: h, width: w)
+            let ref = CPURef.conv3x3(x.doubles, wt.doubles, b.doubles, cin: cin, cout: cout, h: h, w: w)
+            assertClose(try out.read(), ref.floats, abs: 1e-5, rel: 1e-4, "conv \(cin)->\(cout) \(h)x\(w)")
+
+            // accumulate adds onto what is there
+            try k.conv3x3(input: ctx.buffer(x), weights: ctx.buffer(ConvLayout.forward(wt, cout: cout, cin: cin)),
+                          bias: ctx.buffer(ConvLayout.paddedBias(b)), output: out, cin: cin, cout: cout, height: h, width: w,
+                          accumulate: true)
+            assertClose(try out.read(), ref.map { 2 * $0 }.floats, abs: 2e-5, rel: 1e-4, "conv accumulate")
+        }
+    }
+
+    func testConvBackwardDataMatchesReferenceAndFiniteDifferences() throws {
+        var rng = TestRNG(11)
+        for (cin, cout, h, w) in convShapes {
+            let x = rng.floats(cin * h * w), wt = rng.floats(cout * cin * 9, scale: 0.5), g = rng.floats(cout * h * w)
+            let gx = try ctx.buffer(floats: cin * h * w)
+            try k.conv3x3(input: ctx.buffer(g), weights: ctx.buffer(ConvLayout.backwardData(wt, cout: cout, cin: cin)),
+                          bias: ctx.buffer(floats: cin.roundedUp(to: 8)).zeroed(), output: gx,
+                          cin: cout, cout: cin, height: h, width: w)
+            let ref = CPURef.conv3x3BackwardData(g.doubles, wt.doubles, cin: cin, cout: cout, h: h, w: w)
+            assertClose(try gx.read(), ref.floats, abs: 1e-5, rel: 1e-4, "conv backward \(cin)->\(cout) \(h)x\(w)")
+
+            // The reference backward is the derivative of the reference forward.
+            let probe = Array(Set((0..<6).map { _ in Int(rng.next() % UInt64(x.count)) })).sorted()
+            let numeric = CPURef.numericGradient(x.doubles, at: probe) { xs in
+                zip(CPURef.conv3x3(xs, wt.doubles, [Double](repeating: 0, count: cout), cin: cin, cout: cout, h: h, w: w), g.doubles)
+                    .reduce(0) { $0 + $1.0 * $1.1 }
+            }
+            for (n, i) in zip(numeric, probe) { XCTAssertEqual(ref[i], n, accuracy: 1e-6 * max(1, abs(n))) }
+        }
+    }
+
+    func testReluForwardBackwardInPlace() throws {
+        var rng = TestRNG(12)
+        let n = TestEnv.underOclgrind ? 37 : 1001
+        let x = rng.floats(n), gy = rng.floats(n)
+        let bx = try ctx.buffer(x)
+        try k.relu(bx, into: bx, count: n)  // in place
+        let y = try bx.read()
+        XCTAssertEqual(y, x.map { max($0, 0) })
+        let bg = try ctx.buffer(gy)
+        try k.reluBackward(output: bx, gradOutput: bg, gradInput: bg, count: n)  // in place
+        XCTAssertEqual(try bg.read(), zip(x, gy).map { $0 > 0 ? $1 : 0 })
+        // Finite differences away from the kink.
+        for i in 0..<min(n, 20) where abs(x[i]) > 1e-3 {
+            let num = CPURef.numericGradient([Double(x[i])], at: [0]) { max($0[0], 0) * Double(gy[i]) }[0]
+            XCTAssertEqual(num, x[i] > 0 ? Double(gy[i]) : 0, accuracy: 1e-6)
+        }
+    }
+
+    var poolShapes: [(Int, Int, Int)] {
+        TestEnv.underOclgrind ? [(1, 3, 5), (2, 4, 4)] : [(1, 2, 2), (1, 3, 5), (3, 7, 9), (5, 16, 12), (2, 1, 3)]
+    }
+
+    func testMaxPoolForwardBackwardOddSizes() throws {
+        var rng = TestRNG(13)
+        for (c, h, w) in poolShapes {
+            let x = rng.floats(c * h * w), nOut = c * (h / 2) * (w / 2)
+            let g = rng.floats(max(nOut, 1))
+            let bx = try ctx.buffer(x), out = try ctx.buffer(floats: max(nOut, 1))
+            if nOut > 0 {
+                try k.maxPool(bx, into: out, channels: c, height: h, width: w)
+                assertClose(try out.read(count: nOut), CPURef.maxPool(x.doubles, c: c, h: h, w: w).floats, abs: 0, rel: 0, "pool")
+            }
+            let gx = try ctx.buffer(floats: c * h * w)
+            try gx.fill(.nan)
+            try k.maxPoolBackward(input: bx, gradOutput: ctx.buffer(g), gradInput: gx, channels: c, height: h, width: w)
+            let ref = CPURef.maxPoolBackward(x.doubles, Array(g.prefix(nOut)).doubles, c: c, h: h, w: w)
+            assertClose(try gx.read(), ref.floats, abs: 0, rel: 0, "pool backward \(c)x\(h)x\(w)")
+            let all = Array(0..<x.count)
+            let numeric = CPURef.numericGradient(x.doubles, at: all) { xs in
+                zip(CPURef.maxPool(xs, c: c, h: h, w: w), g.doubles).reduce(0) { $0 + $1.0 * $1.1 }
+            }
+            for i in all { XCTAssertEqual(ref[i], numeric[i], accuracy: 1e-6) }
+        }
+    }
+
+    var gramShapes: [(Int, Int)] {
+        TestEnv.underOclgrind ? [(3, 7), (5, 20)] : [(1, 1), (3, 7), (8, 3072), (13, 999), (64, 48)]
+    }
+
+    func testGramMatchesReferenceAndIsSymmetric() throws {
+        var rng = TestRNG(14)
+        for (c, n) in gramShapes {
+            let f = rng.floats(c * n)
+            let g = try ctx.buffer(floats: c * c)
+            let scratch = try ctx.buffer(floats: Kernels.gramScratchCount(c: c, n: n, device: ctx.device))
+            try k.gram(ctx.buffer(f), into: g, scratch: scratch, channels: c, count: n, scale: 1 / Float(c * n))
+            let got = try g.read()
+            assertClose(got, CPURef.gram(f.doubles, c: c, n: n).floats, abs: 1e-6, rel: 1e-4, "gram \(c)x\(n)")
+            for i in 0..<c { for j in 0..<c { XCTAssertEqual(got[i * c + j], got[j * c + i]) } }
+        }
+    }
+
+    /// The style-loss chain exactly as the engine runs it: G, the loss, S = 4w(G − Gs)/(C²·CN),
+    /// gF = S F; checked against finite differences of w·mean((gram(F) − Gs)²).
+    func testStyleLossGradientByFiniteDifferences() throws {
+        var rng = TestRNG(15)
+        for (c, n) in gramShapes where c * n > 1 {
+            let f = rng.floats(c * n), target = CPURef.gram(rng.floats(c * n).doubles, c: c, n: n)
+            let weight = 3.0
+            let bf = try ctx.buffer(f), g = try ctx.buffer(floats: c * c), gs = try ctx.buffer(target.floats)
+            let scratch = try ctx.buffer(floats: Kernels.gramScratchCount(c: c, n: n, device: ctx.device))
+            let partials = try ctx.buffer(floats: Kernels.partialCount), losses = try ctx.buffer(floats: 4)
+            try k.gram(bf, into: g, scratch: scratch, channels: c, count: n, scale: 1 / Float(c * n))
+            try k.sumSquaredDifference(g, gs, count: c * c, partials: partials, losses: losses, slot: 2,
+                                       scale: Float(weight) / Float(c * c))
+            let s = try ctx.buffer(floats: c * c), gf = try ctx.buffer(floats: c * n)
+            try k.scaledDifference(g, gs, into: s, count: c * c, scale: Float(4 * weight) / Float(c * c) / Float(c * n), accumulate: false)
+            try k.gramBackward(s: s, f: bf, gradF: gf, channels: c, count: n, accumulate: false)
+
+            let loss = CPURef.styleLoss(f.doubles, target: target, c: c, n: n, weight: weight)
+            XCTAssertEqual(Double(try losses.read(count: 1, at: 2)[0]), loss, accuracy: 1e-4 * max(loss, 1e-6))
+            let probe = Array(Set((0..<8).map { _ in Int(rng.next() % UInt64(f.count)) })).sorted()
+            let numeric = CPURef.numericGradient(f.doubles, at: probe, step: 1e-5) {
+                CPURef.styleLoss($0, target: target, c: c, n: n, weight: weight)
+            }
+            let got = try gf.read()
+            for (num, i) in zip(numeric, probe) {
+                XCTAssertEqual(Double(got[i]), num, accuracy: 1e-3 * abs(num) + 1e-7, "style grad \(c)x\(n) at \(i)")
+            }
+        }
+    }
+
+    func testContentLossAndGradient() throws {
+        var rng = TestRNG(16)
+        let n = TestEnv.underOclgrind ? 50 : 5003
+        let a = rng.floats(n), b = rng.floats(n)
+        let ba = try ctx.buffer(a), bb = try ctx.buffer(b)
+        let partials = try ctx.buffer(floats: Kernels.partialCount), losses = try ctx.buffer(floats: 1)
+        try k.sumSquaredDifference(ba, bb, count: n, partials: partials, losses: losses, slot: 0, scale: 2 / Float(n))
+        let loss = 2 * CPURef.mse(a.doubles, b.doubles)
+        XCTAssertEqual(Double(try losses.read()[0]), loss, accuracy: 1e-5 * loss)
+        let g = try ctx.buffer(floats: n)
+        try g.fill(1)
+        try k.scaledDifference(ba, bb, into: g, count: n, scale: 4 / Float(n), accumulate: true)
+        let probe = [0, n / 3, n - 1]
+        let numeric = CPURef.numericGradient(a.doubles, at: probe) { 2 * CPURef.mse($0, b.doubles) }
+        let got = try g.read()
+        for (num, i) in zip(numeric, probe) { XCTAssertEqual(Double(got[i]) - 1, num, accuracy: 1e-4 * abs(num) + 1e-7) }
+    }
+
+    func testTotalVariationAndGradient() throws {
+        var rng = TestRNG(17)
+        let shapes = TestEnv.underOclgrind ? [(3, 3, 4)] : [(3, 3, 4), (3, 17, 9), (1, 2, 2), (3, 48, 64)]
+        for (c, h, w) in shapes {
+            let x = rng.floats(c * h * w)
+            let bx = try ctx.buffer(x)
+            let partials = try ctx.buffer(floats: Kernels.partialCount), losses = try ctx.buffer(floats: 1)
+            try k.tv(bx, channels: c, height: h, width: w, weight: 10, partials: partials, losses: losses, slot: 0)
+            let ref = CPURef.tv(x.doubles, c: c, h: h, w: w, weight: 10)
+            XCTAssertEqual(Double(try losses.read()[0]), ref, accuracy: 1e-5 * ref)
+            let g = try ctx.buffer(floats: c * h * w)
+            try g.fill(.nan)
+            try k.tvBackward(bx, grad: g, channels: c, height: h, width: w, weight: 10, accumulate: false)
+            let got = try g.read()
+            let probe = Array(Set((0..<10).map { _ in Int(rng.next() % UInt64(x.count)) })).sorted()
+            let numeric = CPURef.numericGradient(x.doubles, at: probe) { CPURef.tv($0, c: c, h: h, w: w, weight: 10) }
+            for (num, i) in zip(numeric, probe) {
+                XCTAssertEqual(Double(got[i]), num, accuracy: 1e-4 * abs(num) + 1e-6, "tv grad \(c)x\(h)x\(w) at \(i)")
+            }
+        }
+    }
+
+    func testAdamMatchesPyTorchsUpdate() throws {
+        var rng = TestRNG(18)
+        let n = TestEnv.underOclgrind ? 10 : 777
+        var x = rng.floats(n).doubles, m = [Double](repeating: 0, count: n), v = m
+        let bx = try ctx.buffer(x.floats), bm = try ctx.buffer(m.floats), bv = try ctx.buffer(v.floats)
+        for t in 1...5 {
+            let g = rng.floats(n)
+            try k.adamStep(x: bx, grad: ctx.buffer(g), m: bm, v: bv, count: n, lr: 0.3, t: t)
+            for i in 0..<n {
+                m[i] = 0.9 * m[i] + 0.1 * Double(g[i])
+                v[i] = 0.999 * v[i] + 0.001 * Double(g[i]) * Double(g[i])
+                let denom = v[i].squareRoot() / (1 - pow(0.999, Double(t))).squareRoot() + 1e-8
+                x[i] -= 0.3 / (1 - pow(0.9, Double(t))) * m[i] / denom
+            }
+        }
+        assertClose(try bx.read(), x.floats, abs: 1e-5, rel: 1e-5, "adam")
+    }
+
+    func testNormalizeAndDenormalize() throws {
+        var rng = TestRNG(19)
+        let (h, w) = TestEnv.underOclgrind ? (2, 3) : (7, 9)
+        let rgb = rng.floats(h * w * 3).map { ($0 + 1) / 2 }
+        let x = try ctx.buffer(floats: 3 * h * w), back = try ctx.buffer(floats: 3 * h * w)
+        try k.normalize(rgb: ctx.buffer(rgb), into: x, height: h, width: w)
+        let mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225]
+        var ref = [Float](repeating: 0, count: 3 * h * w)
+        for p in 0..<(h * w) { for c in 0..<3 { ref[c * h * w + p] = (rgb[p * 3 + c] - mean[c]) / std[c] } }
+        assertClose(try x.read(), ref, abs: 1e-6, rel: 1e-6, "normalize")
+        try k.denormalize(x, into: back, height: h, width: w)
+        assertClose(try back.read(), rgb, abs: 1e-6, rel: 1e-6, "denormalize")
+        // Clamping.
+        try x.fill(100)
+        try k.denormalize(x, into: back, height: h, width: w)
+        XCTAssertEqual(try back.read(), [Float](repeating: 1, count: 3 * h * w))
+    }
+}
+
+extension Buffer {
+    func zeroed() throws -> Buffer { try fill(0); return self }
 }

@@ -84,18 +84,19 @@ func runProcess(_ path: String, _ args: [String], environment: [String: String] 
     p.standardError = err
     p.standardInput = FileHandle.nullDevice
     try p.run()
-    // Drain both pipes while the child runs so a chatty child cannot block on a full pipe.
-    var outData = Data(), errData = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async { outData = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    group.enter()
-    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(20_000) }
-    if p.isRunning { p.terminate() }
+    // Drain stderr on another thread while stdout is read here, so a chatty child cannot
+    // block on a full pipe.
+    final class Box: @unchecked Sendable { var data = Data() }
+    let errBox = Box()
+    let done = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); done.signal() }
+    let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    done.wait()
     p.waitUntilExit()
-    group.wait()
+    killer.cancel()
+    let errData = errBox.data
     return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 

@@ -1,0 +1,126 @@
+import Foundation
+
+/// Gram matrices, loss reductions, TV, Adam and image conversion.
+extension Kernels {
+    /// How many chunks of N the Gram kernel splits its reduction into: enough work-items to
+    /// fill the device, chunks of at least 512 columns, none empty.
+    static func gramChunks(c: Int, n: Int, device: Device) -> Int {
+        let blocks = c.divRoundUp(4)
+        let triangle = blocks * (blocks + 1) / 2
+        let wanted = max(1, (device.computeUnits * 16).divRoundUp(triangle))
+        let byLength = max(1, n / 512)
+        let chunks = min(wanted, byLength)
+        // No empty chunk: with chunk = ceil(n/chunks), the count that covers n.
+        return n.divRoundUp(n.divRoundUp(chunks))
+    }
+
+    /// Floats of scratch `gram` needs for a C x N matrix.
+    static func gramScratchCount(c: Int, n: Int, device: Device) -> Int {
+        gramChunks(c: c, n: n, device: device) * c * c
+    }
+
+    /// G = scale · F Fᵀ for F of C x N (G is C x C, exactly symmetric).
+    @discardableResult
+    public func gram(_ f: Buffer, into g: Buffer, scratch: Buffer, channels c: Int, count n: Int, scale: Float) throws -> Event {
+        let chunks = Self.gramChunks(c: c, n: n, device: device)
+        let chunk = n.divRoundUp(chunks)
+        need(f, c * n, "gram F"); need(g, c * c, "gram G"); need(scratch, chunks * c * c, "gram scratch")
+        let blocks = c.divRoundUp(4)
+        let local = LaunchShape.fit(device.isCPU ? [1, 1, 1] : [4, 4, 1], kernel: gramPartial, device: device)
+        try gramPartial.launch(global: [blocks, blocks, chunks], local: local,
+                               .b(f), .b(scratch), .i(c), .i(n), .i(chunk))
+        let l2 = LaunchShape.fit([8, 8], kernel: gramReduce, device: device)
+        return try gramReduce.launch(global: [c, c], local: l2, .b(scratch), .b(g), .i(c), .i(chunks), .f(scale))
+    }
+
+    /// gF (+)= S F, S symmetric C x C, F C x N.
+    @discardableResult
+    public func gramBackward(s: Buffer, f: Buffer, gradF: Buffer, channels c: Int, count n: Int, accumulate: Bool) throws -> Event {
+        need(s, c * c, "gram_backward S"); need(f, c * n, "gram_backward F"); need(gradF, c * n, "gram_backward gF")
+        let local = LaunchShape.fit(device.isCPU ? [1, 1] : [16, 4], kernel: gramBackward, device: device)
+        return try gramBackward.launch(global: [n.divRoundUp(8), c.divRoundUp(4)], local: local,
+                                       .b(s), .b(f), .b(gradF), .i(c), .i(n), .i(accumulate ? 1 : 0))
+    }
+
+    /// losses[slot] = scale · Σ (a − b)², using `partials` (at least `partialCount` floats).
+    @discardableResult
+    public func sumSquaredDifference(_ a: Buffer, _ b: Buffer, count n: Int, partials: Buffer,
+                                     losses: Buffer, slot: Int, scale: Float) throws -> Event {
+        need(a, n, "mse a"); need(b, n, "mse b"); need(partials, Self.partialCount, "partials"); need(losses, slot + 1, "losses")
+        try msePartial.launch(global: [Self.partialCount], local: reductionLocal(msePartial), .b(a), .b(b), .i(n), .b(partials))
+        return try finishSum(partials: partials, losses: losses, slot: slot, scale: scale)
+    }
+
+    /// out (+)= scale · (a − b).
+    @discardableResult
+    public func scaledDifference(_ a: Buffer, _ b: Buffer, into out: Buffer, count n: Int, scale: Float, accumulate: Bool) throws -> Event {
+        need(a, n, "diff a"); need(b, n, "diff b"); need(out, n, "diff out")
+        return try scaledDiff.launch(global: [n], local: LaunchShape.linear(scaledDiff, device: device),
+                                     .b(a), .b(b), .b(out), .i(n), .f(scale), .i(accumulate ? 1 : 0))
+    }
+
+    /// TV loss scales for a C x H x W image with loss weight w: (vertical, horizontal).
+    static func tvScales(c: Int, h: Int, w: Int, weight: Float) -> (Float, Float) {
+        let sv = h > 1 ? 0.5 * weight / Float(c * (h - 1) * w) : 0
+        let sh = w > 1 ? 0.5 * weight / Float(c * h * (w - 1)) : 0
+        return (sv, sh)
+    }
+
+    /// losses[slot] = weight · tv(x).
+    @discardableResult
+    public func tv(_ x: Buffer, channels c: Int, height h: Int, width w: Int, weight: Float,
+                   partials: Buffer, losses: Buffer, slot: Int) throws -> Event {
+        need(x, c * h * w, "tv x"); need(partials, Self.partialCount, "partials")
+        let (sv, sh) = Self.tvScales(c: c, h: h, w: w, weight: weight)
+        try tvPartial.launch(global: [Self.partialCount], local: reductionLocal(tvPartial),
+                             .b(x), .i(c), .i(h), .i(w), .f(sv), .f(sh), .b(partials))
+        return try finishSum(partials: partials, losses: losses, slot: slot, scale: 1)
+    }
+
+    /// g (+)= weight · ∂tv/∂x.
+    @discardableResult
+    public func tvBackward(_ x: Buffer, grad g: Buffer, channels c: Int, height h: Int, width w: Int,
+                           weight: Float, accumulate: Bool) throws -> Event {
+        need(x, c * h * w, "tv x"); need(g, c * h * w, "tv g")
+        let (sv, sh) = Self.tvScales(c: c, h: h, w: w, weight: weight)
+        return try tvBackward.launch(global: [c * h * w], local: LaunchShape.linear(tvBackward, device: device),
+                                     .b(x), .b(g), .i(c), .i(h), .i(w), .f(sv), .f(sh), .i(accumulate ? 1 : 0))
+    }
+
+    private func reductionLocal(_ k: Kernel) -> [Int] {
+        // A power of two dividing partialCount.
+        LaunchShape.fit([64], kernel: k, device: device)
+    }
+
+    private func finishSum(partials: Buffer, losses: Buffer, slot: Int, scale: Float) throws -> Event {
+        try sumPartials.launch(global: [1], local: [1], .b(partials), .i(Self.partialCount), .b(losses), .i(slot), .f(scale))
+    }
+
+    /// One Adam step (PyTorch's semantics) at step number `t` (1-based).
+    @discardableResult
+    public func adamStep(x: Buffer, grad: Buffer, m: Buffer, v: Buffer, count n: Int, lr: Float, t: Int,
+                         beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8) throws -> Event {
+        need(x, n, "adam x"); need(grad, n, "adam g"); need(m, n, "adam m"); need(v, n, "adam v")
+        // Bias corrections in double, as PyTorch computes them on the host in Python floats.
+        let bc1 = 1 - pow(Double(beta1), Double(t))
+        let bc2 = 1 - pow(Double(beta2), Double(t))
+        let stepSize = Float(Double(lr) / bc1)
+        return try adam.launch(global: [n], local: LaunchShape.linear(adam, device: device),
+                               .b(x), .b(grad), .b(m), .b(v), .i(n), .f(beta1), .f(beta2), .f(eps),
+                               .f(stepSize), .f(Float(bc2.squareRoot())))
+    }
+
+    /// Interleaved RGB in [0,1] → normalised planar image.
+    @discardableResult
+    public func normalize(rgb: Buffer, into x: Buffer, height h: Int, width w: Int) throws -> Event {
+        need(rgb, 3 * h * w, "rgb"); need(x, 3 * h * w, "x")
+        return try normalize.launch(global: [h * w], local: LaunchShape.linear(normalize, device: device), .b(rgb), .b(x), .i(h), .i(w))
+    }
+
+    /// Normalised planar image → interleaved RGB clamped to [0,1].
+    @discardableResult
+    public func denormalize(_ x: Buffer, into rgb: Buffer, height h: Int, width w: Int) throws -> Event {
+        need(rgb, 3 * h * w, "rgb"); need(x, 3 * h * w, "x")
+        return try denormalize.launch(global: [h * w], local: LaunchShape.linear(denormalize, device: device), .b(x), .b(rgb), .i(h), .i(w))
+    }
+}

@@ -1,0 +1,96 @@
+/// Typed entry points to every kernel in `cl/`, built once per context. Each method checks
+/// the sizes it is given against the buffers, picks launch shapes from the device's limits
+/// and returns the command's event (for profiling).
+public final class Kernels: @unchecked Sendable {
+    public let context: CLContext
+    var device: Device { context.device }
+
+    let conv: Kernel
+    let reluForward, reluBackward: Kernel
+    let poolForward, poolBackward: Kernel
+    let gramPartial, gramReduce, gramBackward: Kernel
+    let msePartial, scaledDiff, sumPartials: Kernel
+    let tvPartial, tvBackward: Kernel
+    let adam: Kernel
+    let normalize, denormalize: Kernel
+
+    /// How many partial sums a reduction leaves: fixed, so results do not depend on the device.
+    static let partialCount = 1024
+
+    public init(context: CLContext) throws {
+        self.context = context
+        conv = try context.kernel("conv3x3", "conv3x3")
+        reluForward = try context.kernel("relu", "relu_forward")
+        reluBackward = try context.kernel("relu", "relu_backward")
+        poolForward = try context.kernel("maxpool", "maxpool_forward")
+        poolBackward = try context.kernel("maxpool", "maxpool_backward")
+        gramPartial = try context.kernel("gram", "gram_partial")
+        gramReduce = try context.kernel("gram", "gram_reduce")
+        gramBackward = try context.kernel("gram_backward", "gram_backward")
+        msePartial = try context.kernel("mse", "mse_partial")
+        scaledDiff = try context.kernel("mse", "scaled_diff")
+        sumPartials = try context.kernel("reduce", "sum_partials")
+        tvPartial = try context.kernel("tv", "tv_partial")
+        tvBackward = try context.kernel("tv", "tv_backward")
+        adam = try context.kernel("adam", "adam_step")
+        normalize = try context.kernel("image", "normalize_image")
+        denormalize = try context.kernel("image", "denormalize_image")
+    }
+
+    func need(_ b: Buffer, _ floats: Int, _ what: String) {
+        precondition(b.floatCount >= floats, "\(what): buffer holds \(b.floatCount) floats, needs \(floats)")
+    }
+
+    // MARK: convolution
+
+    /// Output pixels per work-item along x (the kernel's PX).
+    static let convPX = 8
+
+    /// out (+)= conv3x3(input) + bias, with weights laid out [cin][9][coutPad].
+    @discardableResult
+    public func conv3x3(input: Buffer, weights: Buffer, bias: Buffer, output: Buffer,
+                        cin: Int, cout: Int, height h: Int, width w: Int, accumulate: Bool = false) throws -> Event {
+        let coutPad = cout.roundedUp(to: 8)
+        need(input, cin * h * w, "conv3x3 input")
+        need(weights, cin * 9 * coutPad, "conv3x3 weights")
+        need(bias, coutPad, "conv3x3 bias")
+        need(output, cout * h * w, "conv3x3 output")
+        let preferred = device.isCPU ? [1, 1, 1] : [8, 8, 1]
+        let local = LaunchShape.fit(preferred, kernel: conv, device: device)
+        return try conv.launch(global: [w.divRoundUp(Self.convPX), h, coutPad / 8], local: local,
+                               .b(input), .b(weights), .b(bias), .b(output),
+                               .i(cin), .i(cout), .i(h), .i(w), .i(accumulate ? 1 : 0))
+    }
+
+    // MARK: elementwise
+
+    @discardableResult
+    public func relu(_ x: Buffer, into y: Buffer, count n: Int) throws -> Event {
+        need(x, n, "relu input"); need(y, n, "relu output")
+        return try reluForward.launch(global: [n], local: LaunchShape.linear(reluForward, device: device), .b(x), .b(y), .i(n))
+    }
+
+    @discardableResult
+    public func reluBackward(output y: Buffer, gradOutput gy: Buffer, gradInput gx: Buffer, count n: Int,
+                             accumulate: Bool = false) throws -> Event {
+        need(y, n, "relu y"); need(gy, n, "relu gy"); need(gx, n, "relu gx")
+        return try reluBackward.launch(global: [n], local: LaunchShape.linear(reluBackward, device: device),
+                                       .b(y), .b(gy), .b(gx), .i(n), .i(accumulate ? 1 : 0))
+    }
+
+    @discardableResult
+    public func maxPool(_ input: Buffer, into output: Buffer, channels c: Int, height h: Int, width w: Int) throws -> Event {
+        need(input, c * h * w, "maxpool input"); need(output, c * (h / 2) * (w / 2), "maxpool output")
+        return try poolForward.launch(global: [c * (h / 2) * (w / 2)], local: LaunchShape.linear(poolForward, device: device),
+                                      .b(input), .b(output), .i(c), .i(h), .i(w))
+    }
+
+    @discardableResult
+    public func maxPoolBackward(input: Buffer, gradOutput: Buffer, gradInput: Buffer,
+                                channels c: Int, height h: Int, width w: Int, accumulate: Bool = false) throws -> Event {
+        need(input, c * h * w, "maxpool input"); need(gradOutput, c * (h / 2) * (w / 2), "maxpool gout")
+        need(gradInput, c * h * w, "maxpool gin")
+        return try poolBackward.launch(global: [c * h * w], local: LaunchShape.linear(poolBackward, device: device),
+                                       .b(input), .b(gradOutput), .b(gradInput), .i(c), .i(h), .i(w), .i(accumulate ? 1 : 0))
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+
+/// Plain, obviously-correct Swift versions of every kernel, in double precision, written from
+/// the formulas in design.md. Layouts are PyTorch's: CHW images, [cout][cin][3][3] weights.
+enum CPURef {
+    static func conv3x3(_ x: [Double], _ wt: [Double], _ bias: [Double], cin: Int, cout: Int, h: Int, w: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: cout * h * w)
+        for o in 0..<cout {
+            for y in 0..<h {
+                for xx in 0..<w {
+                    var s = bias[o]
+                    for i in 0..<cin {
+                        for ky in 0..<3 {
+                            for kx in 0..<3 {
+                                let iy = y + ky - 1, ix = xx + kx - 1
+                                if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
+                                s += wt[((o * cin + i) * 3 + ky) * 3 + kx] * x[(i * h + iy) * w + ix]
+                            }
+                        }
+                    }
+                    out[(o * h + y) * w + xx] = s
+                }
+            }
+        }
+        return out
+    }
+
+    /// ∂(Σ g·conv(x))/∂x, written directly as a scatter (not as the flipped convolution the
+    /// kernel uses, so the two are independent).
+    static func conv3x3BackwardData(_ g: [Double], _ wt: [Double], cin: Int, cout: Int, h: Int, w: Int) -> [Double] {
+        var gx = [Double](repeating: 0, count: cin * h * w)
+        for o in 0..<cout {
+            for y in 0..<h {
+                for xx in 0..<w {
+                    let go = g[(o * h + y) * w + xx]
+                    for i in 0..<cin {
+                        for ky in 0..<3 {
+                            for kx in 0..<3 {
+                                let iy = y + ky - 1, ix = xx + kx - 1
+                                if iy < 0 || iy >= h || ix < 0 || ix >= w { continue }
+                                gx[(i * h + iy) * w + ix] += wt[((o * cin + i) * 3 + ky) * 3 + kx] * go
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return gx
+    }
+
+    static func maxPool(_ x: [Double], c: Int, h: Int, w: Int) -> [Double] {
+        let ho = h / 2, wo = w / 2
+        var out = [Double](repeating: 0, count: c * ho * wo)
+        for ch in 0..<c { for oy in 0..<ho { for ox in 0..<wo {
+            var m = -Double.infinity
+            for dy in 0..<2 { for dx in 0..<2 { m = max(m, x[(ch * h + 2 * oy + dy) * w + 2 * ox + dx]) } }
+            out[(ch * ho + oy) * wo + ox] = m
+        } } }
+        return out
+    }
+
+    static func maxPoolBackward(_ x: [Double], _ g: [Double], c: Int, h: Int, w: Int) -> [Double] {
+        let ho = h / 2, wo = w / 2
+        var gx = [Double](repeating: 0, count: c * h * w)
+        for ch in 0..<c { for oy in 0..<ho { for ox in 0..<wo {
+            var best = (0, 0), m = -Double.infinity
+            for dy in 0..<2 { for dx in 0..<2 {
+                let v = x[(ch * h + 2 * oy + dy) * w + 2 * ox + dx]
+                if v > m { m = v; best = (dy, dx) }
+            } }
+            gx[(ch * h + 2 * oy + best.0) * w + 2 * ox + best.1] += g[(ch * ho + oy) * wo + ox]
+        } } }
+        return gx
+    }
+
+    /// gram(F) = F Fᵀ / (C N).
+    static func gram(_ f: [Double], c: Int, n: Int) -> [Double] {
+        var g = [Double](repeating: 0, count: c * c)
+        for i in 0..<c { for j in 0..<c {
+            var s = 0.0
+            for t in 0..<n { s += f[i * n + t] * f[j * n + t] }
+            g[i * c + j] = s / Double(c * n)
+        } }
+        return g
+    }
+
+    static func mse(_ a: [Double], _ b: [Double]) -> Double {
+        zip(a, b).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(a.count)
+    }
+
+    /// weight · mean((gram(F) − target)²)
+    static func styleLoss(_ f: [Double], target: [Double], c: Int, n: Int, weight: Double) -> Double {
+        weight * mse(gram(f, c: c, n: n), target)
+    }
+
+    /// The seed's TV: 0.5 (mean |vertical diff| + mean |horizontal diff|) times weight.
+    static func tv(_ x: [Double], c: Int, h: Int, w: Int, weight: Double) -> Double {
+        var v = 0.0, hz = 0.0
+        for ch in 0..<c { for i in 0..<h { for j in 0..<w {
+            let e = (ch * h + i) * w + j
+            if i + 1 < h { v += abs(x[e + w] - x[e]) }
+            if j + 1 < w { hz += abs(x[e + 1] - x[e]) }
+        } } }
+        return weight * 0.5 * (v / Double(c * (h - 1) * w) + hz / Double(c * h * (w - 1)))
+    }
+
+    /// Central finite differences of `f` at `x`, for the listed coordinates.
+    static func numericGradient(_ x: [Double], at indices: [Int], step: Double = 1e-6, _ f: ([Double]) -> Double) -> [Double] {
+        indices.map { i in
+            var xp = x, xm = x
+            xp[i] += step
+            xm[i] -= step
+            return (f(xp) - f(xm)) / (2 * step)
+        }
+    }
+}
+
+extension Array where Element == Float {
+    var doubles: [Double] { map(Double.init) }
+}
+
+extension Array where Element == Double {
+    var floats: [Float] { map(Float.init) }
+}
