@@ -99,15 +99,15 @@ extension Kernels {
     /// One Adam step (PyTorch's semantics) at step number `t` (1-based).
     @discardableResult
     public func adamStep(x: Buffer, grad: Buffer, m: Buffer, v: Buffer, count n: Int, lr: Float, t: Int,
-                         beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8) throws -> Event {
+                         beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8) throws -> Event {
         need(x, n, "adam x"); need(grad, n, "adam g"); need(m, n, "adam m"); need(v, n, "adam v")
         // Bias corrections in double, as PyTorch computes them on the host in Python floats.
-        let bc1 = 1 - pow(Double(beta1), Double(t))
-        let bc2 = 1 - pow(Double(beta2), Double(t))
+        let bc1 = 1 - pow(beta1, Double(t))
+        let bc2 = 1 - pow(beta2, Double(t))
         let stepSize = Float(Double(lr) / bc1)
         return try adam.launch(global: [n], local: LaunchShape.linear(adam, device: device),
-                               .b(x), .b(grad), .b(m), .b(v), .i(n), .f(beta1), .f(beta2), .f(eps),
-                               .f(stepSize), .f(Float(bc2.squareRoot())))
+                               .b(x), .b(grad), .b(m), .b(v), .i(n), .f(Float(1 - beta1)), .f(Float(beta2)),
+                               .f(Float(1 - beta2)), .f(Float(eps)), .f(stepSize), .f(Float(bc2.squareRoot())))
     }
 
     /// Interleaved RGB in [0,1] → normalised planar image.

@@ -19,6 +19,7 @@ public final class Buffer: @unchecked Sendable {
         }
         try check(status, "clCreateBuffer(\(bytes) bytes)")
         handle = mem
+        context.noteBufferCreated()
     }
 
     /// IMPASTO_KEEP_BUFFERS=1 never releases device memory: oclgrind (21.10) loses track of

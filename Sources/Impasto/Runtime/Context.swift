@@ -8,6 +8,14 @@ public final class CLContext: @unchecked Sendable {
     let queue: cl_command_queue
     private var programs: [String: Program] = [:]
     private let lock = NSLock()
+    /// Device buffers created so far: lets a test prove an iteration allocates nothing.
+    public private(set) var buffersCreated = 0
+
+    func noteBufferCreated() {
+        lock.lock()
+        buffersCreated += 1
+        lock.unlock()
+    }
 
     public init(device: Device) throws {
         self.device = device

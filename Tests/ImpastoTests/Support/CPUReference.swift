@@ -1,4 +1,5 @@
 import Foundation
+@testable import Impasto
 
 /// Plain, obviously-correct Swift versions of every kernel, in double precision, written from
 /// the formulas in design.md. Layouts are PyTorch's: CHW images, [cout][cin][3][3] weights.
@@ -121,4 +122,50 @@ extension Array where Element == Float {
 
 extension Array where Element == Double {
     var floats: [Float] { map(Float.init) }
+}
+
+/// The whole objective on the CPU in double precision: VGG19 features with the loss ops
+/// attached where `StyleTransfer` attaches them. Slow, for tiny nets only.
+struct CPUStyleObjective {
+    let weights: VGGWeights
+    let config: LossConfig
+    let h, w: Int
+    var styleTargets: [Int: [Double]] = [:]
+    var contentTargets: [Int: [Double]] = [:]
+
+    /// Module outputs 0…last with their shapes (c, h, w).
+    func features(_ x: [Double]) -> [Int: ([Double], Int, Int, Int)] {
+        var out: [Int: ([Double], Int, Int, Int)] = [:]
+        var cur = x, c = 3, hh = h, ww = w
+        let last = (config.styleLayers + config.contentLayers).max()!
+        for i in 0...last {
+            if let cw = weights.convs[i] {
+                cur = CPURef.conv3x3(cur, cw.weight.doubles, cw.bias.doubles, cin: c, cout: cw.cout, h: hh, w: ww)
+                c = cw.cout
+            } else if VGG19.poolIndices.contains(i) {
+                cur = CPURef.maxPool(cur, c: c, h: hh, w: ww)
+                hh /= 2; ww /= 2
+            } else {
+                cur = cur.map { max($0, 0) }
+            }
+            out[i] = (cur, c, hh, ww)
+        }
+        return out
+    }
+
+    mutating func setTargets(style: [Double], content: [Double]) {
+        let fs = features(style), fc = features(content)
+        for l in config.styleLayers { let (f, c, hh, ww) = fs[l]!; styleTargets[l] = CPURef.gram(f, c: c, n: hh * ww) }
+        for l in config.contentLayers { contentTargets[l] = fc[l]!.0 }
+    }
+
+    func loss(_ x: [Double]) -> (content: Double, style: Double, tv: Double) {
+        let f = features(x)
+        let content = config.contentLayers.reduce(0.0) { $0 + Double(config.contentWeight) * CPURef.mse(f[$1]!.0, contentTargets[$1]!) }
+        let style = config.styleLayers.reduce(0.0) { acc, l in
+            let (fl, c, hh, ww) = f[l]!
+            return acc + CPURef.styleLoss(fl, target: styleTargets[l]!, c: c, n: hh * ww, weight: Double(config.styleWeight))
+        }
+        return (content, style, CPURef.tv(x, c: 3, h: h, w: w, weight: Double(config.tvWeight)))
+    }
 }

@@ -1,0 +1,96 @@
+import Foundation
+
+/// Runs a graph forward and backward over the buffers of its `BufferPlan`, all allocated
+/// once at construction. The graph's external input (the image) and its gradient are buffers
+/// the caller owns.
+public final class Executor {
+    public let graph: Graph
+    public let plan: BufferPlan
+    let context: CLContext
+    private let slots: [Buffer]
+    private let externalValues: [TensorID: Buffer]
+    private let externalGrads: [TensorID: Buffer]
+
+    /// When on, every command's device time is summed per op name (forward and backward apart).
+    public var profiling = false
+    public private(set) var profile: [String: Double] = [:]
+    private var pending: [(String, [Event])] = []
+
+    public init(graph: Graph, context: CLContext, inputs: [TensorID: Buffer], inputGrads: [TensorID: Buffer]) throws {
+        self.graph = graph
+        self.context = context
+        plan = BufferPlan(graph: graph)
+        slots = try plan.slotBytes.map { try context.buffer(floats: $0 / 4) }
+        externalValues = inputs
+        externalGrads = inputGrads
+        precondition(Set(inputs.keys) == graph.external, "every external tensor needs a buffer")
+    }
+
+    /// Device bytes of the plan's slots plus what the ops own.
+    public var deviceBytes: Int { plan.totalBytes + graph.nodes.reduce(0) { $0 + $1.op.ownedBytes } }
+
+    public func value(_ t: TensorID) -> Buffer {
+        if let b = externalValues[t] { return b }
+        guard let s = plan.valueSlot[t] else { preconditionFailure("tensor \(t) has no value buffer") }
+        return slots[s]
+    }
+
+    func grad(_ t: TensorID) -> Buffer? {
+        if let b = externalGrads[t] { return b }
+        return plan.gradSlot[t].map { slots[$0] }
+    }
+
+    /// Runs every op forward and computes the losses.
+    public func forward() throws {
+        for node in graph.nodes { record(node.op.name, try node.op.forward(buffers(node))) }
+    }
+
+    /// Runs the network forward and lets the loss ops that `capturing` selects record their
+    /// input as their target (on the style image, the content image); other losses are skipped.
+    public func forward(capturing: (Op) -> Bool) throws {
+        for node in graph.nodes {
+            if node.output != nil {
+                record(node.op.name, try node.op.forward(buffers(node)))
+            } else if capturing(node.op) {
+                record(node.op.name + ".capture", try node.op.captureTarget(buffers(node)))
+            }
+        }
+    }
+
+    private func buffers(_ node: Graph.Node) -> OpBuffers {
+        OpBuffers(inputs: node.inputs.map(value), output: node.output.map(value),
+                  gradOutput: nil, gradInputs: [], accumulate: [])
+    }
+
+    /// Runs backward in reverse order, leaving ∂loss/∂input in the external gradient buffers.
+    public func backward() throws {
+        for (i, node) in graph.nodes.enumerated().reversed() where plan.runsBackward[i] {
+            let gradInputs = node.inputs.map { t -> Buffer in
+                guard let g = grad(t) else { preconditionFailure("\(node.op.name): input \(t) has no gradient buffer") }
+                return g
+            }
+            let b = OpBuffers(inputs: node.inputs.map(value), output: node.output.map(value),
+                              gradOutput: node.output.flatMap(grad), gradInputs: gradInputs,
+                              accumulate: plan.accumulate[i])
+            record(node.op.name + ".backward", try node.op.backward(b))
+        }
+    }
+
+    private func record(_ name: String, _ events: [Event]) {
+        if profiling { pending.append((name, events)) }
+    }
+
+    /// Waits for the device and folds the recorded events into `profile`.
+    public func collectProfile() throws {
+        try context.finish()
+        for (name, events) in pending {
+            profile[name, default: 0] += try events.reduce(0) { $0 + (try $1.seconds()) }
+        }
+        pending.removeAll()
+    }
+
+    public func resetProfile() {
+        pending.removeAll()
+        profile.removeAll()
+    }
+}

@@ -1,0 +1,56 @@
+/// VGG19's `features`, numbered as torchvision numbers its modules, up to conv5_1 (module 28).
+public enum VGG19 {
+    public static let convIndices = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28]
+    public static let poolIndices: Set<Int> = [4, 9, 18, 27]
+    public static let lastModule = 28
+    /// Output channels of each conv in the real network.
+    public static let realWidths: [Int: Int] = [0: 64, 2: 64, 5: 128, 7: 128, 10: 256, 12: 256, 14: 256,
+                                                16: 256, 19: 512, 21: 512, 23: 512, 25: 512, 28: 512]
+    /// The seed's layers: style taps are conv outputs before their ReLU.
+    public static let defaultStyleLayers = [0, 5, 10, 19, 28]
+    public static let defaultContentLayers = [25]
+
+    /// "conv3_2", "relu3_2", "pool3" for a module index.
+    public static func name(of index: Int) -> String {
+        var block = 1, conv = 0
+        for i in 0...index {
+            if poolIndices.contains(i) {
+                if i == index { return "pool\(block)" }
+                block += 1
+                conv = 0
+            } else if convIndices.contains(i) {
+                conv += 1
+            }
+        }
+        return (convIndices.contains(index) ? "conv" : "relu") + "\(block)_\(conv)"
+    }
+
+    /// Smallest image side: four poolings must leave at least one pixel.
+    public static let minimumSide = 16
+
+    /// Adds modules 0…`last` to `graph` on top of `input` (a 3-channel image). `after` is called
+    /// with each module's output as soon as it exists, so losses can be attached right there.
+    /// Returns every module's output tensor.
+    @discardableResult
+    public static func build(into graph: Graph, input: TensorID, kernels: Kernels, weights: VGGWeights,
+                             upTo last: Int = lastModule, after: (Int, TensorID) throws -> Void = { _, _ in }) throws -> [Int: TensorID] {
+        var outputs: [Int: TensorID] = [:]
+        var x = input
+        for i in 0...last {
+            let shape = graph.shape(x)
+            let name = "\(i):\(Self.name(of: i))"
+            if let w = weights.convs[i] {
+                let op = try ConvOp(name: name, kernels: kernels, input: shape, cout: w.cout, weight: w.weight, bias: w.bias)
+                x = graph.add(op, inputs: [x], output: op.outputShape)!
+            } else if poolIndices.contains(i) {
+                let op = MaxPoolOp(name: name, kernels: kernels, input: shape)
+                x = graph.add(op, inputs: [x], output: op.outputShape)!
+            } else {
+                x = graph.add(ReLUOp(name: name, kernels: kernels, shape: shape), inputs: [x], output: shape)!
+            }
+            outputs[i] = x
+            try after(i, x)
+        }
+        return outputs
+    }
+}
