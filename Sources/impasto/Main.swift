@@ -7,7 +7,7 @@ struct Impasto: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "impasto",
         abstract: "Neural style transfer on any OpenCL device.",
-        subcommands: [Devices.self]
+        subcommands: [Devices.self, Profile.self]
     )
 }
 

@@ -21,16 +21,16 @@ extension Kernels {
 
     /// G = scale · F Fᵀ for F of C x N (G is C x C, exactly symmetric).
     @discardableResult
-    public func gram(_ f: Buffer, into g: Buffer, scratch: Buffer, channels c: Int, count n: Int, scale: Float) throws -> Event {
+    public func gram(_ f: Buffer, into g: Buffer, scratch: Buffer, channels c: Int, count n: Int, scale: Float) throws -> [Event] {
         let chunks = Self.gramChunks(c: c, n: n, device: device)
         let chunk = n.divRoundUp(chunks)
         need(f, c * n, "gram F"); need(g, c * c, "gram G"); need(scratch, chunks * c * c, "gram scratch")
         let blocks = c.divRoundUp(4)
         let local = LaunchShape.fit(device.isCPU ? [1, 1, 1] : [4, 4, 1], kernel: gramPartial, device: device)
-        try gramPartial.launch(global: [blocks, blocks, chunks], local: local,
-                               .b(f), .b(scratch), .i(c), .i(n), .i(chunk))
+        let partial = try gramPartial.launch(global: [blocks, blocks, chunks], local: local,
+                                             .b(f), .b(scratch), .i(c), .i(n), .i(chunk))
         let l2 = LaunchShape.fit([8, 8], kernel: gramReduce, device: device)
-        return try gramReduce.launch(global: [c, c], local: l2, .b(scratch), .b(g), .i(c), .i(chunks), .f(scale))
+        return [partial, try gramReduce.launch(global: [c, c], local: l2, .b(scratch), .b(g), .i(c), .i(chunks), .f(scale))]
     }
 
     /// gF (+)= S F, S symmetric C x C, F C x N.
@@ -45,10 +45,10 @@ extension Kernels {
     /// losses[slot] = scale · Σ (a − b)², using `partials` (at least `partialCount` floats).
     @discardableResult
     public func sumSquaredDifference(_ a: Buffer, _ b: Buffer, count n: Int, partials: Buffer,
-                                     losses: Buffer, slot: Int, scale: Float) throws -> Event {
+                                     losses: Buffer, slot: Int, scale: Float) throws -> [Event] {
         need(a, n, "mse a"); need(b, n, "mse b"); need(partials, Self.partialCount, "partials"); need(losses, slot + 1, "losses")
-        try msePartial.launch(global: [Self.partialCount], local: reductionLocal(msePartial), .b(a), .b(b), .i(n), .b(partials))
-        return try finishSum(partials: partials, losses: losses, slot: slot, scale: scale)
+        let partial = try msePartial.launch(global: [Self.partialCount], local: reductionLocal(msePartial), .b(a), .b(b), .i(n), .b(partials))
+        return [partial, try finishSum(partials: partials, losses: losses, slot: slot, scale: scale)]
     }
 
     /// out (+)= scale · (a − b).
@@ -69,12 +69,12 @@ extension Kernels {
     /// losses[slot] = weight · tv(x).
     @discardableResult
     public func tv(_ x: Buffer, channels c: Int, height h: Int, width w: Int, weight: Float,
-                   partials: Buffer, losses: Buffer, slot: Int) throws -> Event {
+                   partials: Buffer, losses: Buffer, slot: Int) throws -> [Event] {
         need(x, c * h * w, "tv x"); need(partials, Self.partialCount, "partials")
         let (sv, sh) = Self.tvScales(c: c, h: h, w: w, weight: weight)
-        try tvPartial.launch(global: [Self.partialCount], local: reductionLocal(tvPartial),
-                             .b(x), .i(c), .i(h), .i(w), .f(sv), .f(sh), .b(partials))
-        return try finishSum(partials: partials, losses: losses, slot: slot, scale: 1)
+        let partial = try tvPartial.launch(global: [Self.partialCount], local: reductionLocal(tvPartial),
+                                           .b(x), .i(c), .i(h), .i(w), .f(sv), .f(sh), .b(partials))
+        return [partial, try finishSum(partials: partials, losses: losses, slot: slot, scale: 1)]
     }
 
     /// g (+)= weight · ∂tv/∂x.

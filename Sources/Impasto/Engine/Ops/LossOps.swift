@@ -50,8 +50,8 @@ public final class ContentLossOp: Op {
     }
 
     public func forward(_ b: OpBuffers) throws -> [Event] {
-        [try k.sumSquaredDifference(b.inputs[0], target, count: shape.count, partials: partials,
-                                    losses: losses.buffer, slot: slot, scale: weight / Float(shape.count))]
+        try k.sumSquaredDifference(b.inputs[0], target, count: shape.count, partials: partials,
+                                   losses: losses.buffer, slot: slot, scale: weight / Float(shape.count))
     }
 
     public func backward(_ b: OpBuffers) throws -> [Event] {
@@ -95,26 +95,24 @@ public final class StyleLossOp: Op {
     public var gramMatrix: Buffer { gram }
     public var targetGram: Buffer { target }
 
-    private func computeGram(_ f: Buffer) throws -> Event {
+    private func computeGram(_ f: Buffer) throws -> [Event] {
         try k.gram(f, into: gram, scratch: scratch, channels: c, count: n, scale: 1 / Float(c * n))
     }
 
     public func captureTarget(_ b: OpBuffers) throws -> [Event] {
-        let e = try computeGram(b.inputs[0])
+        let events = try computeGram(b.inputs[0])
         try target.copy(from: gram, count: c * c)
-        return [e]
+        return events
     }
 
     public func forward(_ b: OpBuffers) throws -> [Event] {
         let cc = Float(c * c)
-        return [
-            try computeGram(b.inputs[0]),
-            try k.sumSquaredDifference(gram, target, count: c * c, partials: partials,
-                                       losses: losses.buffer, slot: slot, scale: weight / cc),
+        return try computeGram(b.inputs[0])
+            + k.sumSquaredDifference(gram, target, count: c * c, partials: partials,
+                                     losses: losses.buffer, slot: slot, scale: weight / cc)
             // ∂L/∂G = 2w(G − Gs)/C²; ∂L/∂F = (∂L/∂G + ∂L/∂Gᵀ) F / (C N) = S F with:
-            try k.scaledDifference(gram, target, into: s, count: c * c,
-                                   scale: 4 * weight / cc / Float(c * n), accumulate: false),
-        ]
+            + [k.scaledDifference(gram, target, into: s, count: c * c,
+                                  scale: 4 * weight / cc / Float(c * n), accumulate: false)]
     }
 
     public func backward(_ b: OpBuffers) throws -> [Event] {
@@ -148,8 +146,8 @@ public final class TVLossOp: Op {
     }
 
     public func forward(_ b: OpBuffers) throws -> [Event] {
-        [try k.tv(b.inputs[0], channels: shape.c, height: shape.h, width: shape.w, weight: weight,
-                  partials: partials, losses: losses.buffer, slot: slot)]
+        try k.tv(b.inputs[0], channels: shape.c, height: shape.h, width: shape.w, weight: weight,
+                 partials: partials, losses: losses.buffer, slot: slot)
     }
 
     public func backward(_ b: OpBuffers) throws -> [Event] {

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import Impasto
+
+struct Profile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time forward+backward passes of the style objective and show device time per op.")
+
+    @OptionGroup var deviceOptions: DeviceOptions
+    @Option(help: "Image size, width x height.") var size = "500x400"
+    @Option(help: "Iterations to time (after one warm-up).") var iterations = 3
+    @Option(help: "random[:SEED] or a .safetensors file.") var weights = "random:1"
+
+    func run() throws {
+        guarded {
+            let (w, h) = try parseSize(size)
+            guard iterations > 0 else { throw ValidationError("--iterations must be at least 1") }
+            let context = try CLContext(selecting: deviceOptions.selector)
+            let vgg = try loadWeights(weights)
+            let model = try StyleTransfer(context: context, weights: vgg, width: w, height: h)
+            var rng = SplitMix64(seed: 9)
+            let n = 3 * w * h
+            try model.setStyle((0..<n).map { _ in Float(rng.normal()) })
+            try model.setContent((0..<n).map { _ in Float(rng.normal()) })
+            _ = try model.step(lr: 0.3)  // warm-up: kernels specialise on first launch
+            model.profiling = true
+            let start = Date()
+            for _ in 0..<iterations { _ = try model.step(lr: 0.3) }
+            let wall = Date().timeIntervalSince(start) / Double(iterations)
+            let profile = try model.profile()
+            print("device: \(context.device.name)")
+            print("size \(w)x\(h), weights \(vgg.origin)")
+            print(String(format: "device memory planned: %.1f MiB (activations and gradients %.1f MiB)",
+                         Double(model.deviceBytes) / 1_048_576, Double(model.plan.totalBytes) / 1_048_576))
+            print(String(format: "wall time per iteration (forward + backward + Adam): %.3f s", wall))
+            let total = profile.values.reduce(0, +) / Double(iterations)
+            print(String(format: "device time per iteration: %.3f s", total))
+            for (name, t) in profile.sorted(by: { $0.value > $1.value }) {
+                let per = t / Double(iterations)
+                print(String(format: "  %-24@ %9.2f ms  %5.1f%%", name as NSString, per * 1000, 100 * per / max(total, 1e-12)))
+            }
+        }
+    }
+}
+
+/// "500x400" → (500, 400), width first.
+func parseSize(_ s: String) throws -> (Int, Int) {
+    let parts = s.lowercased().split(separator: "x")
+    guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else {
+        throw ValidationError("size '\(s)' is not WIDTHxHEIGHT with positive whole numbers, e.g. 500x400")
+    }
+    guard w <= 65536, h <= 65536 else { throw ValidationError("size '\(s)' is larger than 65536 on a side") }
+    return (w, h)
+}
+
+/// `random[:SEED]` or a safetensors path.
+func loadWeights(_ spec: String) throws -> VGGWeights {
+    if spec == "random" || spec.hasPrefix("random:") {
+        let seedText = spec.dropFirst("random".count).drop { $0 == ":" }
+        guard let seed = seedText.isEmpty ? 0 : UInt64(seedText) else {
+            throw ValidationError("--weights random:SEED needs a whole number seed, got '\(seedText)'")
+        }
+        return try VGGWeights.random(seed: seed)
+    }
+    let url = URL(fileURLWithPath: spec)
+    return try VGGWeights(tensors: SafeTensors.read(url) { $0.hasPrefix("features.") }, origin: spec)
+}
