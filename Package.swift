@@ -13,12 +13,15 @@ let package = Package(
     targets: [
         // The OpenCL C API, from the system's headers and ICD loader (ocl-icd-opencl-dev).
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
+        // PNG and JPEG through libpng and libjpeg (libpng-dev, libjpeg-dev), errors as messages.
+        .target(name: "CImageIO", path: "Sources/CImageIO",
+                linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
         // Turns cl/*.cl into Swift string constants at build time, so the binary needs no source tree.
         .executableTarget(name: "EmbedKernelsTool", path: "Sources/EmbedKernelsTool"),
         .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["EmbedKernelsTool"]),
         .target(
             name: "Impasto",
-            dependencies: ["COpenCL"],
+            dependencies: ["COpenCL", "CImageIO"],
             path: "Sources/Impasto",
             plugins: ["EmbedKernels"]
         ),

@@ -1,0 +1,78 @@
+import CImageIO
+import Foundation
+
+/// Reading and writing PNG and JPEG files. The format is sniffed from the bytes on read and
+/// taken from the extension on write; writes go to a temporary file that is renamed into place.
+public enum ImageFile {
+    public static let defaultMaxPixels = 100_000_000
+
+    public static func read(_ path: String, maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
+        guard FileManager.default.fileExists(atPath: path) else { throw ImageError("\(path): no such file") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw ImageError("\(path): cannot be read") }
+        let magic = (try? handle.read(upToCount: 8)) ?? Data()
+        try? handle.close()
+        if magic.isEmpty { throw ImageError("\(path): the file is empty") }
+        var image = imp_image()
+        var err = [CChar](repeating: 0, count: 512)
+        let status: Int32
+        if magic.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
+            status = imp_read_png(path, Int64(maxPixels), &image, &err, err.count)
+        } else if magic.starts(with: [0xFF, 0xD8]) {
+            status = imp_read_jpeg(path, Int64(maxPixels), &image, &err, err.count)
+        } else {
+            throw ImageError("\(path): not a PNG or JPEG image")
+        }
+        if status != 0 { throw ImageError("\(path): \(String(cString: err))") }
+        defer { imp_free(image.rgb) }
+        let count = Int(image.width) * Int(image.height) * 3
+        let picture = RGBImage(width: Int(image.width), height: Int(image.height),
+                               bytes: UnsafeBufferPointer(start: image.rgb, count: count))
+        return picture.oriented(Int(image.orientation))
+    }
+
+    public enum Format { case png, jpeg }
+
+    public static func format(of path: String) throws -> Format {
+        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+        case "png": return .png
+        case "jpg", "jpeg": return .jpeg
+        default: throw ImageError("\(path): the output must end in .png, .jpg or .jpeg")
+        }
+    }
+
+    /// Writes atomically: a temporary file beside `path`, then a rename, so a reader never sees
+    /// half a picture and a failure leaves nothing behind.
+    public static func write(_ image: RGBImage, to path: String, quality: Int = 95) throws {
+        let format = try format(of: path)
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent()
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
+            throw ImageError("\(path): the directory \(dir.path) does not exist")
+        }
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+        var err = [CChar](repeating: 0, count: 512)
+        let bytes = image.bytes
+        let status = bytes.withUnsafeBufferPointer { p -> Int32 in
+            switch format {
+            case .png: return imp_write_png(tmp.path, p.baseAddress, Int32(image.width), Int32(image.height), &err, err.count)
+            case .jpeg: return imp_write_jpeg(tmp.path, p.baseAddress, Int32(image.width), Int32(image.height),
+                                              Int32(max(1, min(100, quality))), &err, err.count)
+            }
+        }
+        if status != 0 {
+            try? FileManager.default.removeItem(at: tmp)
+            throw ImageError("\(path): \(String(cString: err))")
+        }
+        if rename(tmp.path, url.path) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: tmp)
+            throw ImageError("\(path): cannot move the finished image into place (\(reason))")
+        }
+    }
+}
+
+public struct ImageError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
