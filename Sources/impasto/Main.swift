@@ -2,13 +2,32 @@ import ArgumentParser
 import Foundation
 import Impasto
 
-@main
-struct Impasto: ParsableCommand {
+struct ImpastoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "impasto",
         abstract: "Neural style transfer on any OpenCL device.",
-        subcommands: [Devices.self, Profile.self]
+        subcommands: [Stylize.self, Devices.self, Profile.self]
     )
+}
+
+/// Parses and runs a command. Every failure, usage errors included, is one line on stderr and
+/// a non-zero exit below 128; help and version print as usual.
+@main
+enum Main {
+    static func main() {
+        do {
+            var command = try ImpastoCommand.parseAsRoot()
+            try command.run()
+        } catch {
+            let code = ImpastoCommand.exitCode(for: error)
+            if code == .success { ImpastoCommand.exit(withError: error) }
+            let message = ImpastoCommand.message(for: error)
+                .split(separator: "\n").first.map(String.init) ?? "failed"
+            let text = message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message
+            FileHandle.standardError.write(Data("impasto: \(text)\n".utf8))
+            exit(code.rawValue == 0 || code.rawValue >= 128 ? 1 : code.rawValue)
+        }
+    }
 }
 
 /// `--device`, shared by every command; falls back to `IMPASTO_DEVICE`.
@@ -21,7 +40,7 @@ struct DeviceOptions: ParsableArguments {
 
 /// Ends the process with one line on stderr and exit status 1: the way every command fails.
 func fail(_ error: Error) -> Never {
-    let text = String(describing: error)
+    let text = String(describing: error).split(separator: "\n").first.map(String.init) ?? "failed"
     FileHandle.standardError.write(Data("impasto: \(text)\n".utf8))
     exit(1)
 }
@@ -29,4 +48,8 @@ func fail(_ error: Error) -> Never {
 /// Runs a command body, turning any thrown error into `fail`.
 func guarded<T>(_ body: () throws -> T) -> T {
     do { return try body() } catch { fail(error) }
+}
+
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
 }

@@ -9,7 +9,7 @@ struct Profile: ParsableCommand {
     @OptionGroup var deviceOptions: DeviceOptions
     @Option(help: "Image size, width x height.") var size = "500x400"
     @Option(help: "Iterations to time (after one warm-up).") var iterations = 3
-    @Option(help: "random[:SEED] or a .safetensors file.") var weights = "random:1"
+    @Option(help: "random[:SEED] or a weights file.") var weights = "random:1"
 
     func run() throws {
         guarded {
@@ -53,7 +53,7 @@ func parseSize(_ s: String) throws -> (Int, Int) {
     return (w, h)
 }
 
-/// `random[:SEED]` or a safetensors path.
+/// `random[:SEED]` or a weights file (.pth or .safetensors).
 func loadWeights(_ spec: String) throws -> VGGWeights {
     if spec == "random" || spec.hasPrefix("random:") {
         let seedText = spec.dropFirst("random".count).drop { $0 == ":" }
@@ -62,6 +62,5 @@ func loadWeights(_ spec: String) throws -> VGGWeights {
         }
         return try VGGWeights.random(seed: seed)
     }
-    let url = URL(fileURLWithPath: spec)
-    return try VGGWeights(tensors: SafeTensors.read(url) { $0.hasPrefix("features.") }, origin: spec)
+    return try WeightsFile.load(URL(fileURLWithPath: spec))
 }

@@ -29,6 +29,10 @@ public final class StyleTransfer {
     private var contentSlots: [Int] = [], styleSlots: [Int] = [], tvSlot = 0
     public private(set) var stepCount = 0
     public let styleOps: [StyleLossOp]
+    let contentOps: [ContentLossOp]
+    let tvOp: TVLossOp
+    /// Interleaved RGB staging for image upload and download.
+    let rgb: Buffer
 
     var pixelCount: Int { 3 * width * height }
 
@@ -44,6 +48,7 @@ public final class StyleTransfer {
         losses = try LossSlots(context: context)
         let n = 3 * width * height
         x = try context.buffer([Float](repeating: 0, count: n))
+        rgb = try context.buffer([Float](repeating: 0, count: n))
         grad = try context.buffer([Float](repeating: 0, count: n))
         adamM = try context.buffer([Float](repeating: 0, count: n))
         adamV = try context.buffer([Float](repeating: 0, count: n))
@@ -53,9 +58,10 @@ public final class StyleTransfer {
         let tv = try TVLossOp(name: "tv", kernels: kernels, shape: graph.shape(image), weight: config.tvWeight, losses: losses)
         graph.add(tv, inputs: [image], output: nil)
         tvSlot = tv.slot
+        tvOp = tv
         let last = (config.styleLayers + config.contentLayers).max() ?? 0
         var styles: [StyleLossOp] = []
-        var contents: [Int] = []
+        var contents: [ContentLossOp] = []
         let kernels = self.kernels, losses = self.losses
         let outputs = try VGG19.build(into: graph, input: image, kernels: kernels, weights: weights, upTo: last) { i, t in
             if config.styleLayers.contains(i) {
@@ -66,13 +72,14 @@ public final class StyleTransfer {
             if config.contentLayers.contains(i) {
                 let op = try ContentLossOp(name: "content\(i)", kernels: kernels, shape: graph.shape(t), weight: config.contentWeight, losses: losses)
                 graph.add(op, inputs: [t], output: nil)
-                contents.append(op.slot)
+                contents.append(op)
             }
         }
         moduleOutputs = outputs
         styleOps = styles
         styleSlots = styles.map(\.slot)
-        contentSlots = contents
+        contentSlots = contents.map(\.slot)
+        contentOps = contents
         graph.retained = Set(retainModules.compactMap { outputs[$0] })
         executor = try Executor(graph: graph, context: context, inputs: [image: x], inputGrads: [image: grad])
     }
@@ -115,6 +122,46 @@ public final class StyleTransfer {
     }
 
     public func image() throws -> [Float] { try x.read() }
+
+    /// The normalised planar form of a picture of this model's size (the seed's pre-processing,
+    /// on the device).
+    public func normalized(_ picture: RGBImage) throws -> [Float] {
+        try upload(picture)
+        return try x.read()
+    }
+
+    /// Puts a picture (already at this size) into X, normalised.
+    public func upload(_ picture: RGBImage) throws {
+        precondition(picture.width == width && picture.height == height, "picture is \(picture.width)x\(picture.height), model \(width)x\(height)")
+        try rgb.write(picture.pixels)
+        try kernels.normalize(rgb: rgb, into: x, height: height, width: width)
+    }
+
+    /// X as a picture: denormalised and clamped to [0, 1] (the seed's post-processing).
+    public func picture() throws -> RGBImage {
+        try kernels.denormalize(x, into: rgb, height: height, width: width)
+        return RGBImage(width: width, height: height, pixels: try rgb.read())
+    }
+
+    /// Style targets from a picture of this size.
+    public func setStyle(_ picture: RGBImage) throws {
+        try upload(picture)
+        try executor.forward(capturing: { $0 is StyleLossOp })
+    }
+
+    /// Content targets from a picture of this size; X starts there, Adam state is reset.
+    public func setContent(_ picture: RGBImage) throws {
+        try upload(picture)
+        try executor.forward(capturing: { $0 is ContentLossOp })
+        try resetOptimizer()
+    }
+
+    /// Changes the loss weights (all style layers share one weight).
+    public func setWeights(content: Float, style: Float, tv: Float) {
+        for op in contentOps { op.weight = content }
+        for op in styleOps { op.weight = style }
+        tvOp.weight = tv
+    }
     public func gradient() throws -> [Float] { try grad.read() }
 
     public func moduleOutput(_ i: Int) throws -> [Float] {

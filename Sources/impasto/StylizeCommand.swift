@@ -1,0 +1,226 @@
+import ArgumentParser
+import Foundation
+import Impasto
+
+struct Stylize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Paint the content image in the style of the style image (Gatys et al., the d2l.ai recipe).",
+        discussion: """
+        Defaults reproduce the seed: 500x400, 500 Adam iterations at lr 0.3 (x0.8 every 200), \
+        loss weights 1 / 1e4 / 10, starting from the content image. Without --content and --style, \
+        --demo paints the program's own sample pictures.
+        """)
+
+    @OptionGroup var deviceOptions: DeviceOptions
+    @Option(help: "The photo whose layout is kept.") var content: String?
+    @Option(help: "The painting whose style is transferred.") var style: String?
+    @Option(help: "Where to write the result (.png, .jpg or .jpeg).") var output: String
+    @Flag(help: "Use built-in sample pictures (and random weights when the real ones cannot be had).") var demo = false
+    @Option(help: "Output size WIDTHxHEIGHT (default 500x400, 256x192 with --demo).") var size: String?
+    @Option(help: "Fit the content's aspect ratio within N pixels on its longer side, instead of --size.") var maxSize: Int?
+    @Option(help: "Optimisation steps (default 500, 100 with --demo).") var iterations: Int?
+    @Option(help: "Adam learning rate.") var lr: Double = 0.3
+    @Option(help: "Multiply the learning rate by --lr-decay-gamma every N steps.") var lrDecayEvery = 200
+    @Option(help: "Learning-rate decay factor.") var lrDecayGamma: Double = 0.8
+    @Option(help: "Content loss weight.") var contentWeight: Float?
+    @Option(help: "Style loss weight.") var styleWeight: Float?
+    @Option(help: "Total-variation loss weight.") var tvWeight: Float?
+    @Option(help: "VGG19 weights: a .pth or .safetensors file, or random[:SEED] (default: the official file, downloaded once).")
+    var weights: String?
+    @Option(help: "Write one JSON line per iteration here.") var log: String?
+    @Option(help: "Also write the image every N iterations (OUTPUT-NNNN.png).") var saveEvery: Int?
+    @Option(help: "JPEG quality, 1-100.") var quality = 95
+    @Option(help: "Refuse input images with more pixels than this.") var maxPixels = ImageFile.defaultMaxPixels
+    @Flag(help: "No progress display.") var quiet = false
+
+    func run() throws {
+        guarded { try stylize() }
+    }
+
+    func stylize() throws {
+        // 1. Everything that can be checked cheaply, before any work or any file is written.
+        try checkNumbers()
+        _ = try ImageFile.format(of: output)
+        let outputDir = URL(fileURLWithPath: output).deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: outputDir, isDirectory: &isDir), isDir.boolValue else {
+            throw ValidationError("the output directory \(outputDir) does not exist")
+        }
+        if demo && (content != nil || style != nil) { throw ValidationError("--demo paints its own pictures: leave out --content and --style") }
+        if !demo && (content == nil || style == nil) {
+            throw ValidationError("give --content and --style (or --demo for built-in sample pictures)")
+        }
+        for input in [content, style, log].compactMap({ $0 }) where samePath(input, output) {
+            throw ValidationError("the output \(output) would overwrite the input \(input)")
+        }
+        if let log, samePath(log, output) { throw ValidationError("--log and --output are the same file") }
+        let progress = ProgressDisplay(total: 0, quiet: quiet)
+
+        // 2. Inputs.
+        let contentImage = try content.map { try ImageFile.read($0, maxPixels: maxPixels) } ?? SampleImages.landscape()
+        let styleImage = try style.map { try ImageFile.read($0, maxPixels: maxPixels) } ?? SampleImages.swirls()
+        let (w, h) = try outputSize(for: contentImage)
+        let context = try CLContext(selecting: deviceOptions.selector)
+        let (vgg, randomWeights) = try resolveWeights(progress)
+
+        // 3. The model, targets, and loss weights.
+        let model = try StyleTransfer(context: context, weights: vgg, width: w, height: h)
+        try model.setStyle(styleImage.resized(width: w, height: h))
+        let contentPicture = contentImage.resized(width: w, height: h)
+        try model.setContent(contentPicture)
+        let (cw, sw, tw) = try lossWeights(model, contentPicture: contentPicture, styleImage: styleImage, random: randomWeights, progress)
+        model.setWeights(content: cw, style: sw, tv: tw)
+        try model.setContent(contentPicture)
+
+        // 4. The loop.
+        let total = iterations ?? (demo ? 100 : 500)
+        var display = ProgressDisplay(total: total, quiet: quiet)
+        let logFile = try log.map { path -> FileHandle in
+            guard FileManager.default.createFile(atPath: path, contents: nil), let f = FileHandle(forWritingAtPath: path) else {
+                throw ValidationError("cannot create the log file \(path)")
+            }
+            return f
+        }
+        defer { try? logFile?.close() }
+        progress.message("stylizing \(w)x\(h) on \(context.device.name), \(total) iterations, weights \(vgg.origin)")
+        Interrupt.install()
+        let start = Date()
+        var interruptedAt: Int?
+        for i in 0..<total {
+            let rate = lr * pow(lrDecayGamma, Double(i / lrDecayEvery))
+            let terms = try model.step(lr: Float(rate))
+            let elapsed = Date().timeIntervalSince(start)
+            guard terms.total.isFinite else {
+                throw ValidationError("the loss became \(terms.total) at iteration \(i); try a smaller --lr")
+            }
+            if let logFile {
+                let line = String(format: "{\"iter\":%d,\"content\":%.9g,\"style\":%.9g,\"tv\":%.9g,\"total\":%.9g,\"lr\":%.9g,\"elapsed\":%.6f}\n",
+                                  i, terms.content, terms.style, terms.tv, terms.total, rate, elapsed)
+                try logFile.write(contentsOf: Data(line.utf8))
+            }
+            display.update(iteration: i, losses: terms, elapsed: elapsed)
+            if let every = saveEvery, (i + 1) % every == 0, i + 1 < total {
+                try ImageFile.write(try model.picture(), to: numbered(output, i + 1), quality: quality)
+            }
+            if Interrupt.requested != 0 { interruptedAt = i + 1; break }
+        }
+        try ImageFile.write(try model.picture(), to: output, quality: quality)
+        if let stopped = interruptedAt {
+            display.message("interrupted after \(stopped) iterations: wrote \(output)")
+            Foundation.exit(130)
+        }
+        let seconds = Date().timeIntervalSince(start)
+        display.message(String(format: "wrote %@ (%.2f s per iteration)", output, total > 0 ? seconds / Double(total) : 0))
+        if randomWeights {
+            display.message("note: this used random VGG19 weights, a demo only; for real results let impasto download the official weights (network needed once) or pass --weights vgg19-dcbb9e9d.pth")
+        }
+    }
+
+    func checkNumbers() throws {
+        if let iterations, iterations < 0 { throw ValidationError("--iterations must be 0 or more, got \(iterations)") }
+        guard lr.isFinite, lr > 0 else { throw ValidationError("--lr must be a positive number") }
+        guard lrDecayEvery >= 1 else { throw ValidationError("--lr-decay-every must be at least 1") }
+        guard lrDecayGamma.isFinite, lrDecayGamma > 0 else { throw ValidationError("--lr-decay-gamma must be a positive number") }
+        for (name, v) in [("--content-weight", contentWeight), ("--style-weight", styleWeight), ("--tv-weight", tvWeight)] {
+            if let v, !(v.isFinite && v >= 0) { throw ValidationError("\(name) must be a finite number, 0 or more") }
+        }
+        guard (1...100).contains(quality) else { throw ValidationError("--quality must be between 1 and 100") }
+        if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be at least 1") }
+        guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
+        if size != nil && maxSize != nil { throw ValidationError("give --size or --max-size, not both") }
+        if let s = size { _ = try checkedSize(try parseSize(s)) }
+        if let m = maxSize, m < VGG19.minimumSide || m > 65536 {
+            throw ValidationError("--max-size must be between \(VGG19.minimumSide) and 65536")
+        }
+    }
+
+    func checkedSize(_ s: (Int, Int)) throws -> (Int, Int) {
+        guard s.0 >= VGG19.minimumSide, s.1 >= VGG19.minimumSide else {
+            throw ValidationError("size \(s.0)x\(s.1) is too small: VGG19's four poolings need at least \(VGG19.minimumSide)x\(VGG19.minimumSide)")
+        }
+        return s
+    }
+
+    func outputSize(for picture: RGBImage) throws -> (Int, Int) {
+        if let m = maxSize {
+            let f = picture.fittedSize(maxSide: m)
+            return try checkedSize((f.width, f.height))
+        }
+        return try checkedSize(try parseSize(size ?? (demo ? "256x192" : "500x400")))
+    }
+
+    /// The weights and whether they are random. A demo falls back to random weights when the
+    /// official file cannot be had; a real run does not.
+    func resolveWeights(_ progress: ProgressDisplay) throws -> (VGGWeights, Bool) {
+        if let spec = weights {
+            let w = try loadWeights(spec)
+            return (w, spec.hasPrefix("random"))
+        }
+        do {
+            let url = try WeightsDownload.cachedWeights(progress: downloadProgress)
+            return (try WeightsFile.load(url), false)
+        } catch {
+            guard demo else { throw error }
+            progress.message("impasto: \(error)")
+            progress.message("demo: using random VGG19 weights instead (results are only a rough imitation of the style)")
+            return (try VGGWeights.random(seed: 1), true)
+        }
+    }
+
+    var downloadProgress: (Int64, Int64?) -> Void {
+        let quiet = self.quiet
+        let start = Date()
+        var lastDraw = Date.distantPast
+        return { got, total in
+            guard !quiet, Date().timeIntervalSince(lastDraw) > 0.2 || got == total else { return }
+            lastDraw = Date()
+            let mb = Double(got) / 1e6
+            let speed = mb / max(Date().timeIntervalSince(start), 1e-3)
+            let text: String
+            if let total {
+                let pct = Double(got) / Double(total) * 100
+                let bar = String(repeating: "#", count: Int(pct / 4)) + String(repeating: ".", count: 25 - Int(pct / 4))
+                text = String(format: "downloading VGG19 weights [%@] %3.0f%% %.0f/%.0f MB %.1f MB/s", bar, pct, mb, Double(total) / 1e6, speed)
+            } else {
+                text = String(format: "downloading VGG19 weights %.0f MB %.1f MB/s", mb, speed)
+            }
+            FileHandle.standardError.write(Data((isatty(STDERR_FILENO) != 0 ? "\r\u{1B}[K" + text : text + "\n").utf8))
+            if got == total && isatty(STDERR_FILENO) != 0 { FileHandle.standardError.write(Data("\n".utf8)) }
+        }
+    }
+
+    /// The seed's weights unless overridden. With random weights the seed's balance gives a
+    /// featureless blur (design.md §4), so the terms are balanced from their step-0 sizes:
+    /// style worth 5× the TV term at the start, content worth as much as style at the far end.
+    func lossWeights(_ model: StyleTransfer, contentPicture: RGBImage, styleImage: RGBImage, random: Bool,
+                     _ progress: ProgressDisplay) throws -> (Float, Float, Float) {
+        let tv = tvWeight ?? 10
+        guard random, contentWeight == nil || styleWeight == nil else {
+            return (contentWeight ?? 1, styleWeight ?? 1e4, tv)
+        }
+        model.setWeights(content: 1, style: 1, tv: 1)
+        let atContent = try model.evaluate()  // X = content: raw style and TV
+        try model.upload(styleImage.resized(width: model.width, height: model.height))
+        let atStyle = try model.evaluate()    // X = style: raw content distance
+        let style = styleWeight ?? Float(5 * Double(tv) * Double(atContent.tv) / max(Double(atContent.style), 1e-30))
+        let content = contentWeight ?? Float(Double(style) * Double(atContent.style) / max(Double(atStyle.content), 1e-30))
+        progress.message(String(format: "random weights: loss weights balanced to content %.3g, style %.3g, tv %.3g", content, style, tv))
+        return (content, style, tv)
+    }
+}
+
+/// True when two paths name the same file (or would: same absolute path).
+func samePath(_ a: String, _ b: String) -> Bool {
+    let ua = URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath()
+    let ub = URL(fileURLWithPath: b).standardizedFileURL.resolvingSymlinksInPath()
+    if ua.path == ub.path { return true }
+    var sa = stat(), sb = stat()
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+}
+
+/// "out.png", 100 → "out-0100.png".
+func numbered(_ path: String, _ i: Int) -> String {
+    let url = URL(fileURLWithPath: path)
+    let stem = url.deletingPathExtension().lastPathComponent
+    return url.deletingLastPathComponent().appendingPathComponent(String(format: "%@-%04d.%@", stem, i, url.pathExtension)).path
+}
