@@ -78,7 +78,12 @@ static void on_error(j_common_ptr cinfo) {
     longjmp(m->jump, 1);
 }
 
-static void on_message(j_common_ptr cinfo) { (void)cinfo; }  // warnings stay quiet
+// Warnings (libjpeg's word for corrupt or truncated data it papered over) are kept, not
+// printed: a reader refuses the image if any occurred.
+static void on_message(j_common_ptr cinfo) {
+    error_manager *m = (error_manager *)cinfo->err;
+    (*cinfo->err->format_message)(cinfo, m->message);
+}
 
 // EXIF orientation from an APP1 "Exif" marker: TIFF header, IFD0, tag 0x0112.
 static int exif_orientation(const unsigned char *d, unsigned len) {
@@ -172,6 +177,14 @@ int imp_read_jpeg(const char *path, long long max_pixels, imp_image *out, char *
         }
     }
     jpeg_finish_decompress(&cinfo);
+    if (jerr.base.num_warnings > 0) {
+        snprintf(err, errlen, "corrupt or truncated JPEG (%s)", jerr.message);
+        jpeg_destroy_decompress(&cinfo);
+        free(pixels);
+        free(row);
+        fclose(f);
+        return 1;
+    }
     jpeg_destroy_decompress(&cinfo);
     free(row);
     fclose(f);
