@@ -33,7 +33,10 @@ let package = Package(
             ],
             path: "Sources/impasto"
         ),
-        .testTarget(name: "ImpastoTests", dependencies: ["Impasto"], path: "Tests/ImpastoTests"),
+        // Test-only writers of the image variants the reader must handle.
+        .target(name: "CImageFixtures", path: "Tests/CImageFixtures",
+                linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
+        .testTarget(name: "ImpastoTests", dependencies: ["Impasto", "CImageFixtures"], path: "Tests/ImpastoTests"),
     ],
     swiftLanguageModes: [.v5]
 )
