@@ -4,16 +4,59 @@
 // output gradient with the weights rotated 180 degrees and in/out channels swapped, which
 // the host prepares once (bias zero), so one kernel serves both directions.
 //
-// Each work-item computes an 8-channel by PX-pixel block of one output row: eight output
-// channels live in one float8 so every weight load is a vector, and each input value loaded
-// is used 8*3 times. Weights are laid out [cin][9][coutPad] (coutPad = cout rounded up to 8,
-// padding zero) so the 8 weights of a tap are contiguous.
+// Each work-item computes VW consecutive pixels of YB output rows for OCB output channels.
+// The VW pixels live in one vector per row and channel (YB*OCB accumulators), so every input
+// load is a vector load used up to 3*OCB times and every weight is a scalar broadcast: on a
+// CPU device the vectors are SIMD registers; on a GPU the same code is a register-blocked
+// direct conv.
+// Weights are laid out [cin][9][coutPad] (coutPad = cout rounded up to OCB, padding zero).
+// A full block loads its VW pixels as one vector and builds the left and right neighbours
+// by shifting in one scalar each (zero past an edge); only a ragged last block loads lane by
+// lane with bounds checks.
 //
-// Grid: (ceil(w/PX), h, coutPad/8). Any local size; bounds are checked here.
+// Grid: (ceil(w/VW), ceil(h/YB), coutPad/OCB). Any local size; bounds are checked here.
 
-#ifndef PX
-#define PX 8  // output pixels per work-item along x
+#ifndef VW
+#define VW 16  // output pixels per work-item along x: 4, 8 or 16
 #endif
+#ifndef OCB
+#define OCB 8  // output channels per work-item; the host pads weights to a multiple of this
+#endif
+#ifndef YB
+#define YB 1   // output rows per work-item: each input row loaded serves up to 3 of them
+#endif
+
+#if VW == 16
+#define floatV float16
+#define uintV uint16
+#define vloadV vload16
+#define vstoreV vstore16
+#define LANES (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+#elif VW == 8
+#define floatV float8
+#define uintV uint8
+#define vloadV vload8
+#define vstoreV vstore8
+#define LANES (uint8)(0, 1, 2, 3, 4, 5, 6, 7)
+#elif VW == 4
+#define floatV float4
+#define uintV uint4
+#define vloadV vload4
+#define vstoreV vstore4
+#define LANES (uint4)(0, 1, 2, 3)
+#else
+#error "VW must be 4, 8 or 16"
+#endif
+
+// VW values of a row starting at `start`, zero outside [0, w).
+inline floatV load_checked(__global const float* row, const int start, const int w) {
+    float t[VW];
+    for (int j = 0; j < VW; ++j) {
+        const int x = start + j;
+        t[j] = (x >= 0 && x < w) ? row[x] : 0.0f;
+    }
+    return vloadV(0, t);
+}
 
 __kernel void conv3x3(__global const float* in,      // [cin][h][w]
                       __global const float* weights, // [cin][9][coutPad]
@@ -22,44 +65,66 @@ __kernel void conv3x3(__global const float* in,      // [cin][h][w]
                       const int cin, const int cout, const int h, const int w,
                       const int accumulate)          // 1: out += result, 0: out = result
 {
-    const int x0 = get_global_id(0) * PX;
-    const int y = get_global_id(1);
-    const int ob = get_global_id(2);
-    const int coutPad = (cout + 7) & ~7;
-    if (x0 >= w || y >= h || ob * 8 >= cout) return;
+    const int x0 = get_global_id(0) * VW;
+    const int y0 = get_global_id(1) * YB;
+    const int oc0 = get_global_id(2) * OCB;
+    if (x0 >= w || y0 >= h || oc0 >= cout) return;
+    const int coutPad = (cout + OCB - 1) / OCB * OCB;
+    const bool full = x0 + VW <= w;
+    // shuffle2 masks: lanes of (v, edge) shifted by one, taking the new lane from `edge`.
+    const uintV fromLeft = LANES + (uintV)(VW - 1);   // (edge.sN-1 , v.s0 .. v.sN-2)
+    const uintV fromRight = LANES + (uintV)(1);       // (v.s1 .. v.sN-1, edge.s0)
 
-    float8 acc[PX];
-    const float8 b = vload8(ob, bias);
-    for (int p = 0; p < PX; ++p) acc[p] = b;
+    floatV acc[YB][OCB];
+    for (int r = 0; r < YB; ++r)
+        for (int o = 0; o < OCB; ++o) acc[r][o] = (floatV)(bias[oc0 + o]);
 
     for (int ic = 0; ic < cin; ++ic) {
-        for (int ky = 0; ky < 3; ++ky) {
-            const int iy = y + ky - 1;
+        __global const float* wic = weights + (size_t)ic * 9 * coutPad + oc0;
+        // Input rows y0-1 .. y0+YB: row iy feeds output row r through kernel row ky = iy - r + 1.
+        for (int j = 0; j < YB + 2; ++j) {
+            const int iy = y0 - 1 + j;
             if (iy < 0 || iy >= h) continue;
             __global const float* row = in + ((size_t)ic * h + iy) * w;
-            float v[PX + 2];
-            for (int j = 0; j < PX + 2; ++j) {
-                const int xx = x0 - 1 + j;
-                v[j] = (xx >= 0 && xx < w) ? row[xx] : 0.0f;
+            floatV v0, v1, v2;
+            if (full) {
+                v1 = vloadV(0, row + x0);
+                const float left = x0 > 0 ? row[x0 - 1] : 0.0f;
+                const float right = x0 + VW < w ? row[x0 + VW] : 0.0f;
+                v0 = shuffle2((floatV)(left), v1, fromLeft);
+                v2 = shuffle2(v1, (floatV)(right), fromRight);
+            } else {
+                v0 = load_checked(row, x0 - 1, w);
+                v1 = load_checked(row, x0, w);
+                v2 = load_checked(row, x0 + 1, w);
             }
-            __global const float* wk = weights + ((size_t)ic * 9 + ky * 3) * coutPad + ob * 8;
-            for (int kx = 0; kx < 3; ++kx) {
-                const float8 wv = vload8(0, wk + kx * coutPad);
-                for (int p = 0; p < PX; ++p) acc[p] = mad(wv, (float8)(v[p + kx]), acc[p]);
+            for (int r = 0; r < YB; ++r) {
+                const int ky = j - r;
+                if (ky < 0 || ky > 2) continue;
+                __global const float* wk = wic + ky * 3 * coutPad;
+                for (int o = 0; o < OCB; ++o) {
+                    acc[r][o] = mad(v0, (floatV)(wk[o]), acc[r][o]);
+                    acc[r][o] = mad(v1, (floatV)(wk[coutPad + o]), acc[r][o]);
+                    acc[r][o] = mad(v2, (floatV)(wk[2 * coutPad + o]), acc[r][o]);
+                }
             }
         }
     }
 
-    const int oc0 = ob * 8;
-    for (int p = 0; p < PX; ++p) {
-        const int x = x0 + p;
-        if (x >= w) break;
-        float r[8];
-        vstore8(acc[p], 0, r);
-        for (int o = 0; o < 8; ++o) {
+    const int lanes = min(VW, w - x0);
+    for (int r = 0; r < YB; ++r) {
+        const int y = y0 + r;
+        if (y >= h) break;
+        for (int o = 0; o < OCB; ++o) {
             if (oc0 + o >= cout) break;
-            __global float* dst = out + ((size_t)(oc0 + o) * h + y) * w + x;
-            *dst = accumulate ? *dst + r[o] : r[o];
+            __global float* dst = out + ((size_t)(oc0 + o) * h + y) * w + x0;
+            if (lanes == VW) {
+                vstoreV(accumulate ? vloadV(0, dst) + acc[r][o] : acc[r][o], 0, dst);
+            } else {
+                float t[VW];
+                vstoreV(acc[r][o], 0, t);
+                for (int i = 0; i < lanes; ++i) dst[i] = accumulate ? dst[i] + t[i] : t[i];
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ struct ImpastoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "impasto",
         abstract: "Neural style transfer on any OpenCL device.",
-        subcommands: [Stylize.self, Devices.self, Profile.self]
+        subcommands: [Stylize.self, Devices.self, Bench.self, Profile.self]
     )
 }
 

@@ -39,3 +39,30 @@ final class DevicesCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("pocl-opencl-icd"), r.stderr)
     }
 }
+
+/// `impasto bench` and `impasto profile` on a tiny size: the JSON schema of design.md §3.
+final class BenchCommandTests: XCTestCase {
+    func testBenchJSONHasEveryFamily() throws {
+        let r = try runProcess(try impastoBinary(), ["bench", "--json", "--size", "32x32", "--repeats", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let list = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        let names = Set(list.compactMap { $0["name"] as? String })
+        for family in ["conv_fwd", "conv_bwd_data", "relu", "maxpool", "gram", "tv", "adam"] {
+            XCTAssertTrue(names.contains(family), "missing \(family)")
+        }
+        for row in list {
+            XCTAssertNotNil(row["layer"] as? String)
+            XCTAssertGreaterThan(row["ms"] as? Double ?? -1, 0)
+            XCTAssertTrue(row["gflops"] is Double || row["gbps"] is Double, "\(row)")
+            XCTAssertNotNil(row["peak_share"] as? Double)
+        }
+        XCTAssertEqual(list.filter { $0["name"] as? String == "conv_fwd" }.count, 13, "one row per VGG19 conv layer")
+    }
+
+    func testProfileShowsPlanAndOps() throws {
+        let r = try runProcess(try impastoBinary(), ["profile", "--size", "32x32", "--iterations", "1", "--weights", "random:1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("device memory planned"))
+        XCTAssertTrue(r.stdout.contains("12:conv3_2.backward"))
+    }
+}

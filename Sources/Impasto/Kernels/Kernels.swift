@@ -5,7 +5,8 @@ public final class Kernels: @unchecked Sendable {
     public let context: CLContext
     var device: Device { context.device }
 
-    let conv: Kernel
+    /// The convolution built for each vector width along x (cl/conv3x3.cl's VW).
+    let convByWidth: [Int: Kernel]
     let reluForward, reluBackward: Kernel
     let poolForward, poolBackward: Kernel
     let gramPartial, gramReduce, gramBackward: Kernel
@@ -19,7 +20,9 @@ public final class Kernels: @unchecked Sendable {
 
     public init(context: CLContext) throws {
         self.context = context
-        conv = try context.kernel("conv3x3", "conv3x3")
+        convByWidth = try Dictionary(uniqueKeysWithValues: Self.convWidths.map {
+            ($0, try context.kernel("conv3x3", "conv3x3", defines: ["VW": "\($0)", "OCB": "\(Self.convOCB)", "YB": "\(Self.convRows)"]))
+        })
         reluForward = try context.kernel("relu", "relu_forward")
         reluBackward = try context.kernel("relu", "relu_backward")
         poolForward = try context.kernel("maxpool", "maxpool_forward")
@@ -43,21 +46,31 @@ public final class Kernels: @unchecked Sendable {
 
     // MARK: convolution
 
-    /// Output pixels per work-item along x (the kernel's PX).
-    static let convPX = 8
+    /// Output pixels per work-item along x (the kernel's VW) and output channels (OCB).
+    static let convWidths = [16, 8]
+    static let convOCB = 8
+    static let convRows = 1
+
+    /// The widest vector that wastes at most 1/8 of a row on its ragged last block.
+    static func convWidth(for w: Int) -> Int {
+        convWidths.first { w.roundedUp(to: $0) - w <= w / 8 } ?? convWidths.last!
+    }
 
     /// out (+)= conv3x3(input) + bias, with weights laid out [cin][9][coutPad].
     @discardableResult
     public func conv3x3(input: Buffer, weights: Buffer, bias: Buffer, output: Buffer,
-                        cin: Int, cout: Int, height h: Int, width w: Int, accumulate: Bool = false) throws -> Event {
-        let coutPad = cout.roundedUp(to: 8)
+                        cin: Int, cout: Int, height h: Int, width w: Int, accumulate: Bool = false,
+                        vectorWidth: Int? = nil) throws -> Event {
+        let coutPad = cout.roundedUp(to: Self.convOCB)
         need(input, cin * h * w, "conv3x3 input")
         need(weights, cin * 9 * coutPad, "conv3x3 weights")
         need(bias, coutPad, "conv3x3 bias")
         need(output, cout * h * w, "conv3x3 output")
+        let vw = vectorWidth ?? Self.convWidth(for: w)
+        guard let conv = convByWidth[vw] else { preconditionFailure("no conv3x3 built for VW=\(vw)") }
         let preferred = device.isCPU ? [1, 1, 1] : [8, 8, 1]
         let local = LaunchShape.fit(preferred, kernel: conv, device: device)
-        return try conv.launch(global: [w.divRoundUp(Self.convPX), h, coutPad / 8], local: local,
+        return try conv.launch(global: [w.divRoundUp(vw), h.divRoundUp(Self.convRows), coutPad / Self.convOCB], local: local,
                                .b(input), .b(weights), .b(bias), .b(output),
                                .i(cin), .i(cout), .i(h), .i(w), .i(accumulate ? 1 : 0))
     }

@@ -1,0 +1,158 @@
+import Foundation
+
+/// Kernel microbenchmarks at VGG19's shapes for a given image size: device time per kernel
+/// family, effective GFLOP/s (convolutions counted as a direct convolution, 2·Cin·Cout·9·H·W,
+/// so algorithms compare fairly) or GB/s, and the share of the device's measured peak.
+public struct BenchResult: Codable {
+    public let name: String
+    public let layer: String
+    public let ms: Double
+    public var gflops: Double?
+    public var gbps: Double?
+    public var peakShare: Double
+
+    enum CodingKeys: String, CodingKey { case name, layer, ms, gflops, gbps, peakShare = "peak_share" }
+}
+
+public final class Bench {
+    let k: Kernels
+    let ctx: CLContext
+    public let repeats: Int
+    public private(set) var peakGflops = 0.0
+    public private(set) var peakGBps = 0.0
+
+    public init(context: CLContext, repeats: Int = 5) throws {
+        ctx = context
+        k = try Kernels(context: context)
+        self.repeats = max(1, repeats)
+    }
+
+    /// Median device seconds of `run` over `repeats` runs after one warm-up.
+    func time(_ run: () throws -> [Event]) throws -> Double {
+        _ = try run()
+        try ctx.finish()
+        var samples: [Double] = []
+        for _ in 0..<repeats {
+            let events = try run()
+            samples.append(try events.reduce(0) { $0 + (try $1.seconds()) })
+        }
+        return samples.sorted()[samples.count / 2]
+    }
+
+    /// The FMA-bound and copy kernels: what "peak" means on this device.
+    public func measurePeaks() throws -> [BenchResult] {
+        let fma = try ctx.kernel("peak", "fma_peak", defines: ["ITER": "4096"])
+        let items = max(ctx.device.computeUnits, 1) * 1024
+        let out = try ctx.buffer(floats: items)
+        let local = LaunchShape.fit(ctx.device.isCPU ? [1] : [64], kernel: fma, device: ctx.device)
+        let tf = try time { [try fma.launch(global: [items], local: local, .b(out), .f(0.999), .f(0.001))] }
+        peakGflops = Double(items) * 8 * 16 * 4096 * 2 / tf / 1e9
+        let copy = try ctx.kernel("peak", "copy")
+        let n = 32 << 20  // 128 MiB each way
+        let src = try ctx.buffer([Float](repeating: 1, count: n)), dst = try ctx.buffer(floats: n)
+        let tc = try time { [try copy.launch(global: [n / 4], local: LaunchShape.linear(copy, device: ctx.device), .b(src), .b(dst), .i(n / 4))] }
+        peakGBps = Double(n) * 8 / tc / 1e9
+        return [BenchResult(name: "peak_fma", layer: "-", ms: tf * 1e3, gflops: peakGflops, peakShare: 1),
+                BenchResult(name: "peak_copy", layer: "-", ms: tc * 1e3, gbps: peakGBps, peakShare: 1)]
+    }
+
+    func compute(_ name: String, _ layer: String, flops: Double, _ run: () throws -> [Event]) throws -> BenchResult {
+        let t = try time(run)
+        let g = flops / t / 1e9
+        return BenchResult(name: name, layer: layer, ms: t * 1e3, gflops: g, peakShare: peakGflops > 0 ? g / peakGflops : 0)
+    }
+
+    func memory(_ name: String, _ layer: String, bytes: Double, _ run: () throws -> [Event]) throws -> BenchResult {
+        let t = try time(run)
+        let g = bytes / t / 1e9
+        return BenchResult(name: name, layer: layer, ms: t * 1e3, gbps: g, peakShare: peakGBps > 0 ? g / peakGBps : 0)
+    }
+
+    /// Every kernel family at the shapes VGG19 gives a `width`×`height` image. `only` filters
+    /// by family name.
+    public func run(width: Int, height: Int, only: Set<String>? = nil) throws -> [BenchResult] {
+        var results = try measurePeaks()
+        func wanted(_ n: String) -> Bool { only?.contains(n) ?? true }
+        var rng = SplitMix64(seed: 1)
+        func random(_ n: Int) throws -> Buffer { try ctx.buffer((0..<n).map { _ in Float(rng.normal()) }) }
+
+        // Convolutions, layer by layer.
+        var (c, h, w) = (3, height, width)
+        for i in 0...VGG19.lastModule {
+            if VGG19.poolIndices.contains(i) { h /= 2; w /= 2; continue }
+            guard let cout = VGG19.realWidths[i] else { continue }
+            let name = VGG19.name(of: i)
+            do {
+                let flops = 2.0 * Double(c * cout * 9 * h * w)
+                let input = try random(max(c, cout) * h * w), output = try ctx.buffer(floats: max(c, cout) * h * w)
+                let wf = try ctx.buffer((0..<(c * 9 * cout.roundedUp(to: Kernels.convOCB))).map { _ in Float(rng.normal()) * 0.05 })
+                let wb = try ctx.buffer((0..<(cout * 9 * c.roundedUp(to: Kernels.convOCB))).map { _ in Float(rng.normal()) * 0.05 })
+                let bias = try ctx.buffer([Float](repeating: 0, count: max(c, cout).roundedUp(to: Kernels.convOCB)))
+                let (cc, hh, ww) = (c, h, w)
+                if wanted("conv_fwd") {
+                    results.append(try compute("conv_fwd", name, flops: flops) {
+                        [try k.conv3x3(input: input, weights: wf, bias: bias, output: output, cin: cc, cout: cout, height: hh, width: ww)]
+                    })
+                }
+                if wanted("conv_bwd_data") {
+                    results.append(try compute("conv_bwd_data", name, flops: flops) {
+                        [try k.conv3x3(input: input, weights: wb, bias: bias, output: output, cin: cout, cout: cc, height: hh, width: ww)]
+                    })
+                }
+            }
+            c = cout
+        }
+
+        // Elementwise and reductions at conv1's shape (the largest).
+        let n1 = 64 * height * width
+        let a = try random(n1), b = try random(n1), g = try random(n1)
+        if wanted("relu") {
+            results.append(try memory("relu", "relu1_1", bytes: Double(n1) * 8) { [try k.relu(a, into: b, count: n1)] })
+            results.append(try memory("relu_bwd", "relu1_1", bytes: Double(n1) * 12) {
+                [try k.reluBackward(output: a, gradOutput: g, gradInput: b, count: n1)]
+            })
+        }
+        if wanted("maxpool") {
+            results.append(try memory("maxpool", "pool1", bytes: Double(n1) * 5) {
+                [try k.maxPool(a, into: b, channels: 64, height: height, width: width)]
+            })
+            results.append(try memory("maxpool_bwd", "pool1", bytes: Double(n1) * 9) {
+                [try k.maxPoolBackward(input: a, gradOutput: g, gradInput: b, channels: 64, height: height, width: width)]
+            })
+        }
+        if wanted("gram") {
+            for (layer, cg, hw) in [("conv1_1", 64, height * width), ("conv3_1", 256, height * width / 16), ("conv5_1", 512, height * width / 256)] {
+                let f = try random(cg * hw), gm = try ctx.buffer(floats: cg * cg)
+                let scratch = try ctx.buffer(floats: Kernels.gramScratchCount(c: cg, n: hw, device: ctx.device))
+                results.append(try compute("gram", layer, flops: 2.0 * Double(cg * cg * hw)) {
+                    try k.gram(f, into: gm, scratch: scratch, channels: cg, count: hw, scale: 1)
+                })
+                results.append(try compute("gram_bwd", layer, flops: 2.0 * Double(cg * cg * hw)) {
+                    [try k.gramBackward(s: gm, f: f, gradF: b, channels: cg, count: hw, accumulate: false)]
+                })
+            }
+        }
+        let partials = try ctx.buffer(floats: Kernels.partialCount), losses = try ctx.buffer(floats: 4)
+        if wanted("mse") {
+            results.append(try memory("mse", "conv4_4", bytes: Double(n1) * 8) {
+                try k.sumSquaredDifference(a, b, count: n1, partials: partials, losses: losses, slot: 0, scale: 1)
+            })
+        }
+        let n3 = 3 * height * width
+        if wanted("tv") {
+            results.append(try memory("tv", "image", bytes: Double(n3) * 4) {
+                try k.tv(a, channels: 3, height: height, width: width, weight: 1, partials: partials, losses: losses, slot: 0)
+            })
+            results.append(try memory("tv_bwd", "image", bytes: Double(n3) * 8) {
+                [try k.tvBackward(a, grad: b, channels: 3, height: height, width: width, weight: 1, accumulate: false)]
+            })
+        }
+        if wanted("adam") {
+            let m = try ctx.buffer([Float](repeating: 0, count: n3)), v = try ctx.buffer([Float](repeating: 0, count: n3))
+            results.append(try memory("adam", "image", bytes: Double(n3) * 28) {
+                [try k.adamStep(x: a, grad: g, m: m, v: v, count: n3, lr: 0.01, t: 1)]
+            })
+        }
+        return results
+    }
+}
