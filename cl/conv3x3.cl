@@ -75,8 +75,11 @@ __kernel void conv3x3(__global const float* in,      // [cin][h][w]
     const uintV fromLeft = LANES + (uintV)(VW - 1);   // (edge.sN-1 , v.s0 .. v.sN-2)
     const uintV fromRight = LANES + (uintV)(1);       // (v.s1 .. v.sN-1, edge.s0)
 
+    // The accumulators must stay in registers: every loop over them is fully unrolled.
     floatV acc[YB][OCB];
+#pragma unroll
     for (int r = 0; r < YB; ++r)
+#pragma unroll
         for (int o = 0; o < OCB; ++o) acc[r][o] = (floatV)(bias[oc0 + o]);
 
     for (int ic = 0; ic < cin; ++ic) {
@@ -98,10 +101,12 @@ __kernel void conv3x3(__global const float* in,      // [cin][h][w]
                 v1 = load_checked(row, x0, w);
                 v2 = load_checked(row, x0 + 1, w);
             }
+#pragma unroll
             for (int r = 0; r < YB; ++r) {
                 const int ky = j - r;
                 if (ky < 0 || ky > 2) continue;
                 __global const float* wk = wic + ky * 3 * coutPad;
+#pragma unroll
                 for (int o = 0; o < OCB; ++o) {
                     acc[r][o] = mad(v0, (floatV)(wk[o]), acc[r][o]);
                     acc[r][o] = mad(v1, (floatV)(wk[coutPad + o]), acc[r][o]);
@@ -112,9 +117,11 @@ __kernel void conv3x3(__global const float* in,      // [cin][h][w]
     }
 
     const int lanes = min(VW, w - x0);
+#pragma unroll
     for (int r = 0; r < YB; ++r) {
         const int y = y0 + r;
         if (y >= h) break;
+#pragma unroll
         for (int o = 0; o < OCB; ++o) {
             if (oc0 + o >= cout) break;
             __global float* dst = out + ((size_t)(oc0 + o) * h + y) * w + x0;
