@@ -13,7 +13,17 @@ struct Stylize: ParsableCommand {
 
     @OptionGroup var deviceOptions: DeviceOptions
     @Option(help: "The photo whose layout is kept.") var content: String?
-    @Option(help: "The painting whose style is transferred.") var style: String?
+    @Option(help: "The painting whose style is transferred; repeat for a blend of several.") var style: [String] = []
+    @Option(help: "Blend weights of the styles, comma-separated (normalised; default equal).") var styleBlend: String?
+    @Option(help: "Size of the style images relative to the output (neural-style's -style_scale).") var styleScale: Double = 1
+    @Option(name: .customLong("init"), help: "Start from: content, noise, style, or an image file.") var initImage: String = "content"
+    @Option(help: "Seed for --init noise (the same seed on the same device gives the same output).") var seed: UInt64 = 0
+    @Option(help: "Keep the content's colours: luminance (transfer on luminance only) or histogram (match the style's colours to the content first).")
+    var preserveColors: String?
+    @Option(help: "Pooling in VGG19: max or avg.") var pooling: String = "max"
+    @Option(help: "Content layers, comma-separated names (default conv4_4).") var contentLayers: String?
+    @Option(help: "Style layers, comma-separated names (default conv1_1,conv2_1,conv3_1,conv4_1,conv5_1).") var styleLayers: String?
+    @Option(help: "A weight per style layer, comma-separated.") var styleLayerWeights: String?
     @Option(help: "Where to write the result (.png, .jpg or .jpeg).") var output: String
     @Flag(help: "Use built-in sample pictures (and random weights when the real ones cannot be had).") var demo = false
     @Option(help: "Output size WIDTHxHEIGHT (default 500x400, 256x192 with --demo).") var size: String?
@@ -46,31 +56,65 @@ struct Stylize: ParsableCommand {
         guard FileManager.default.fileExists(atPath: outputDir, isDirectory: &isDir), isDir.boolValue else {
             throw ValidationError("the output directory \(outputDir) does not exist")
         }
-        if demo && (content != nil || style != nil) { throw ValidationError("--demo paints its own pictures: leave out --content and --style") }
-        if !demo && (content == nil || style == nil) {
+        if demo && (content != nil || !style.isEmpty) { throw ValidationError("--demo paints its own pictures: leave out --content and --style") }
+        if !demo && (content == nil || style.isEmpty) {
             throw ValidationError("give --content and --style (or --demo for built-in sample pictures)")
         }
-        for input in [content, style, log].compactMap({ $0 }) where samePath(input, output) {
+        let initPath = ["content", "noise", "style"].contains(initImage) ? nil : initImage
+        for input in ([content, log, initPath].compactMap { $0 } + style) where samePath(input, output) {
             throw ValidationError("the output \(output) would overwrite the input \(input)")
         }
+        let config = try lossConfig()
+        let blend = try blendWeights()
+        guard preserveColors == nil || ["luminance", "histogram"].contains(preserveColors!) else {
+            throw ValidationError("--preserve-colors takes luminance or histogram, not '\(preserveColors!)'")
+        }
+        guard styleScale.isFinite, styleScale > 0, styleScale <= 16 else { throw ValidationError("--style-scale must be a number between 0 and 16") }
         if let log, samePath(log, output) { throw ValidationError("--log and --output are the same file") }
         let progress = ProgressDisplay(total: 0, quiet: quiet)
 
         // 2. Inputs.
         let contentImage = try content.map { try ImageFile.read($0, maxPixels: maxPixels) } ?? SampleImages.landscape()
-        let styleImage = try style.map { try ImageFile.read($0, maxPixels: maxPixels) } ?? SampleImages.swirls()
+        var styleImages = try style.map { try ImageFile.read($0, maxPixels: maxPixels) }
+        if demo { styleImages = [SampleImages.swirls()] }
+        let initPicture = try initPath.map { try ImageFile.read($0, maxPixels: maxPixels) }
         let (w, h) = try outputSize(for: contentImage)
         let context = try CLContext(selecting: deviceOptions.selector)
         let (vgg, randomWeights) = try resolveWeights(progress)
 
-        // 3. The model, targets, and loss weights.
-        let model = try StyleTransfer(context: context, weights: vgg, width: w, height: h)
-        try model.setStyle(styleImage.resized(width: w, height: h))
-        let contentPicture = contentImage.resized(width: w, height: h)
+        // 3. Colour control (Gatys et al. 2017): what the network sees.
+        let originalContent = contentImage.resized(width: w, height: h)
+        var contentPicture = originalContent
+        switch preserveColors {
+        case "luminance":
+            styleImages = styleImages.map { ColorTransfer.matchedLuminance($0, to: originalContent) }
+            contentPicture = ColorTransfer.luminance(originalContent)
+        case "histogram":
+            styleImages = styleImages.map { ColorTransfer.matchHistogram($0, to: originalContent) }
+        default: break
+        }
+        /// What gets written: in luminance mode, the result's luminance with the content's colours.
+        let finish = { (p: RGBImage) in preserveColors == "luminance" ? ColorTransfer.combine(luminanceOf: p, colorsOf: originalContent) : p }
+
+        // 4. The model, targets, loss weights and starting point.
+        let model = try StyleTransfer(context: context, weights: vgg, width: w, height: h, config: config)
+        try model.setStyles(Array(zip(styleImages, blend ?? Array(repeating: 1, count: styleImages.count))), scale: styleScale)
         try model.setContent(contentPicture)
-        let (cw, sw, tw) = try lossWeights(model, contentPicture: contentPicture, styleImage: styleImage, random: randomWeights, progress)
+        let (cw, sw, tw) = try lossWeights(model, contentPicture: contentPicture, styleImage: styleImages[0],
+                                           config: config, random: randomWeights, progress)
         model.setWeights(content: cw, style: sw, tv: tw)
         try model.setContent(contentPicture)
+        switch initImage {
+        case "content": break
+        case "noise":
+            var rng = SplitMix64(seed: seed)
+            try model.setImage((0..<(3 * w * h)).map { _ in Float(rng.normal() * 0.001) })
+        case "style":
+            try model.upload(styleImages[0].resized(width: w, height: h))
+        default:
+            let start = initPicture!.resized(width: w, height: h)
+            try model.upload(preserveColors == "luminance" ? ColorTransfer.luminance(start) : start)
+        }
 
         // 4. The loop.
         let total = iterations ?? (demo ? 100 : 500)
@@ -100,11 +144,11 @@ struct Stylize: ParsableCommand {
             }
             display.update(iteration: i, losses: terms, elapsed: elapsed)
             if let every = saveEvery, (i + 1) % every == 0, i + 1 < total {
-                try ImageFile.write(try model.picture(), to: numbered(output, i + 1), quality: quality)
+                try ImageFile.write(finish(try model.picture()), to: numbered(output, i + 1), quality: quality)
             }
             if Interrupt.requested != 0 { interruptedAt = i + 1; break }
         }
-        try ImageFile.write(try model.picture(), to: output, quality: quality)
+        try ImageFile.write(finish(try model.picture()), to: output, quality: quality)
         if let stopped = interruptedAt {
             display.message("interrupted after \(stopped) iterations: wrote \(output)")
             Foundation.exit(130)
@@ -131,6 +175,48 @@ struct Stylize: ParsableCommand {
         if let s = size { _ = try checkedSize(try parseSize(s)) }
         if let m = maxSize, m < VGG19.minimumSide || m > 65536 {
             throw ValidationError("--max-size must be between \(VGG19.minimumSide) and 65536")
+        }
+    }
+
+    /// Layers and pooling from the options, names checked.
+    func lossConfig() throws -> LossConfig {
+        var c = LossConfig()
+        func layers(_ text: String, _ option: String) throws -> [Int] {
+            let names = text.split(separator: ",").map(String.init)
+            guard !names.isEmpty else { throw ValidationError("\(option) needs at least one layer name") }
+            let indices = try names.map(VGG19.index(of:))
+            guard Set(indices).count == indices.count else { throw ValidationError("\(option) names a layer twice") }
+            return indices
+        }
+        if let t = styleLayers { c.styleLayers = try layers(t, "--style-layers") }
+        if let t = contentLayers { c.contentLayers = try layers(t, "--content-layers") }
+        if let t = styleLayerWeights {
+            let ws = try numbers(t, "--style-layer-weights")
+            guard ws.count == c.styleLayers.count else {
+                throw ValidationError("--style-layer-weights has \(ws.count) values for \(c.styleLayers.count) style layers")
+            }
+            c.styleLayerWeights = ws
+        }
+        guard let p = VGG19.Pooling(rawValue: pooling) else { throw ValidationError("--pooling takes max or avg, not '\(pooling)'") }
+        c.pooling = p
+        return c
+    }
+
+    func blendWeights() throws -> [Float]? {
+        guard let t = styleBlend else { return nil }
+        let ws = try numbers(t, "--style-blend")
+        let count = demo ? 1 : style.count
+        guard ws.count == count else { throw ValidationError("--style-blend has \(ws.count) weights for \(count) style images") }
+        guard ws.contains(where: { $0 > 0 }) else { throw ValidationError("--style-blend weights cannot all be 0") }
+        return ws
+    }
+
+    func numbers(_ text: String, _ option: String) throws -> [Float] {
+        try text.split(separator: ",", omittingEmptySubsequences: false).map {
+            guard let v = Float($0.trimmingCharacters(in: .whitespaces)), v.isFinite, v >= 0 else {
+                throw ValidationError("\(option): '\($0)' is not a number 0 or more")
+            }
+            return v
         }
     }
 
@@ -192,8 +278,8 @@ struct Stylize: ParsableCommand {
     /// The seed's weights unless overridden. With random weights the seed's balance gives a
     /// featureless blur (design.md §4), so the terms are balanced from their step-0 sizes:
     /// style worth 5× the TV term at the start, content worth as much as style at the far end.
-    func lossWeights(_ model: StyleTransfer, contentPicture: RGBImage, styleImage: RGBImage, random: Bool,
-                     _ progress: ProgressDisplay) throws -> (Float, Float, Float) {
+    func lossWeights(_ model: StyleTransfer, contentPicture: RGBImage, styleImage: RGBImage, config: LossConfig,
+                     random: Bool, _ progress: ProgressDisplay) throws -> (Float, Float, Float) {
         let tv = tvWeight ?? 10
         guard random, contentWeight == nil || styleWeight == nil else {
             return (contentWeight ?? 1, styleWeight ?? 1e4, tv)
@@ -203,7 +289,8 @@ struct Stylize: ParsableCommand {
         try model.upload(styleImage.resized(width: model.width, height: model.height))
         let atStyle = try model.evaluate()    // X = style: raw content distance
         let style = styleWeight ?? Float(5 * Double(tv) * Double(atContent.tv) / max(Double(atContent.style), 1e-30))
-        let content = contentWeight ?? Float(Double(style) * Double(atContent.style) / max(Double(atStyle.content), 1e-30))
+        let content = contentWeight ?? (config.contentLayers.isEmpty ? 0
+            : Float(Double(style) * Double(atContent.style) / max(Double(atStyle.content), 1e-30)))
         progress.message(String(format: "random weights: loss weights balanced to content %.3g, style %.3g, tv %.3g", content, style, tv))
         return (content, style, tv)
     }

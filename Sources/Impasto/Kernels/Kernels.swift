@@ -9,6 +9,8 @@ public final class Kernels: @unchecked Sendable {
     let convByWidth: [Int: Kernel]
     let reluForward, reluBackward: Kernel
     let poolForward, poolBackward: Kernel
+    let avgPoolForward, avgPoolBackward: Kernel
+    let axpbyKernel: Kernel
     let gramPartial, gramReduce, gramBackward: Kernel
     let msePartial, scaledDiff, sumPartials: Kernel
     let tvPartial, tvBackward: Kernel
@@ -27,6 +29,9 @@ public final class Kernels: @unchecked Sendable {
         reluBackward = try context.kernel("relu", "relu_backward")
         poolForward = try context.kernel("maxpool", "maxpool_forward")
         poolBackward = try context.kernel("maxpool", "maxpool_backward")
+        avgPoolForward = try context.kernel("avgpool", "avgpool_forward")
+        avgPoolBackward = try context.kernel("avgpool", "avgpool_backward")
+        axpbyKernel = try context.kernel("axpby", "axpby")
         gramPartial = try context.kernel("gram", "gram_partial")
         gramReduce = try context.kernel("gram", "gram_reduce")
         gramBackward = try context.kernel("gram_backward", "gram_backward")
@@ -105,5 +110,28 @@ public final class Kernels: @unchecked Sendable {
         need(gradInput, c * h * w, "maxpool gin")
         return try poolBackward.launch(global: [c * h * w], local: LaunchShape.linear(poolBackward, device: device),
                                        .b(input), .b(gradOutput), .b(gradInput), .i(c), .i(h), .i(w), .i(accumulate ? 1 : 0))
+    }
+
+    @discardableResult
+    public func avgPool(_ input: Buffer, into output: Buffer, channels c: Int, height h: Int, width w: Int) throws -> Event {
+        need(input, c * h * w, "avgpool input"); need(output, c * (h / 2) * (w / 2), "avgpool output")
+        return try avgPoolForward.launch(global: [c * (h / 2) * (w / 2)], local: LaunchShape.linear(avgPoolForward, device: device),
+                                         .b(input), .b(output), .i(c), .i(h), .i(w))
+    }
+
+    @discardableResult
+    public func avgPoolBackward(gradOutput: Buffer, gradInput: Buffer, channels c: Int, height h: Int, width w: Int,
+                                accumulate: Bool = false) throws -> Event {
+        need(gradOutput, c * (h / 2) * (w / 2), "avgpool gout"); need(gradInput, c * h * w, "avgpool gin")
+        return try avgPoolBackward.launch(global: [c * h * w], local: LaunchShape.linear(avgPoolBackward, device: device),
+                                          .b(gradOutput), .b(gradInput), .i(c), .i(h), .i(w), .i(accumulate ? 1 : 0))
+    }
+
+    /// y = a·x + b·y (b = 0 does not read y).
+    @discardableResult
+    public func axpby(_ a: Float, _ x: Buffer, _ b: Float, _ y: Buffer, count n: Int) throws -> Event {
+        need(x, n, "axpby x"); need(y, n, "axpby y")
+        return try axpbyKernel.launch(global: [n], local: LaunchShape.linear(axpbyKernel, device: device),
+                                      .i(n), .f(a), .b(x), .f(b), .b(y))
     }
 }

@@ -6,8 +6,16 @@ public struct LossConfig {
     public var styleWeight: Float = 1e4
     public var tvWeight: Float = 10
     public var styleLayers = VGG19.defaultStyleLayers
+    /// A factor per style layer (neural-style's style_layer_weights); nil: 1 each.
+    public var styleLayerWeights: [Float]?
     public var contentLayers = VGG19.defaultContentLayers
+    public var pooling = VGG19.Pooling.max
     public init() {}
+
+    func layerFactor(_ module: Int) -> Float {
+        guard let w = styleLayerWeights, let k = styleLayers.firstIndex(of: module), k < w.count else { return 1 }
+        return w[k]
+    }
 }
 
 /// The loss terms of one iteration, weighted, as the seed's trajectory reports them.
@@ -21,6 +29,8 @@ public struct LossTerms: Equatable {
 public final class StyleTransfer {
     public let width, height: Int
     public let context: CLContext
+    let weights: VGGWeights
+    let config: LossConfig
     let kernels: Kernels
     let executor: Executor
     let losses: LossSlots
@@ -29,6 +39,8 @@ public final class StyleTransfer {
     private var contentSlots: [Int] = [], styleSlots: [Int] = [], tvSlot = 0
     public private(set) var stepCount = 0
     public let styleOps: [StyleLossOp]
+    /// Each style op's share of the style weight (its layer weight).
+    let styleFactors: [Float]
     let contentOps: [ContentLossOp]
     let tvOp: TVLossOp
     /// Interleaved RGB staging for image upload and download.
@@ -44,6 +56,8 @@ public final class StyleTransfer {
         self.width = width
         self.height = height
         self.context = context
+        self.weights = weights
+        self.config = config
         kernels = try Kernels(context: context)
         losses = try LossSlots(context: context)
         let n = 3 * width * height
@@ -61,13 +75,18 @@ public final class StyleTransfer {
         tvOp = tv
         let last = (config.styleLayers + config.contentLayers).max() ?? 0
         var styles: [StyleLossOp] = []
+        var factors: [Float] = []
         var contents: [ContentLossOp] = []
         let kernels = self.kernels, losses = self.losses
-        let outputs = try VGG19.build(into: graph, input: image, kernels: kernels, weights: weights, upTo: last) { i, t in
+        let outputs = try VGG19.build(into: graph, input: image, kernels: kernels, weights: weights, upTo: last,
+                                      pooling: config.pooling) { i, t in
             if config.styleLayers.contains(i) {
-                let op = try StyleLossOp(name: "style\(i)", kernels: kernels, shape: graph.shape(t), weight: config.styleWeight, losses: losses)
+                let factor = config.layerFactor(i)
+                let op = try StyleLossOp(name: "style\(i)", kernels: kernels, shape: graph.shape(t),
+                                         weight: config.styleWeight * factor, losses: losses)
                 graph.add(op, inputs: [t], output: nil)
                 styles.append(op)
+                factors.append(factor)
             }
             if config.contentLayers.contains(i) {
                 let op = try ContentLossOp(name: "content\(i)", kernels: kernels, shape: graph.shape(t), weight: config.contentWeight, losses: losses)
@@ -77,6 +96,7 @@ public final class StyleTransfer {
         }
         moduleOutputs = outputs
         styleOps = styles
+        styleFactors = factors
         styleSlots = styles.map(\.slot)
         contentSlots = contents.map(\.slot)
         contentOps = contents
@@ -149,6 +169,34 @@ public final class StyleTransfer {
         try executor.forward(capturing: { $0 is StyleLossOp })
     }
 
+    /// Style targets blended from several pictures: the Gram targets are Σ wᵢ·gram(styleᵢ),
+    /// weights normalised to sum to 1. Each picture is resized to `scale` × this model's size
+    /// (neural-style's -style_scale); Gram matrices do not depend on the image size, so a
+    /// scaled style is measured by a second network of that size.
+    public func setStyles(_ styles: [(RGBImage, Float)], scale: Double = 1) throws {
+        let total = styles.reduce(Float(0)) { $0 + $1.1 }
+        guard !styles.isEmpty, total > 0, styles.allSatisfy({ $0.1 >= 0 && $0.1.isFinite }) else {
+            throw StyleTransferError("style blend weights must be 0 or more and not all 0")
+        }
+        let w = max(VGG19.minimumSide, Int((Double(width) * scale).rounded()))
+        let h = max(VGG19.minimumSide, Int((Double(height) * scale).rounded()))
+        let capture = (w == width && h == height) ? self
+            : try StyleTransfer(context: context, weights: weights, width: w, height: h, config: config)
+        for (k, (picture, weight)) in styles.enumerated() {
+            for op in capture.styleOps {
+                op.blend = weight / total
+                op.accumulateCapture = k > 0
+            }
+            try capture.setStyle(picture.resized(width: w, height: h))
+        }
+        if capture !== self {
+            for (mine, theirs) in zip(styleOps, capture.styleOps) {
+                try mine.targetGram.copy(from: theirs.targetGram)
+            }
+        }
+        for op in capture.styleOps { op.blend = 1; op.accumulateCapture = false }
+    }
+
     /// Content targets from a picture of this size; X starts there, Adam state is reset.
     public func setContent(_ picture: RGBImage) throws {
         try upload(picture)
@@ -159,7 +207,7 @@ public final class StyleTransfer {
     /// Changes the loss weights (all style layers share one weight).
     public func setWeights(content: Float, style: Float, tv: Float) {
         for op in contentOps { op.weight = content }
-        for op in styleOps { op.weight = style }
+        for (op, factor) in zip(styleOps, styleFactors) { op.weight = style * factor }
         tvOp.weight = tv
     }
     public func gradient() throws -> [Float] { try grad.read() }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// VGG19's `features`, numbered as torchvision numbers its modules, up to conv5_1 (module 28).
 public enum VGG19 {
     public static let convIndices = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28]
@@ -25,6 +27,20 @@ public enum VGG19 {
         return (convIndices.contains(index) ? "conv" : "relu") + "\(block)_\(conv)"
     }
 
+    public enum Pooling: String, CaseIterable { case max, avg }
+
+    /// Every module name up to conv5_1, in order.
+    public static var moduleNames: [String] { (0...lastModule).map(name(of:)) }
+
+    /// The module index of a layer name ("conv4_2", "relu1_1", "pool2"), case-insensitive.
+    public static func index(of layer: String) throws -> Int {
+        let key = layer.trimmingCharacters(in: .whitespaces).lowercased()
+        guard let i = moduleNames.firstIndex(of: key) else {
+            throw StyleTransferError("unknown layer '\(layer)'; layers are conv1_1 … conv5_1, relu1_1 … relu4_4, pool1 … pool4")
+        }
+        return i
+    }
+
     /// Smallest image side: four poolings must leave at least one pixel.
     public static let minimumSide = 16
 
@@ -33,7 +49,8 @@ public enum VGG19 {
     /// Returns every module's output tensor.
     @discardableResult
     public static func build(into graph: Graph, input: TensorID, kernels: Kernels, weights: VGGWeights,
-                             upTo last: Int = lastModule, after: (Int, TensorID) throws -> Void = { _, _ in }) throws -> [Int: TensorID] {
+                             upTo last: Int = lastModule, pooling: Pooling = .max,
+                             after: (Int, TensorID) throws -> Void = { _, _ in }) throws -> [Int: TensorID] {
         var outputs: [Int: TensorID] = [:]
         var x = input
         for i in 0...last {
@@ -43,8 +60,13 @@ public enum VGG19 {
                 let op = try ConvOp(name: name, kernels: kernels, input: shape, cout: w.cout, weight: w.weight, bias: w.bias)
                 x = graph.add(op, inputs: [x], output: op.outputShape)!
             } else if poolIndices.contains(i) {
-                let op = MaxPoolOp(name: name, kernels: kernels, input: shape)
-                x = graph.add(op, inputs: [x], output: op.outputShape)!
+                if pooling == .max {
+                    let op = MaxPoolOp(name: name, kernels: kernels, input: shape)
+                    x = graph.add(op, inputs: [x], output: op.outputShape)!
+                } else {
+                    let op = AvgPoolOp(name: name, kernels: kernels, input: shape)
+                    x = graph.add(op, inputs: [x], output: op.outputShape)!
+                }
             } else {
                 x = graph.add(ReLUOp(name: name, kernels: kernels, shape: shape), inputs: [x], output: shape)!
             }

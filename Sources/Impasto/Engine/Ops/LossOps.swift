@@ -95,14 +95,17 @@ public final class StyleLossOp: Op {
     public var gramMatrix: Buffer { gram }
     public var targetGram: Buffer { target }
 
+    /// How a capture sets the target: target = blend·G, plus the old target when accumulating
+    /// (several style images mixed with `--style-blend`).
+    public var blend: Float = 1
+    public var accumulateCapture = false
+
     private func computeGram(_ f: Buffer) throws -> [Event] {
         try k.gram(f, into: gram, scratch: scratch, channels: c, count: n, scale: 1 / Float(c * n))
     }
 
     public func captureTarget(_ b: OpBuffers) throws -> [Event] {
-        let events = try computeGram(b.inputs[0])
-        try target.copy(from: gram, count: c * c)
-        return events
+        try computeGram(b.inputs[0]) + [k.axpby(blend, gram, accumulateCapture ? 1 : 0, target, count: c * c)]
     }
 
     public func forward(_ b: OpBuffers) throws -> [Event] {

@@ -1,0 +1,144 @@
+import XCTest
+@testable import Impasto
+
+/// The controls beyond the seed: each option's effect, not just that it runs.
+final class ControlTests: XCTestCase {
+    let golden = Golden.div8
+    var tmp: URL!
+    override func setUpWithError() throws {
+        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("impasto-ctl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
+    func path(_ n: String) -> String { tmp.appendingPathComponent(n).path }
+    var content: String { golden.dir.appendingPathComponent("content.png").path }
+    var style: String { golden.dir.appendingPathComponent("style.png").path }
+    var scream: String { TestEnv.shared.appendingPathComponent("images/the_scream.jpg").path }
+
+    func stylize(_ extra: [String], output: String, iterations: Int = 3) throws -> Data {
+        let args = ["stylize", "--content", content, "--output", output, "--size", "64x48", "--iterations", "\(iterations)",
+                    "--weights", golden.weightsURL.path, "--quiet"] + extra
+        let r = try runProcess(try impastoBinary(), args)
+        XCTAssertEqual(r.status, 0, "\(extra): \(r.stderr)")
+        return try Data(contentsOf: URL(fileURLWithPath: output))
+    }
+
+    func testBlendOneZeroEqualsTheFirstStyleAlone() throws {
+        let alone = try stylize(["--style", style], output: path("alone.png"))
+        let blended = try stylize(["--style", style, "--style", scream, "--style-blend", "1,0"], output: path("blend.png"))
+        XCTAssertEqual(alone, blended)
+        let mixed = try stylize(["--style", style, "--style", scream, "--style-blend", "1,1"], output: path("mix.png"))
+        XCTAssertNotEqual(alone, mixed)
+    }
+
+    func testSameSeedSameBytesOtherSeedOtherBytes() throws {
+        let a = try stylize(["--style", style, "--init", "noise", "--seed", "5"], output: path("a.png"))
+        let b = try stylize(["--style", style, "--init", "noise", "--seed", "5"], output: path("b.png"))
+        let c = try stylize(["--style", style, "--init", "noise", "--seed", "6"], output: path("c.png"))
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a, c)
+        let fromStyle = try stylize(["--style", style, "--init", "style"], output: path("s.png"), iterations: 0)
+        XCTAssertEqual(try ImageFile.read(path("s.png")).bytes, try ImageFile.read(style).bytes, "--init style, 0 iterations, is the style")
+        _ = fromStyle
+        _ = try stylize(["--style", style, "--init", style], output: path("p.png"), iterations: 0)
+        XCTAssertEqual(try ImageFile.read(path("p.png")).bytes, try ImageFile.read(style).bytes, "--init PATH starts there")
+    }
+
+    func testLuminanceModeKeepsTheContentsChroma() throws {
+        _ = try stylize(["--style", scream, "--preserve-colors", "luminance"], output: path("lum.png"), iterations: 10)
+        let out = try ImageFile.read(path("lum.png")), base = try ImageFile.read(content)
+        var worst: Float = 0, moved: Float = 0
+        for k in stride(from: 0, to: out.pixels.count, by: 3) {
+            let o = ColorTransfer.yiq(out.pixels[k], out.pixels[k + 1], out.pixels[k + 2])
+            let c = ColorTransfer.yiq(base.pixels[k], base.pixels[k + 1], base.pixels[k + 2])
+            // Where no channel clipped, I and Q are the content's up to 8-bit rounding.
+            if out.pixels[k..<(k + 3)].allSatisfy({ $0 > 0.01 && $0 < 0.99 }) {
+                worst = max(worst, abs(o.1 - c.1), abs(o.2 - c.2))
+            }
+            moved = max(moved, abs(o.0 - c.0))
+        }
+        XCTAssertLessThan(worst, 0.012, "chroma differs from the content's")
+        XCTAssertGreaterThan(moved, 0.05, "the luminance was stylized")
+    }
+
+    func testHistogramMatchingGivesTheContentsColourStatistics() throws {
+        let c = try ImageFile.read(content), s = try ImageFile.read(scream).resized(width: 64, height: 48)
+        let matched = ColorTransfer.matchHistogram(s, to: c)
+        let (mc, cc) = ColorTransfer.meanCovariance(c), (mm, cm) = ColorTransfer.meanCovariance(matched)
+        for i in 0..<3 {
+            XCTAssertEqual(mm[i], mc[i], accuracy: 0.01)
+            for j in 0..<3 { XCTAssertEqual(cm[i][j], cc[i][j], accuracy: 0.004) }
+        }
+        _ = try stylize(["--style", scream, "--preserve-colors", "histogram"], output: path("hist.png"))
+    }
+
+    func testAveragePoolingKernelAndGraph() throws {
+        let ctx = TestEnv.context, k = try Kernels(context: ctx)
+        var rng = TestRNG(40)
+        for (c, h, w) in [(2, 5, 7), (1, 4, 4)] {
+            let x = rng.floats(c * h * w), g = rng.floats(c * (h / 2) * (w / 2))
+            let out = try ctx.buffer(floats: g.count), gx = try ctx.buffer(floats: x.count)
+            try k.avgPool(ctx.buffer(x), into: out, channels: c, height: h, width: w)
+            try k.avgPoolBackward(gradOutput: ctx.buffer(g), gradInput: gx, channels: c, height: h, width: w)
+            func pool(_ xs: [Double]) -> [Double] {
+                var o = [Double]()
+                for ch in 0..<c { for oy in 0..<(h / 2) { for ox in 0..<(w / 2) {
+                    o.append((0..<4).reduce(0.0) { $0 + xs[(ch * h + 2 * oy + $1 / 2) * w + 2 * ox + $1 % 2] } / 4)
+                } } }
+                return o
+            }
+            assertClose(try out.read(), pool(x.doubles).floats, abs: 1e-6, rel: 1e-5, "avgpool")
+            let numeric = CPURef.numericGradient(x.doubles, at: Array(0..<x.count)) { zip(pool($0), g.doubles).reduce(0) { $0 + $1.0 * $1.1 } }
+            assertClose(try gx.read(), numeric.floats, abs: 1e-5, rel: 1e-4, "avgpool backward")
+        }
+        let avg = try stylize(["--style", style, "--pooling", "avg"], output: path("avg.png"))
+        let max = try stylize(["--style", style], output: path("max.png"))
+        XCTAssertNotEqual(avg, max)
+    }
+
+    /// Named layers and per-layer weights: the style term with weights (2, 0) on
+    /// (conv1_1, relu2_1) is twice the term of conv1_1 alone.
+    func testLayerSelectionAndWeights() throws {
+        var one = golden.lossConfig
+        one.styleLayers = [try VGG19.index(of: "conv1_1")]
+        var two = golden.lossConfig
+        two.styleLayers = [0, try VGG19.index(of: "RELU2_1")]
+        two.styleLayerWeights = [2, 0]
+        var terms: [LossTerms] = []
+        for config in [one, two] {
+            let m = try StyleTransfer(context: TestEnv.context, weights: golden.weights(), width: 64, height: 48, config: config)
+            try m.setStyle(golden.array("input_style"))
+            try m.setContent(golden.array("input_content"))
+            terms.append(try m.evaluate())
+        }
+        XCTAssertEqual(terms[1].style, 2 * terms[0].style, accuracy: 1e-5 * terms[0].style)
+        XCTAssertThrowsError(try VGG19.index(of: "conv5_2"))
+    }
+
+    /// --style-scale: the targets are the Gram matrices of the style at the scaled size.
+    func testStyleScaleMeasuresTheStyleAtThatSize() throws {
+        let weights = try golden.weights(), picture = try ImageFile.read(style)
+        let main = try StyleTransfer(context: TestEnv.context, weights: weights, width: 64, height: 48, config: golden.lossConfig)
+        try main.setStyles([(picture, 1)], scale: 0.5)
+        let small = try StyleTransfer(context: TestEnv.context, weights: weights, width: 32, height: 24, config: golden.lossConfig)
+        try small.setStyle(picture.resized(width: 32, height: 24))
+        for (a, b) in zip(main.styleOps, small.styleOps) {
+            XCTAssertEqual(try a.targetGram.read(), try b.targetGram.read(), a.name)
+        }
+        try main.setStyles([(picture, 1)], scale: 1)
+        XCTAssertLessThan(relativeL2(try main.styleOps[0].targetGram.read(), golden.styleGram(0)), 1e-5)
+    }
+
+    func testControlsValidateTheirInput() throws {
+        let base = ["stylize", "--content", content, "--style", style, "--output", path("x.png"), "--weights", "random:1", "--size", "32x32"]
+        for (what, extra) in [("layer", ["--style-layers", "conv9_1"]), ("blend count", ["--style-blend", "1,2"]),
+                              ("layer weights", ["--style-layer-weights", "1,2"]), ("pooling", ["--pooling", "min"]),
+                              ("colors", ["--preserve-colors", "sepia"]), ("init file", ["--init", path("none.png")]),
+                              ("scale", ["--style-scale", "0"]), ("blend value", ["--style-blend", "x"])] {
+            let r = try runProcess(try impastoBinary(), base + extra)
+            XCTAssertNotEqual(r.status, 0, what)
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(what): \(r.stderr)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path("x.png")), what)
+        }
+    }
+}
