@@ -29,7 +29,10 @@ struct Stylize: ParsableCommand {
     @Option(help: "Output size WIDTHxHEIGHT (default 500x400, 256x192 with --demo).") var size: String?
     @Option(help: "Fit the content's aspect ratio within N pixels on its longer side, instead of --size.") var maxSize: Int?
     @Option(help: "Optimisation steps (default 500, 100 with --demo).") var iterations: Int?
-    @Option(help: "Adam learning rate.") var lr: Double = 0.3
+    @Option(help: "adam (the seed's) or lbfgs (neural-style's: usually fewer iterations for the same loss).") var optimizer = "adam"
+    @Option(help: "L-BFGS history size (neural-style's -lbfgs_num_correction).") var lbfgsHistory = 100
+    @Option(help: "Learning rate (default 0.3 for Adam, 1 for L-BFGS, whose step it scales; L-BFGS does not decay it).")
+    var lr: Double?
     @Option(help: "Multiply the learning rate by --lr-decay-gamma every N steps.") var lrDecayEvery = 200
     @Option(help: "Learning-rate decay factor.") var lrDecayGamma: Double = 0.8
     @Option(help: "Content loss weight.") var contentWeight: Float?
@@ -127,12 +130,20 @@ struct Stylize: ParsableCommand {
         }
         defer { try? logFile?.close() }
         progress.message("stylizing \(w)x\(h) on \(context.device.name), \(total) iterations, weights \(vgg.origin)")
+        let lbfgs = optimizer == "lbfgs" ? try LBFGS(model: model, history: lbfgsHistory) : nil
         Interrupt.install()
         let start = Date()
         var interruptedAt: Int?
         for i in 0..<total {
-            let rate = lr * pow(lrDecayGamma, Double(i / lrDecayEvery))
-            let terms = try model.step(lr: Float(rate))
+            var rate = lbfgs == nil ? (lr ?? 0.3) * pow(lrDecayGamma, Double(i / lrDecayEvery)) : lr ?? 1
+            let terms: LossTerms
+            if let lbfgs {
+                let (t, used) = try lbfgs.step(lr: Float(rate))
+                terms = t
+                rate = Double(used)
+            } else {
+                terms = try model.step(lr: Float(rate))
+            }
             let elapsed = Date().timeIntervalSince(start)
             guard terms.total.isFinite else {
                 throw ValidationError("the loss became \(terms.total) at iteration \(i); try a smaller --lr")
@@ -162,7 +173,9 @@ struct Stylize: ParsableCommand {
 
     func checkNumbers() throws {
         if let iterations, iterations < 0 { throw ValidationError("--iterations must be 0 or more, got \(iterations)") }
-        guard lr.isFinite, lr > 0 else { throw ValidationError("--lr must be a positive number") }
+        if let lr { guard lr.isFinite, lr > 0 else { throw ValidationError("--lr must be a positive number") } }
+        guard ["adam", "lbfgs"].contains(optimizer) else { throw ValidationError("--optimizer takes adam or lbfgs, not '\(optimizer)'") }
+        guard (1...1000).contains(lbfgsHistory) else { throw ValidationError("--lbfgs-history must be between 1 and 1000") }
         guard lrDecayEvery >= 1 else { throw ValidationError("--lr-decay-every must be at least 1") }
         guard lrDecayGamma.isFinite, lrDecayGamma > 0 else { throw ValidationError("--lr-decay-gamma must be a positive number") }
         for (name, v) in [("--content-weight", contentWeight), ("--style-weight", styleWeight), ("--tv-weight", tvWeight)] {

@@ -87,6 +87,22 @@ extension Kernels {
                                      .b(x), .b(g), .i(c), .i(h), .i(w), .f(sv), .f(sh), .i(accumulate ? 1 : 0))
     }
 
+    /// Σ a·b, read back (a blocking read: the optimiser needs the number now).
+    public func dot(_ a: Buffer, _ b: Buffer, count n: Int, partials: Buffer, result: Buffer) throws -> Float {
+        need(a, n, "dot a"); need(b, n, "dot b")
+        try dotPartial.launch(global: [Self.partialCount], local: reductionLocal(dotPartial), .b(a), .b(b), .i(n), .b(partials))
+        _ = try finishSum(partials: partials, losses: result, slot: 0, scale: 1)
+        return try result.read(count: 1)[0]
+    }
+
+    /// Σ |a|, left in result[slot] on the device.
+    @discardableResult
+    public func l1Norm(_ a: Buffer, count n: Int, partials: Buffer, result: Buffer, slot: Int) throws -> [Event] {
+        need(a, n, "l1 a")
+        let e = try absPartial.launch(global: [Self.partialCount], local: reductionLocal(absPartial), .b(a), .i(n), .b(partials))
+        return [e, try finishSum(partials: partials, losses: result, slot: slot, scale: 1)]
+    }
+
     private func reductionLocal(_ k: Kernel) -> [Int] {
         // A power of two dividing partialCount.
         LaunchShape.fit([64], kernel: k, device: device)

@@ -11,6 +11,7 @@ public final class Kernels: @unchecked Sendable {
     let poolForward, poolBackward: Kernel
     let avgPoolForward, avgPoolBackward: Kernel
     let axpbyKernel: Kernel
+    let dotPartial, absPartial: Kernel
     let gramPartial, gramReduce, gramBackward: Kernel
     let msePartial, scaledDiff, sumPartials: Kernel
     let tvPartial, tvBackward: Kernel
@@ -32,6 +33,8 @@ public final class Kernels: @unchecked Sendable {
         avgPoolForward = try context.kernel("avgpool", "avgpool_forward")
         avgPoolBackward = try context.kernel("avgpool", "avgpool_backward")
         axpbyKernel = try context.kernel("axpby", "axpby")
+        dotPartial = try context.kernel("dot", "dot_partial")
+        absPartial = try context.kernel("dot", "abs_partial")
         gramPartial = try context.kernel("gram", "gram_partial")
         gramReduce = try context.kernel("gram", "gram_reduce")
         gramBackward = try context.kernel("gram_backward", "gram_backward")

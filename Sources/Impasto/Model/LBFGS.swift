@@ -1,0 +1,94 @@
+/// L-BFGS on the device, step for step as torch.optim.LBFGS runs it for neural-style
+/// (no line search, fixed step `lr`, the first step scaled by min(1, 1/‖g‖₁)): each
+/// iteration evaluates the objective once, then moves X along the two-loop direction built
+/// from the last `history` (step, gradient-change) pairs. All vectors live on the device; the
+/// inner products come back as scalars. The history is allocated up front.
+public final class LBFGS {
+    let model: StyleTransfer
+    let k: Kernels
+    let n: Int
+    public let history: Int
+    private var steps: [Buffer] = [], changes: [Buffer] = []  // s and y, a ring from `oldest`
+    private var spareStep: Buffer, spareChange: Buffer          // the next pair, until accepted
+    private var rho: [Float] = []
+    private var used = 0, oldest = 0
+    private let direction, previousGrad, q, partials, scalar: Buffer
+    private var hDiag: Float = 1
+    private var t: Float = 0
+    private var first = true
+
+    public init(model: StyleTransfer, history: Int = 100) throws {
+        precondition(history >= 1)
+        self.model = model
+        k = model.kernels
+        n = model.pixelCount
+        self.history = history
+        let ctx = model.context
+        for _ in 0..<history {
+            steps.append(try ctx.buffer([Float](repeating: 0, count: n)))
+            changes.append(try ctx.buffer([Float](repeating: 0, count: n)))
+        }
+        spareStep = try ctx.buffer([Float](repeating: 0, count: n))
+        spareChange = try ctx.buffer([Float](repeating: 0, count: n))
+        rho = [Float](repeating: 0, count: history)
+        direction = try ctx.buffer([Float](repeating: 0, count: n))
+        previousGrad = try ctx.buffer([Float](repeating: 0, count: n))
+        q = try ctx.buffer([Float](repeating: 0, count: n))
+        partials = try ctx.buffer(floats: Kernels.partialCount)
+        scalar = try ctx.buffer(floats: 1)
+    }
+
+    /// Device bytes of the history and work vectors.
+    public var deviceBytes: Int { (2 * history + 5) * n * 4 }
+
+    private func dot(_ a: Buffer, _ b: Buffer) throws -> Float {
+        try k.dot(a, b, count: n, partials: partials, result: scalar)
+    }
+
+    /// One iteration: the losses at the current X (before the move), and the step length used.
+    public func step(lr: Float) throws -> (LossTerms, Float) {
+        let losses = try model.evaluate()
+        let g = model.grad
+        if first {
+            first = false
+            try k.axpby(-1, g, 0, direction, count: n)
+            try k.l1Norm(g, count: n, partials: partials, result: scalar, slot: 0)
+            let l1 = try scalar.read(count: 1)[0]
+            t = min(1, 1 / max(l1, 1e-30)) * lr
+        } else {
+            // y = g − g_prev, s = t·d; kept (evicting the oldest pair when full) only when
+            // the curvature condition y·s > 1e-10 holds, as torch does.
+            let y = spareChange, s = spareStep
+            try y.copy(from: g, count: n)
+            try k.axpby(-1, previousGrad, 1, y, count: n)
+            try k.axpby(t, direction, 0, s, count: n)
+            let ys = try dot(y, s)
+            if ys > 1e-10 {
+                let slot = used < history ? (oldest + used) % history : oldest
+                swap(&changes[slot], &spareChange)
+                swap(&steps[slot], &spareStep)
+                rho[slot] = 1 / ys
+                if used < history { used += 1 } else { oldest = (oldest + 1) % history }
+                hDiag = ys / (try dot(y, y))
+            }
+            // Two-loop recursion: q = −g; newest to oldest, then oldest to newest.
+            try k.axpby(-1, g, 0, q, count: n)
+            var alpha = [Float](repeating: 0, count: history)
+            for j in stride(from: used - 1, through: 0, by: -1) {
+                let i = (oldest + j) % history
+                alpha[i] = try dot(steps[i], q) * rho[i]
+                try k.axpby(-alpha[i], changes[i], 1, q, count: n)
+            }
+            try k.axpby(hDiag, q, 0, direction, count: n)
+            for j in 0..<used {
+                let i = (oldest + j) % history
+                let beta = try dot(changes[i], direction) * rho[i]
+                try k.axpby(alpha[i] - beta, steps[i], 1, direction, count: n)
+            }
+            t = lr
+        }
+        try previousGrad.copy(from: g, count: n)
+        try k.axpby(t, direction, 1, model.x, count: n)
+        return (losses, t)
+    }
+}
