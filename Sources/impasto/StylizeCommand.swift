@@ -24,6 +24,9 @@ struct Stylize: ParsableCommand {
     @Option(help: "Content layers, comma-separated names (default conv4_4).") var contentLayers: String?
     @Option(help: "Style layers, comma-separated names (default conv1_1,conv2_1,conv3_1,conv4_1,conv5_1).") var styleLayers: String?
     @Option(help: "A weight per style layer, comma-separated.") var styleLayerWeights: String?
+    @Flag(help: "Divide each loss's gradient by its L1 norm (neural-style's -normalize_gradients).") var normalizeGradients = false
+    @Option(help: "A picture (any size; resized) that is white where the style applies and black where the content stays.")
+    var mask: String?
     @Option(help: "Where to write the result (.png, .jpg or .jpeg).") var output: String
     @Flag(help: "Use built-in sample pictures (and random weights when the real ones cannot be had).") var demo = false
     @Option(help: "Output size WIDTHxHEIGHT (default 500x400, 256x192 with --demo).") var size: String?
@@ -64,7 +67,7 @@ struct Stylize: ParsableCommand {
             throw ValidationError("give --content and --style (or --demo for built-in sample pictures)")
         }
         let initPath = ["content", "noise", "style"].contains(initImage) ? nil : initImage
-        for input in ([content, log, initPath].compactMap { $0 } + style) where samePath(input, output) {
+        for input in ([content, log, initPath, mask].compactMap { $0 } + style) where samePath(input, output) {
             throw ValidationError("the output \(output) would overwrite the input \(input)")
         }
         let config = try lossConfig()
@@ -81,6 +84,7 @@ struct Stylize: ParsableCommand {
         var styleImages = try style.map { try ImageFile.read($0, maxPixels: maxPixels) }
         if demo { styleImages = [SampleImages.swirls()] }
         let initPicture = try initPath.map { try ImageFile.read($0, maxPixels: maxPixels) }
+        let maskPicture = try mask.map { try ImageFile.read($0, maxPixels: maxPixels) }
         let (w, h) = try outputSize(for: contentImage)
         let context = try CLContext(selecting: deviceOptions.selector)
         let (vgg, randomWeights) = try resolveWeights(progress)
@@ -102,6 +106,7 @@ struct Stylize: ParsableCommand {
         // 4. The model, targets, loss weights and starting point.
         let model = try StyleTransfer(context: context, weights: vgg, width: w, height: h, config: config)
         try model.setStyles(Array(zip(styleImages, blend ?? Array(repeating: 1, count: styleImages.count))), scale: styleScale)
+        try model.setMask(maskPicture)
         try model.setContent(contentPicture)
         let (cw, sw, tw) = try lossWeights(model, contentPicture: contentPicture, styleImage: styleImages[0],
                                            config: config, random: randomWeights, progress)
@@ -212,6 +217,7 @@ struct Stylize: ParsableCommand {
         }
         guard let p = VGG19.Pooling(rawValue: pooling) else { throw ValidationError("--pooling takes max or avg, not '\(pooling)'") }
         c.pooling = p
+        c.normalizeGradients = normalizeGradients
         return c
     }
 

@@ -142,3 +142,106 @@ final class ControlTests: XCTestCase {
         }
     }
 }
+
+/// Masks and normalised gradients at the level of the loss ops.
+final class MaskAndNormalizeTests: XCTestCase {
+    let ctx = TestEnv.context
+
+    func opBuffers(_ f: Buffer, grad: Buffer) -> OpBuffers {
+        OpBuffers(inputs: [f], output: nil, gradOutput: nil, gradInputs: [grad], accumulate: [false])
+    }
+
+    /// The masked style loss and its gradient against finite differences of
+    /// w·mean((gram_m(F) − Gs)²), gram_m(F) = (F⊙m)(F⊙m)ᵀ / (C·Σm).
+    func testMaskedStyleLossGradient() throws {
+        let (c, h, w) = (3, 4, 5), n = h * w
+        var rng = TestRNG(50)
+        let f = rng.floats(c * n), mask = (0..<n).map { i in Float(i % w) / Float(w - 1) }  // a soft ramp
+        let target = CPURef.gram(rng.floats(c * n).doubles, c: c, n: n)
+        let losses = try LossSlots(context: ctx)
+        let op = try StyleLossOp(name: "s", kernels: Kernels(context: ctx), shape: TensorShape(c: c, h: h, w: w), weight: 2, losses: losses)
+        try op.targetGram.write(target.floats)
+        try op.setMask(mask)
+        let bf = try ctx.buffer(f), grad = try ctx.buffer(floats: c * n)
+        _ = try op.forward(opBuffers(bf, grad: grad))
+        _ = try op.backward(opBuffers(bf, grad: grad))
+        let area = mask.reduce(0, +)
+        func loss(_ x: [Double]) -> Double {
+            let m = (0..<(c * n)).map { x[$0] * Double(mask[$0 % n]) }
+            let g = CPURef.gram(m, c: c, n: n).map { $0 * Double(n) / Double(area) }
+            return 2 * CPURef.mse(g, target)
+        }
+        XCTAssertEqual(Double(try losses.read()[0]), loss(f.doubles), accuracy: 1e-4 * loss(f.doubles))
+        let all = Array(0..<(c * n))
+        let numeric = CPURef.numericGradient(f.doubles, at: all, step: 1e-4, loss)
+        assertClose(try grad.read(), numeric.floats, abs: 1e-4, rel: 2e-3, "masked style gradient")
+        // A white mask is no mask.
+        try op.setMask([Float](repeating: 1, count: n))
+        _ = try op.forward(opBuffers(bf, grad: grad))
+        let white = try losses.read()[0]
+        try op.setMask(nil)
+        _ = try op.forward(opBuffers(bf, grad: grad))
+        XCTAssertEqual(white, try losses.read()[0], accuracy: 1e-6 * abs(white))
+    }
+
+    func testNormalizedGradientsHaveTheWeightAsL1Norm() throws {
+        let (c, h, w) = (4, 6, 7), n = h * w
+        var rng = TestRNG(51)
+        let f = rng.floats(c * n)
+        let losses = try LossSlots(context: ctx), kernels = try Kernels(context: ctx)
+        let plain = try StyleLossOp(name: "p", kernels: kernels, shape: TensorShape(c: c, h: h, w: w), weight: 3, losses: losses)
+        let normed = try StyleLossOp(name: "q", kernels: kernels, shape: TensorShape(c: c, h: h, w: w), weight: 3, losses: losses,
+                                     normalizeGradients: true)
+        let target = CPURef.gram(rng.floats(c * n).doubles, c: c, n: n).floats
+        let bf = try ctx.buffer(f), g1 = try ctx.buffer(floats: c * n), g2 = try ctx.buffer(floats: c * n)
+        for (op, g) in [(plain, g1), (normed, g2)] {
+            try op.targetGram.write(target)
+            _ = try op.forward(opBuffers(bf, grad: g))
+            _ = try op.backward(opBuffers(bf, grad: g))
+        }
+        let a = try g1.read(), b = try g2.read()
+        let l1 = b.reduce(Float(0)) { $0 + abs($1) }
+        XCTAssertEqual(l1, 3, accuracy: 1e-4, "‖normalised gradient‖₁ = weight")
+        let scale = a.reduce(Float(0)) { $0 + abs($1) } / 3
+        assertClose(b.map { $0 * scale }, a, abs: 1e-6, rel: 1e-4, "same direction")
+        // Content loss too.
+        let cont = try ContentLossOp(name: "c", kernels: kernels, shape: TensorShape(c: c, h: h, w: w), weight: 5, losses: losses,
+                                     normalizeGradients: true)
+        _ = try cont.captureTarget(opBuffers(try ctx.buffer(rng.floats(c * n)), grad: g2))
+        _ = try cont.backward(opBuffers(bf, grad: g2))
+        XCTAssertEqual(try g2.read().reduce(Float(0)) { $0 + abs($1) }, 5, accuracy: 1e-3)
+    }
+
+    /// Through the CLI: where the mask is black the result stays near the content; where it
+    /// is white the style moves it. The mask's size differs from the output's (it is resized).
+    /// L-BFGS, whose steps scale with the gradient (Adam's per-pixel normalisation moves even
+    /// pixels with tiny gradients by about lr), at 128x96 so the deep layers' receptive
+    /// fields do not span the whole picture.
+    func testMaskKeepsTheBlackRegionNearTheContent() throws {
+        let golden = Golden.div8
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("impasto-mask-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        func p(_ n: String) -> String { tmp.appendingPathComponent(n).path }
+        let (mw, mh) = (40, 30), (w, h) = (128, 96)
+        let mask = RGBImage(width: mw, height: mh, pixels: (0..<(mw * mh * 3)).map { i in (i / 3) % mw < mw / 2 ? 1 : 0 })
+        try ImageFile.write(mask, to: p("mask.png"))
+        let content = golden.dir.appendingPathComponent("content.png").path
+        let common = ["--content", content, "--size", "\(w)x\(h)", "--weights", golden.weightsURL.path, "--quiet"]
+        var r = try runProcess(try impastoBinary(), ["stylize", "--style", TestEnv.shared.appendingPathComponent("images/the_scream.jpg").path,
+                                                     "--output", p("out.png"), "--iterations", "40", "--optimizer", "lbfgs",
+                                                     "--mask", p("mask.png")] + common)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try runProcess(try impastoBinary(), ["stylize", "--style", content, "--output", p("base.png"), "--iterations", "0"] + common)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let result = try ImageFile.read(p("out.png")), base = try ImageFile.read(p("base.png"))
+        var white = 0.0, black = 0.0
+        for y in (h / 12)..<(h - h / 12) {  // away from the soft border and the image edges
+            for x in (w / 16)..<(w - w / 16) where x < w * 2 / 5 || x > w * 3 / 5 {
+                let d = (0..<3).reduce(0.0) { $0 + Double(abs(result.pixels[(y * w + x) * 3 + $1] - base.pixels[(y * w + x) * 3 + $1])) }
+                if x < w / 2 { white += d } else { black += d }
+            }
+        }
+        XCTAssertLessThan(black * 3, white, "black half changed \(black), white half \(white)")
+    }
+}

@@ -12,6 +12,7 @@ public final class Kernels: @unchecked Sendable {
     let avgPoolForward, avgPoolBackward: Kernel
     let axpbyKernel: Kernel
     let dotPartial, absPartial: Kernel
+    let addNormalizedKernel, maskMultiplyKernel: Kernel
     let gramPartial, gramReduce, gramBackward: Kernel
     let msePartial, scaledDiff, sumPartials: Kernel
     let tvPartial, tvBackward: Kernel
@@ -35,6 +36,8 @@ public final class Kernels: @unchecked Sendable {
         axpbyKernel = try context.kernel("axpby", "axpby")
         dotPartial = try context.kernel("dot", "dot_partial")
         absPartial = try context.kernel("dot", "abs_partial")
+        addNormalizedKernel = try context.kernel("axpby", "add_normalized")
+        maskMultiplyKernel = try context.kernel("axpby", "mask_multiply")
         gramPartial = try context.kernel("gram", "gram_partial")
         gramReduce = try context.kernel("gram", "gram_reduce")
         gramBackward = try context.kernel("gram_backward", "gram_backward")
@@ -136,5 +139,22 @@ public final class Kernels: @unchecked Sendable {
         need(x, n, "axpby x"); need(y, n, "axpby y")
         return try axpbyKernel.launch(global: [n], local: LaunchShape.linear(axpbyKernel, device: device),
                                       .i(n), .f(a), .b(x), .f(b), .b(y))
+    }
+
+    /// y (+)= weight · x / (norms[slot] + 1e-8).
+    @discardableResult
+    public func addNormalized(_ weight: Float, _ x: Buffer, norms: Buffer, slot: Int, into y: Buffer, count n: Int,
+                              accumulate: Bool) throws -> Event {
+        need(x, n, "addNormalized x"); need(y, n, "addNormalized y"); need(norms, slot + 1, "norms")
+        return try addNormalizedKernel.launch(global: [n], local: LaunchShape.linear(addNormalizedKernel, device: device),
+                                              .i(n), .f(weight), .b(x), .b(norms), .i(slot), .b(y), .i(accumulate ? 1 : 0))
+    }
+
+    /// out (+)= x ⊙ mask, x of C×N, mask of N.
+    @discardableResult
+    public func maskMultiply(_ x: Buffer, mask: Buffer, into out: Buffer, channels c: Int, count n: Int, accumulate: Bool) throws -> Event {
+        need(x, c * n, "mask x"); need(mask, n, "mask"); need(out, c * n, "mask out")
+        return try maskMultiplyKernel.launch(global: [c * n], local: LaunchShape.linear(maskMultiplyKernel, device: device),
+                                             .i(c), .i(n), .b(x), .b(mask), .b(out), .i(accumulate ? 1 : 0))
     }
 }

@@ -10,6 +10,8 @@ public struct LossConfig {
     public var styleLayerWeights: [Float]?
     public var contentLayers = VGG19.defaultContentLayers
     public var pooling = VGG19.Pooling.max
+    /// Divide each loss's gradient by its L1 norm (neural-style's -normalize_gradients).
+    public var normalizeGradients = false
     public init() {}
 
     func layerFactor(_ module: Int) -> Float {
@@ -83,13 +85,15 @@ public final class StyleTransfer {
             if config.styleLayers.contains(i) {
                 let factor = config.layerFactor(i)
                 let op = try StyleLossOp(name: "style\(i)", kernels: kernels, shape: graph.shape(t),
-                                         weight: config.styleWeight * factor, losses: losses)
+                                         weight: config.styleWeight * factor, losses: losses,
+                                         normalizeGradients: config.normalizeGradients)
                 graph.add(op, inputs: [t], output: nil)
                 styles.append(op)
                 factors.append(factor)
             }
             if config.contentLayers.contains(i) {
-                let op = try ContentLossOp(name: "content\(i)", kernels: kernels, shape: graph.shape(t), weight: config.contentWeight, losses: losses)
+                let op = try ContentLossOp(name: "content\(i)", kernels: kernels, shape: graph.shape(t), weight: config.contentWeight,
+                                           losses: losses, normalizeGradients: config.normalizeGradients)
                 graph.add(op, inputs: [t], output: nil)
                 contents.append(op)
             }
@@ -202,6 +206,17 @@ public final class StyleTransfer {
         try upload(picture)
         try executor.forward(capturing: { $0 is ContentLossOp })
         try resetOptimizer()
+    }
+
+    /// Spatial control: the style applies where `mask` is white (soft edges blend), not where
+    /// it is black; the content and TV terms act everywhere. Any size: it is resized to each
+    /// style layer. nil removes the mask.
+    public func setMask(_ mask: RGBImage?) throws {
+        for op in styleOps {
+            guard let mask else { try op.setMask(nil); continue }
+            let small = ColorTransfer.luminance(mask).resized(width: op.layerWidth, height: op.layerHeight)
+            try op.setMask(stride(from: 0, to: small.pixels.count, by: 3).map { small.pixels[$0] })
+        }
     }
 
     /// Changes the loss weights (all style layers share one weight).
