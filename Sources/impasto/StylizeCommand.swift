@@ -44,6 +44,8 @@ struct Stylize: ParsableCommand {
     @Option(help: "VGG19 weights: a .pth or .safetensors file, or random[:SEED] (default: the official file, downloaded once).")
     var weights: String?
     @Option(help: "Write one JSON line per iteration here.") var log: String?
+    @Option(help: "Keep a picture here of snapshots side by side with the loss curves under them, updated as the run goes.")
+    var progressImage: String?
     @Option(help: "Also write the image every N iterations (OUTPUT-NNNN.png).") var saveEvery: Int?
     @Option(help: "JPEG quality, 1-100.") var quality = 95
     @Option(help: "Refuse input images with more pixels than this.") var maxPixels = ImageFile.defaultMaxPixels
@@ -67,8 +69,14 @@ struct Stylize: ParsableCommand {
             throw ValidationError("give --content and --style (or --demo for built-in sample pictures)")
         }
         let initPath = ["content", "noise", "style"].contains(initImage) ? nil : initImage
-        for input in ([content, log, initPath, mask].compactMap { $0 } + style) where samePath(input, output) {
-            throw ValidationError("the output \(output) would overwrite the input \(input)")
+        for input in ([content, log, initPath, mask].compactMap { $0 } + style) {
+            for out in [output, progressImage].compactMap({ $0 }) where samePath(input, out) {
+                throw ValidationError("\(out) would overwrite the input \(input)")
+            }
+        }
+        if let progressImage {
+            _ = try ImageFile.format(of: progressImage)
+            if samePath(progressImage, output) { throw ValidationError("--progress-image and --output are the same file") }
         }
         let config = try lossConfig()
         let blend = try blendWeights()
@@ -136,6 +144,9 @@ struct Stylize: ParsableCommand {
         defer { try? logFile?.close() }
         progress.message("stylizing \(w)x\(h) on \(context.device.name), \(total) iterations, weights \(vgg.origin)")
         let lbfgs = optimizer == "lbfgs" ? try LBFGS(model: model, history: lbfgsHistory) : nil
+        var sheet = progressImage.map { _ in ProgressSheet(outputWidth: w, outputHeight: h) }
+        let snapshotEvery = max(1, total / 5)
+        if sheet != nil { sheet!.snapshot(finish(try model.picture()), iteration: 0) }
         Interrupt.install()
         let start = Date()
         var interruptedAt: Int?
@@ -159,6 +170,13 @@ struct Stylize: ParsableCommand {
                 try logFile.write(contentsOf: Data(line.utf8))
             }
             display.update(iteration: i, losses: terms, elapsed: elapsed)
+            if sheet != nil, let path = progressImage {
+                sheet!.record(terms)
+                if (i + 1) % snapshotEvery == 0 || i + 1 == total {
+                    sheet!.snapshot(finish(try model.picture()), iteration: i + 1)
+                    try ImageFile.write(sheet!.render(), to: path, quality: quality)
+                }
+            }
             if let every = saveEvery, (i + 1) % every == 0, i + 1 < total {
                 try ImageFile.write(finish(try model.picture()), to: numbered(output, i + 1), quality: quality)
             }

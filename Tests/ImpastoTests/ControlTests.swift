@@ -245,3 +245,40 @@ final class MaskAndNormalizeTests: XCTestCase {
         XCTAssertLessThan(black * 3, white, "black half changed \(black), white half \(white)")
     }
 }
+
+final class ProgressImageTests: XCTestCase {
+    func testSheetShowsSnapshotsAndCurves() throws {
+        let golden = Golden.div8
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("impasto-sheet-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let sheetPath = tmp.appendingPathComponent("sheet.png").path, out = tmp.appendingPathComponent("out.png").path
+        let r = try runProcess(try impastoBinary(), ["stylize", "--content", golden.dir.appendingPathComponent("content.png").path,
+                                                     "--style", golden.dir.appendingPathComponent("style.png").path, "--output", out,
+                                                     "--size", "64x48", "--iterations", "10", "--weights", golden.weightsURL.path,
+                                                     "--progress-image", sheetPath, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let sheet = try ImageFile.read(sheetPath)
+        let layout = ProgressSheet(outputWidth: 64, outputHeight: 48)
+        XCTAssertEqual([sheet.width, sheet.height], [layout.width, layout.height])
+        // The last snapshot is the output, shrunk (here 48 rows: the output's own size).
+        let last = try ImageFile.read(out)
+        let x0 = layout.width - 8 - layout.thumbWidth - (layout.slots - 6) * (layout.thumbWidth + 8)
+        var diff = 0.0
+        for y in 0..<layout.thumbHeight { for x in 0..<layout.thumbWidth { for c in 0..<3 {
+            diff += Double(abs(sheet.pixels[((8 + y) * sheet.width + x0 + x) * 3 + c] - last.pixels[(y * 64 + x) * 3 + c]))
+        } } }
+        XCTAssertLessThan(diff / Double(layout.thumbWidth * layout.thumbHeight * 3), 0.01, "the last thumbnail is the result")
+        // Each curve colour appears in the plot (beyond its legend swatch).
+        let plotTop = layout.thumbHeight + 16
+        for color in ProgressSheet.colors.enumerated() {
+            let c = color.element
+            var count = 0
+            for y in plotTop..<sheet.height { for x in 30..<sheet.width {
+                let i = (y * sheet.width + x) * 3
+                if abs(sheet.pixels[i] - c.0) < 0.02 && abs(sheet.pixels[i + 1] - c.1) < 0.02 && abs(sheet.pixels[i + 2] - c.2) < 0.02 { count += 1 }
+            } }
+            XCTAssertGreaterThan(count, 20, "curve \(color.offset)")
+        }
+    }
+}
