@@ -9,7 +9,7 @@ struct Bench: ParsableCommand {
     @OptionGroup var deviceOptions: DeviceOptions
     @Option(help: "Image size whose layer shapes are measured.") var size = "500x400"
     @Option(help: "Timed runs per kernel (the median is reported).") var repeats = 5
-    @Option(help: "Only these kernel families (comma-separated: conv_fwd, conv_bwd_data, relu, maxpool, gram, mse, tv, adam).")
+    @Option(help: "Only these kernel families (comma-separated: conv_fwd, conv_bwd_data, conv_direct (the direct kernel where Winograd is used), relu, maxpool, gram, mse, tv, adam).")
     var only: String?
     @Flag(help: "Print a JSON array.") var json = false
 

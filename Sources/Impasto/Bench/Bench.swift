@@ -77,6 +77,7 @@ public final class Bench {
         func random(_ n: Int) throws -> Buffer { try ctx.buffer((0..<n).map { _ in Float(rng.normal()) }) }
 
         // Convolutions, layer by layer.
+        let scratch = WinogradScratch()
         var (c, h, w) = (3, height, width)
         for i in 0...VGG19.lastModule {
             if VGG19.poolIndices.contains(i) { h /= 2; w /= 2; continue }
@@ -85,18 +86,32 @@ public final class Bench {
             do {
                 let flops = 2.0 * Double(c * cout * 9 * h * w)
                 let input = try random(max(c, cout) * h * w), output = try ctx.buffer(floats: max(c, cout) * h * w)
+                let raw = try ctx.buffer((0..<(c * cout * 9)).map { _ in Float(rng.normal()) * 0.05 })
+                let winograd = Kernels.prefersWinograd(cin: c, cout: cout)
                 let wf = try ctx.buffer((0..<(c * 9 * cout.roundedUp(to: Kernels.convOCB))).map { _ in Float(rng.normal()) * 0.05 })
                 let wb = try ctx.buffer((0..<(cout * 9 * c.roundedUp(to: Kernels.convOCB))).map { _ in Float(rng.normal()) * 0.05 })
                 let bias = try ctx.buffer([Float](repeating: 0, count: max(c, cout).roundedUp(to: Kernels.convOCB)))
                 let (cc, hh, ww) = (c, h, w)
+                // The algorithm the engine uses for this layer (Winograd where it pays).
                 if wanted("conv_fwd") {
                     results.append(try compute("conv_fwd", name, flops: flops) {
-                        [try k.conv3x3(input: input, weights: wf, bias: bias, output: output, cin: cc, cout: cout, height: hh, width: ww)]
+                        winograd
+                            ? try k.winogradConv(input: input, weights: raw, flipped: false, bias: bias, output: output,
+                                                 cin: cc, cout: cout, height: hh, width: ww, scratch: scratch)
+                            : [try k.conv3x3(input: input, weights: wf, bias: bias, output: output, cin: cc, cout: cout, height: hh, width: ww)]
                     })
                 }
                 if wanted("conv_bwd_data") {
                     results.append(try compute("conv_bwd_data", name, flops: flops) {
-                        [try k.conv3x3(input: input, weights: wb, bias: bias, output: output, cin: cout, cout: cc, height: hh, width: ww)]
+                        winograd
+                            ? try k.winogradConv(input: input, weights: raw, flipped: true, bias: bias, output: output,
+                                                 cin: cout, cout: cc, height: hh, width: ww, scratch: scratch)
+                            : [try k.conv3x3(input: input, weights: wb, bias: bias, output: output, cin: cout, cout: cc, height: hh, width: ww)]
+                    })
+                }
+                if wanted("conv_direct") && winograd {
+                    results.append(try compute("conv_direct", name, flops: flops) {
+                        [try k.conv3x3(input: input, weights: wf, bias: bias, output: output, cin: cc, cout: cout, height: hh, width: ww)]
                     })
                 }
             }

@@ -13,6 +13,7 @@ public final class Kernels: @unchecked Sendable {
     let axpbyKernel: Kernel
     let dotPartial, absPartial: Kernel
     let addNormalizedKernel, maskMultiplyKernel: Kernel
+    let winogradWeights, winogradInput, winogradGemm, winogradOutput: Kernel
     let gramPartial, gramReduce, gramBackward: Kernel
     let msePartial, scaledDiff, sumPartials: Kernel
     let tvPartial, tvBackward: Kernel
@@ -38,6 +39,11 @@ public final class Kernels: @unchecked Sendable {
         absPartial = try context.kernel("dot", "abs_partial")
         addNormalizedKernel = try context.kernel("axpby", "add_normalized")
         maskMultiplyKernel = try context.kernel("axpby", "mask_multiply")
+        let wino = ["VW": "\(Self.winogradVW)", "OCB": "\(Self.convOCB)"]
+        winogradWeights = try context.kernel("winograd", "winograd_weights", defines: wino)
+        winogradInput = try context.kernel("winograd", "winograd_input", defines: wino)
+        winogradGemm = try context.kernel("winograd", "winograd_gemm", defines: wino)
+        winogradOutput = try context.kernel("winograd", "winograd_output", defines: wino)
         gramPartial = try context.kernel("gram", "gram_partial")
         gramReduce = try context.kernel("gram", "gram_reduce")
         gramBackward = try context.kernel("gram_backward", "gram_backward")

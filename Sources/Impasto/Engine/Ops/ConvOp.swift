@@ -1,38 +1,73 @@
 /// A 3×3 pad-1 convolution with bias. Its backward needs only the weights (weight gradients
-/// are never needed: the network is fixed), so it keeps no activations alive.
+/// are never needed: the network is fixed), so it keeps no activations alive. Layers with
+/// enough channels run as Winograd F(4x4, 3x3) (4× fewer multiplies), the rest (the RGB
+/// input layer) as the direct kernel.
 public final class ConvOp: Op {
     public let name: String
     let k: Kernels
     let shape: TensorShape  // input
     let cout: Int
-    let forwardWeights, bias, backwardWeights, zeroBias: Buffer
+    let bias, zeroBias: Buffer
+    let algorithm: Algorithm
+
+    enum Algorithm {
+        /// Weights laid out for cl/conv3x3.cl, forward and backward.
+        case direct(forward: Buffer, backward: Buffer)
+        /// PyTorch-layout weights, transformed on the device each pass into shared scratch.
+        case winograd(weights: Buffer, scratch: WinogradScratch)
+    }
 
     public var backwardReadsInputs: Bool { false }
     public var backwardReadsOutput: Bool { false }
-    public var ownedBytes: Int { forwardWeights.bytes + bias.bytes + backwardWeights.bytes + zeroBias.bytes }
+    public var ownedBytes: Int {
+        switch algorithm {
+        case .direct(let f, let b): return f.bytes + b.bytes + bias.bytes + zeroBias.bytes
+        case .winograd(let w, _): return w.bytes + bias.bytes + zeroBias.bytes
+        }
+    }
 
-    /// `weight` in PyTorch's [cout][cin][3][3] layout.
-    public init(name: String, kernels: Kernels, input: TensorShape, cout: Int, weight: [Float], bias: [Float]) throws {
+    /// `weight` in PyTorch's [cout][cin][3][3] layout. `scratch` is shared by a graph's convs;
+    /// nil forces the direct kernel.
+    public init(name: String, kernels: Kernels, input: TensorShape, cout: Int, weight: [Float], bias: [Float],
+                scratch: WinogradScratch?) throws {
         self.name = name
         k = kernels
         shape = input
         self.cout = cout
         let ctx = kernels.context
-        forwardWeights = try ctx.buffer(ConvLayout.forward(weight, cout: cout, cin: input.c))
         self.bias = try ctx.buffer(ConvLayout.paddedBias(bias))
-        backwardWeights = try ctx.buffer(ConvLayout.backwardData(weight, cout: cout, cin: input.c))
-        zeroBias = try ctx.buffer([Float](repeating: 0, count: input.c.roundedUp(to: 8)))
+        zeroBias = try ctx.buffer([Float](repeating: 0, count: input.c.roundedUp(to: Kernels.convOCB)))
+        if let scratch, Kernels.prefersWinograd(cin: input.c, cout: cout) {
+            scratch.reserve(cin: input.c, cout: cout, h: input.h, w: input.w)
+            algorithm = .winograd(weights: try ctx.buffer(weight), scratch: scratch)
+        } else {
+            algorithm = .direct(forward: try ctx.buffer(ConvLayout.forward(weight, cout: cout, cin: input.c)),
+                                backward: try ctx.buffer(ConvLayout.backwardData(weight, cout: cout, cin: input.c)))
+        }
     }
 
     public var outputShape: TensorShape { TensorShape(c: cout, h: shape.h, w: shape.w) }
 
     public func forward(_ b: OpBuffers) throws -> [Event] {
-        [try k.conv3x3(input: b.inputs[0], weights: forwardWeights, bias: bias, output: b.output!,
-                       cin: shape.c, cout: cout, height: shape.h, width: shape.w)]
+        switch algorithm {
+        case .direct(let weights, _):
+            return [try k.conv3x3(input: b.inputs[0], weights: weights, bias: bias, output: b.output!,
+                                  cin: shape.c, cout: cout, height: shape.h, width: shape.w)]
+        case .winograd(let weights, let scratch):
+            return try k.winogradConv(input: b.inputs[0], weights: weights, flipped: false, bias: bias, output: b.output!,
+                                      cin: shape.c, cout: cout, height: shape.h, width: shape.w, scratch: scratch)
+        }
     }
 
     public func backward(_ b: OpBuffers) throws -> [Event] {
-        [try k.conv3x3(input: b.gradOutput!, weights: backwardWeights, bias: zeroBias, output: b.gradInputs[0],
-                       cin: cout, cout: shape.c, height: shape.h, width: shape.w, accumulate: b.accumulate[0])]
+        switch algorithm {
+        case .direct(_, let weights):
+            return [try k.conv3x3(input: b.gradOutput!, weights: weights, bias: zeroBias, output: b.gradInputs[0],
+                                  cin: cout, cout: shape.c, height: shape.h, width: shape.w, accumulate: b.accumulate[0])]
+        case .winograd(let weights, let scratch):
+            return try k.winogradConv(input: b.gradOutput!, weights: weights, flipped: true, bias: zeroBias, output: b.gradInputs[0],
+                                      cin: cout, cout: shape.c, height: shape.h, width: shape.w, accumulate: b.accumulate[0],
+                                      scratch: scratch)
+        }
     }
 }

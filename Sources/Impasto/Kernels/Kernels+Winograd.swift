@@ -1,0 +1,74 @@
+/// Scratch for Winograd convolutions, shared by every conv of a graph (they run one after
+/// another on one queue): sized at graph construction to the largest layer's need and
+/// allocated once, before the first run.
+public final class WinogradScratch {
+    /// Tiles per pass: bounds V and M at any image size (F(4x4) tiles; 2048 ≈ a 256x128 area).
+    public let maxTiles: Int
+    private(set) var vFloats = 1, mFloats = 1, uFloats = 1
+    private var v, m, u: Buffer?
+
+    public init(maxTiles: Int = 2048) { self.maxTiles = max(16, maxTiles) }
+
+    static func tiles(h: Int, w: Int) -> Int { h.divRoundUp(4) * w.divRoundUp(4) }
+
+    /// Makes room for a conv of these sizes, both directions.
+    public func reserve(cin: Int, cout: Int, h: Int, w: Int) {
+        let tpad = min(Self.tiles(h: h, w: w), maxTiles).roundedUp(to: Kernels.winogradVW)
+        for (i, o) in [(cin, cout), (cout, cin)] {
+            let oPad = o.roundedUp(to: Kernels.convOCB)
+            vFloats = max(vFloats, 36 * i * tpad)
+            mFloats = max(mFloats, 36 * oPad * tpad)
+            uFloats = max(uFloats, 36 * i * oPad)
+        }
+    }
+
+    public var bytes: Int { 4 * (vFloats + mFloats + uFloats) }
+
+    func buffers(_ ctx: CLContext) throws -> (v: Buffer, m: Buffer, u: Buffer) {
+        if v == nil || v!.floatCount < vFloats || m!.floatCount < mFloats || u!.floatCount < uFloats {
+            v = try ctx.buffer(floats: vFloats)
+            m = try ctx.buffer(floats: mFloats)
+            u = try ctx.buffer(floats: uFloats)
+        }
+        return (v!, m!, u!)
+    }
+}
+
+extension Kernels {
+    static let winogradVW = 16
+
+    /// Winograd pays off when both channel counts are large enough to amortise the transforms
+    /// (the first layer's 3 channels do not).
+    public static func prefersWinograd(cin: Int, cout: Int) -> Bool { cin >= 16 && cout >= 16 }
+
+    /// out (+)= conv3x3(input) + bias with Winograd F(4x4, 3x3). `weights` are PyTorch's
+    /// [cout][cin][3][3]; with `flipped`, `weights` belong to the conv whose input and output
+    /// channels are swapped, and the 180°-rotated transposed kernel is used (backward-data).
+    @discardableResult
+    public func winogradConv(input: Buffer, weights: Buffer, flipped: Bool, bias: Buffer, output: Buffer,
+                             cin: Int, cout: Int, height h: Int, width w: Int, accumulate: Bool = false,
+                             scratch: WinogradScratch) throws -> [Event] {
+        let coutPad = cout.roundedUp(to: Self.convOCB)
+        need(input, cin * h * w, "winograd input"); need(weights, cin * cout * 9, "winograd weights")
+        need(bias, coutPad, "winograd bias"); need(output, cout * h * w, "winograd output")
+        scratch.reserve(cin: cin, cout: cout, h: h, w: w)
+        let (v, m, u) = try scratch.buffers(context)
+        let cpu = device.isCPU
+        var events = [try winogradWeights.launch(global: [coutPad, cin], local: LaunchShape.fit(cpu ? [8, 1] : [8, 8], kernel: winogradWeights, device: device),
+                                                 .b(weights), .b(u), .i(cin), .i(cout), .i(coutPad), .i(flipped ? 1 : 0))]
+        let tiles = WinogradScratch.tiles(h: h, w: w)
+        for tbase in stride(from: 0, to: tiles, by: scratch.maxTiles) {
+            let tcount = min(scratch.maxTiles, tiles - tbase)
+            let tpad = tcount.roundedUp(to: Self.winogradVW)
+            events.append(try winogradInput.launch(global: [tpad, cin], local: LaunchShape.fit(cpu ? [16, 1] : [64, 1], kernel: winogradInput, device: device),
+                                                   .b(input), .b(v), .i(cin), .i(h), .i(w), .i(tbase), .i(tcount), .i(tpad)))
+            events.append(try winogradGemm.launch(global: [tpad / Self.winogradVW, coutPad / Self.convOCB, 36],
+                                                  local: LaunchShape.fit(cpu ? [1, 1, 1] : [8, 8, 1], kernel: winogradGemm, device: device),
+                                                  .b(u), .b(v), .b(m), .i(cin), .i(coutPad), .i(tpad)))
+            events.append(try winogradOutput.launch(global: [tcount, cout], local: LaunchShape.fit(cpu ? [16, 1] : [64, 1], kernel: winogradOutput, device: device),
+                                                    .b(m), .b(bias), .b(output), .i(cout), .i(coutPad), .i(h), .i(w),
+                                                    .i(tbase), .i(tcount), .i(tpad), .i(accumulate ? 1 : 0)))
+        }
+        return events
+    }
+}
