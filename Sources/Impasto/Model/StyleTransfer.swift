@@ -36,6 +36,7 @@ public final class StyleTransfer {
     let kernels: Kernels
     let executor: Executor
     let losses: LossSlots
+    let winograd = WinogradScratch()
     let x, grad, adamM, adamV: Buffer
     public private(set) var moduleOutputs: [Int: TensorID] = [:]
     private var contentSlots: [Int] = [], styleSlots: [Int] = [], tvSlot = 0
@@ -81,7 +82,7 @@ public final class StyleTransfer {
         var contents: [ContentLossOp] = []
         let kernels = self.kernels, losses = self.losses
         let outputs = try VGG19.build(into: graph, input: image, kernels: kernels, weights: weights, upTo: last,
-                                      pooling: config.pooling) { i, t in
+                                      pooling: config.pooling, scratch: winograd) { i, t in
             if config.styleLayers.contains(i) {
                 let factor = config.layerFactor(i)
                 let op = try StyleLossOp(name: "style\(i)", kernels: kernels, shape: graph.shape(t),
@@ -108,8 +109,9 @@ public final class StyleTransfer {
         executor = try Executor(graph: graph, context: context, inputs: [image: x], inputGrads: [image: grad])
     }
 
-    /// Device bytes: the activation plan, op-owned buffers (weights, targets), the image and Adam state.
-    public var deviceBytes: Int { executor.deviceBytes + 4 * 4 * pixelCount + losses.buffer.bytes }
+    /// Device bytes: the activation plan, op-owned buffers (weights, targets), the convolutions'
+    /// shared scratch, the image, its staging copy and Adam state.
+    public var deviceBytes: Int { executor.deviceBytes + winograd.bytes + 5 * 4 * pixelCount + losses.buffer.bytes }
     public var plan: BufferPlan { executor.plan }
     public var executorGraph: Graph { executor.graph }
 

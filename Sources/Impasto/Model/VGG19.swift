@@ -44,17 +44,16 @@ public enum VGG19 {
     /// Smallest image side: four poolings must leave at least one pixel.
     public static let minimumSide = 16
 
-    /// Adds modules 0…`last` to `graph` on top of `input` (a 3-channel image); `winograd: false`
-    /// keeps every conv on the direct kernel. `after` is called
+    /// Adds modules 0…`last` to `graph` on top of `input` (a 3-channel image). Convs with
+    /// enough channels run as Winograd in `scratch`; without one, all run direct. `after` is called
     /// with each module's output as soon as it exists, so losses can be attached right there.
     /// Returns every module's output tensor.
     @discardableResult
     public static func build(into graph: Graph, input: TensorID, kernels: Kernels, weights: VGGWeights,
-                             upTo last: Int = lastModule, pooling: Pooling = .max, winograd: Bool = true,
+                             upTo last: Int = lastModule, pooling: Pooling = .max, scratch: WinogradScratch? = nil,
                              after: (Int, TensorID) throws -> Void = { _, _ in }) throws -> [Int: TensorID] {
         var outputs: [Int: TensorID] = [:]
         var x = input
-        let scratch = winograd ? WinogradScratch() : nil
         for i in 0...last {
             let shape = graph.shape(x)
             let name = "\(i):\(Self.name(of: i))"
