@@ -1,23 +1,50 @@
 // gram_backward: gF (+)= S F, the gradient of a Gram-matrix loss with respect to the layer's
 // activations F (C x N), where S (C x C, symmetric) already folds in dL/dG, its transpose and
-// the 1/(C N) of the Gram matrix. Work-item (nb, rb) computes rows 4rb.. by columns 8nb.. with
-// float8 loads along N; a ragged last column block is done element by element.
+// the 1/(C N) of the Gram matrix. A small GEMM: work-item (nb, rb) computes RB rows by VW
+// columns, one vector accumulator per row, each F vector loaded once and used RB times; a
+// ragged last column block is done element by element.
+
+#ifndef VW
+#define VW 16
+#endif
+#ifndef RB
+#define RB 8
+#endif
+
+#if VW == 16
+#define floatV float16
+#define vloadV vload16
+#define vstoreV vstore16
+#elif VW == 8
+#define floatV float8
+#define vloadV vload8
+#define vstoreV vstore8
+#else
+#error "VW must be 8 or 16"
+#endif
 
 __kernel void gram_backward(__global const float* s, __global const float* f, __global float* gf,
                             const int c, const int n, const int accumulate) {
-    const int n0 = get_global_id(0) * 8;
-    const int i0 = get_global_id(1) * 4;
+    const int n0 = get_global_id(0) * VW;
+    const int i0 = get_global_id(1) * RB;
     if (n0 >= n || i0 >= c) return;
-    const int rows = min(4, c - i0);
-    if (n0 + 8 <= n) {
-        float8 acc[4] = {(float8)(0.0f), (float8)(0.0f), (float8)(0.0f), (float8)(0.0f)};
+    const int rows = min(RB, c - i0);
+    if (n0 + VW <= n) {
+        floatV acc[RB];
+#pragma unroll
+        for (int r = 0; r < RB; ++r) acc[r] = (floatV)(0.0f);
         for (int j = 0; j < c; ++j) {
-            const float8 fv = vload8(0, f + (size_t)j * n + n0);
-            for (int r = 0; r < rows; ++r) acc[r] = mad((float8)(s[(i0 + r) * c + j]), fv, acc[r]);
+            const floatV fv = vloadV(0, f + (size_t)j * n + n0);
+#pragma unroll
+            for (int r = 0; r < RB; ++r) {
+                // Rows past C reuse row i0 (finite values); they are never stored.
+                const int i = i0 + r < c ? i0 + r : i0;
+                acc[r] = mad((floatV)(s[i * c + j]), fv, acc[r]);
+            }
         }
         for (int r = 0; r < rows; ++r) {
             __global float* dst = gf + (size_t)(i0 + r) * n + n0;
-            vstore8(accumulate ? vload8(0, dst) + acc[r] : acc[r], 0, dst);
+            vstoreV(accumulate ? vloadV(0, dst) + acc[r] : acc[r], 0, dst);
         }
     } else {
         for (int r = 0; r < rows; ++r) {

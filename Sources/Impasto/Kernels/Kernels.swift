@@ -46,7 +46,7 @@ public final class Kernels: @unchecked Sendable {
         winogradOutput = try context.kernel("winograd", "winograd_output", defines: wino)
         gramPartial = try context.kernel("gram", "gram_partial")
         gramReduce = try context.kernel("gram", "gram_reduce")
-        gramBackward = try context.kernel("gram_backward", "gram_backward")
+        gramBackward = try context.kernel("gram_backward", "gram_backward", defines: ["VW": "16", "RB": "8"])
         msePartial = try context.kernel("mse", "mse_partial")
         scaledDiff = try context.kernel("mse", "scaled_diff")
         sumPartials = try context.kernel("reduce", "sum_partials")
