@@ -26,27 +26,7 @@
 #define YB 1   // output rows per work-item: each input row loaded serves up to 3 of them
 #endif
 
-#if VW == 16
-#define floatV float16
-#define uintV uint16
-#define vloadV vload16
-#define vstoreV vstore16
-#define LANES (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-#elif VW == 8
-#define floatV float8
-#define uintV uint8
-#define vloadV vload8
-#define vstoreV vstore8
-#define LANES (uint8)(0, 1, 2, 3, 4, 5, 6, 7)
-#elif VW == 4
-#define floatV float4
-#define uintV uint4
-#define vloadV vload4
-#define vstoreV vstore4
-#define LANES (uint4)(0, 1, 2, 3)
-#else
-#error "VW must be 4, 8 or 16"
-#endif
+#include "vectors.cl"
 
 // VW values of a row starting at `start`, zero outside [0, w).
 inline floatV load_checked(__global const float* row, const int start, const int w) {

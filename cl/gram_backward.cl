@@ -11,17 +11,7 @@
 #define RB 8
 #endif
 
-#if VW == 16
-#define floatV float16
-#define vloadV vload16
-#define vstoreV vstore16
-#elif VW == 8
-#define floatV float8
-#define vloadV vload8
-#define vstoreV vstore8
-#else
-#error "VW must be 8 or 16"
-#endif
+#include "vectors.cl"
 
 __kernel void gram_backward(__global const float* s, __global const float* f, __global float* gf,
                             const int c, const int n, const int accumulate) {

@@ -19,17 +19,7 @@
 #define OCB 8  // output channels per GEMM work-item
 #endif
 
-#if VW == 16
-#define floatV float16
-#define vloadV vload16
-#define vstoreV vstore16
-#elif VW == 8
-#define floatV float8
-#define vloadV vload8
-#define vstoreV vstore8
-#else
-#error "VW must be 8 or 16"
-#endif
+#include "vectors.cl"
 
 // One work-item per (output channel, input channel): g is [cout][cin][3][3] (or, flipped,
 // the forward weights of a conv whose cin/cout are this one's cout/cin).

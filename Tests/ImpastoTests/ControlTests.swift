@@ -5,11 +5,7 @@ import XCTest
 final class ControlTests: XCTestCase {
     let golden = Golden.div8
     var tmp: URL!
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("impasto-ctl-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
+    override func setUpWithError() throws { tmp = try temporaryDirectory() }
     func path(_ n: String) -> String { tmp.appendingPathComponent(n).path }
     var content: String { golden.dir.appendingPathComponent("content.png").path }
     var style: String { golden.dir.appendingPathComponent("style.png").path }
@@ -219,9 +215,7 @@ final class MaskAndNormalizeTests: XCTestCase {
     /// fields do not span the whole picture.
     func testMaskKeepsTheBlackRegionNearTheContent() throws {
         let golden = Golden.div8
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("impasto-mask-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: tmp) }
+        let tmp = try temporaryDirectory()
         func p(_ n: String) -> String { tmp.appendingPathComponent(n).path }
         let (mw, mh) = (40, 30), (w, h) = (128, 96)
         let mask = RGBImage(width: mw, height: mh, pixels: (0..<(mw * mh * 3)).map { i in (i / 3) % mw < mw / 2 ? 1 : 0 })
@@ -249,9 +243,7 @@ final class MaskAndNormalizeTests: XCTestCase {
 final class ProgressImageTests: XCTestCase {
     func testSheetShowsSnapshotsAndCurves() throws {
         let golden = Golden.div8
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("impasto-sheet-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: tmp) }
+        let tmp = try temporaryDirectory()
         let sheetPath = tmp.appendingPathComponent("sheet.png").path, out = tmp.appendingPathComponent("out.png").path
         let r = try runProcess(try impastoBinary(), ["stylize", "--content", golden.dir.appendingPathComponent("content.png").path,
                                                      "--style", golden.dir.appendingPathComponent("style.png").path, "--output", out,

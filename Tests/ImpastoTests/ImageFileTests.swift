@@ -5,11 +5,7 @@ import XCTest
 /// Every image variant the reader promises, written by libpng/libjpeg and read back.
 final class ImageFileTests: XCTestCase {
     var tmp: URL!
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("impasto-img-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
+    override func setUpWithError() throws { tmp = try temporaryDirectory() }
     func path(_ n: String) -> String { tmp.appendingPathComponent(n).path }
 
     func rgb(_ img: RGBImage, _ x: Int, _ y: Int) -> [Int] {

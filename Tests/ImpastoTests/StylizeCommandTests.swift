@@ -6,14 +6,7 @@ final class StylizeCommandTests: XCTestCase {
     let golden = Golden.div8
     var tmp: URL!
 
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("impasto-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: tmp)
-    }
+    override func setUpWithError() throws { tmp = try temporaryDirectory() }
 
     func path(_ name: String) -> String { tmp.appendingPathComponent(name).path }
     var content: String { golden.dir.appendingPathComponent("content.png").path }

@@ -29,9 +29,7 @@ final class WeightsTests: XCTestCase {
     }
 
     func testDamagedCheckpointsAreRefusedWithoutCrashing() throws {
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("impasto-weights-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: tmp) }
+        let tmp = try temporaryDirectory()
         for file in ["vgg19_zip.pth", "vgg19_legacy.pth", "vgg19.safetensors"] {
             let data = try Data(contentsOf: dir.appendingPathComponent(file))
             var rng = TestRNG(UInt64(data.count))

@@ -62,13 +62,8 @@ public enum VGG19 {
                                     scratch: scratch)
                 x = graph.add(op, inputs: [x], output: op.outputShape)!
             } else if poolIndices.contains(i) {
-                if pooling == .max {
-                    let op = MaxPoolOp(name: name, kernels: kernels, input: shape)
-                    x = graph.add(op, inputs: [x], output: op.outputShape)!
-                } else {
-                    let op = AvgPoolOp(name: name, kernels: kernels, input: shape)
-                    x = graph.add(op, inputs: [x], output: op.outputShape)!
-                }
+                let op = PoolOp(name: name, kernels: kernels, input: shape, kind: pooling)
+                x = graph.add(op, inputs: [x], output: op.outputShape)!
             } else {
                 x = graph.add(ReLUOp(name: name, kernels: kernels, shape: shape), inputs: [x], output: shape)!
             }

@@ -48,9 +48,7 @@ public final class CLContext: @unchecked Sendable {
 
     /// The program built from `cl/<file>.cl` with `-D` definitions, built once per context.
     public func program(_ file: String, defines: [String: String] = [:]) throws -> Program {
-        guard let source = KernelSources.files[file] else {
-            throw CLError(CL_INVALID_VALUE, "program(\(file))", detail: "no kernel file cl/\(file).cl is embedded")
-        }
+        let source = try Self.source(file)
         let options = Program.options(defines: defines)
         let key = file + " " + options
         lock.lock()
@@ -59,6 +57,20 @@ public final class CLContext: @unchecked Sendable {
         let p = try Program(context: self, source: source, name: file, options: options)
         programs[key] = p
         return p
+    }
+
+    /// An embedded `.cl` file's text, with `#include "other.cl"` lines replaced by that file's
+    /// text (the embedded sources have no directory a compiler could search).
+    static func source(_ file: String, depth: Int = 0) throws -> String {
+        guard let text = KernelSources.files[file], depth < 8 else {
+            throw CLError(CL_INVALID_VALUE, "program(\(file))", detail: "no kernel file cl/\(file).cl is embedded")
+        }
+        return try text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            let t = line.trimmingCharacters(in: .whitespaces)
+            guard t.hasPrefix("#include \""), t.hasSuffix(".cl\"") else { return String(line) }
+            let name = t.dropFirst("#include \"".count).dropLast(".cl\"".count)
+            return try source(String(name), depth: depth + 1)
+        }.joined(separator: "\n")
     }
 
     /// A kernel from an embedded `.cl` file.

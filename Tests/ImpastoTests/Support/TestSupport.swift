@@ -109,3 +109,13 @@ func impastoBinary(file: StaticString = #filePath, line: UInt = #line) throws ->
     }
     return path
 }
+
+extension XCTestCase {
+    /// A fresh temporary directory, removed when the test ends.
+    func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("impasto-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+}
