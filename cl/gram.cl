@@ -2,7 +2,7 @@
 //
 // gram_partial: work-item (bi, bj, k) computes the 4x4 block of rows 4bi.., columns 4bj.. over
 // the k-th chunk of N, only for blocks on or above the diagonal (G is symmetric), into
-// partial[k][C][C]. Loads along N are float8 vectors.
+// partial[k][C][C]. Loads along N are float16 vectors.
 // gram_reduce: sums the chunks, scales, and mirrors the upper triangle, so G is exactly
 // symmetric. Grid (C, C).
 
@@ -23,18 +23,22 @@ __kernel void gram_partial(__global const float* f, __global float* partial,
         a[r] = (i0 + r < c ? i0 + r : 0) * n;
         b[r] = (j0 + r < c ? j0 + r : 0) * n;
     }
-    float8 acc[16];
-    for (int q = 0; q < 16; ++q) acc[q] = (float8)(0.0f);
+    float16 acc[16];
+#pragma unroll
+    for (int q = 0; q < 16; ++q) acc[q] = (float16)(0.0f);
     int t = start;
-    for (; t + 8 <= end; t += 8) {
-        float8 va[4], vb[4];
-        for (int r = 0; r < 4; ++r) { va[r] = vload8(0, f + a[r] + t); vb[r] = vload8(0, f + b[r] + t); }
+    for (; t + 16 <= end; t += 16) {
+        float16 va[4], vb[4];
+#pragma unroll
+        for (int r = 0; r < 4; ++r) { va[r] = vload16(0, f + a[r] + t); vb[r] = vload16(0, f + b[r] + t); }
+#pragma unroll
         for (int r = 0; r < 4; ++r)
+#pragma unroll
             for (int s = 0; s < 4; ++s) acc[r * 4 + s] = mad(va[r], vb[s], acc[r * 4 + s]);
     }
     float sum[16];
     for (int q = 0; q < 16; ++q) {
-        const float8 v = acc[q];
+        const float8 v = acc[q].lo + acc[q].hi;
         sum[q] = ((v.s0 + v.s1) + (v.s2 + v.s3)) + ((v.s4 + v.s5) + (v.s6 + v.s7));
     }
     for (; t < end; ++t)

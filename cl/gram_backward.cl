@@ -1,6 +1,6 @@
 // gram_backward: gF (+)= S F, the gradient of a Gram-matrix loss with respect to the layer's
 // activations F (C x N), where S (C x C, symmetric) already folds in dL/dG, its transpose and
-// the 1/(C N) of the Gram matrix. A small GEMM: work-item (nb, rb) computes RB rows by VW
+// the 1/(C N) of the Gram matrix. A small GEMM: work-item (rb, nb) computes RB rows by VW
 // columns, one vector accumulator per row, each F vector loaded once and used RB times; a
 // ragged last column block is done element by element.
 
@@ -15,8 +15,10 @@
 
 __kernel void gram_backward(__global const float* s, __global const float* f, __global float* gf,
                             const int c, const int n, const int accumulate) {
-    const int n0 = get_global_id(0) * VW;
-    const int i0 = get_global_id(1) * RB;
+    // Row blocks vary fastest, so the work-items that read one block of F run together and
+    // find it in cache (F is read C/RB times in all).
+    const int i0 = get_global_id(0) * RB;
+    const int n0 = get_global_id(1) * VW;
     if (n0 >= n || i0 >= c) return;
     const int rows = min(RB, c - i0);
     if (n0 + VW <= n) {

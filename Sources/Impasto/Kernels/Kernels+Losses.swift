@@ -2,14 +2,12 @@ import Foundation
 
 /// Gram matrices, loss reductions, TV, Adam and image conversion.
 extension Kernels {
-    /// How many chunks of N the Gram kernel splits its reduction into: enough work-items to
-    /// fill the device, chunks of at least 512 columns, none empty.
+    /// How many chunks of N the Gram kernel splits its reduction into: chunks of C rows small
+    /// enough (about 512 KiB) to stay in cache while every block pair reads them (the chunk
+    /// index varies slowest), at least 256 columns each, none empty.
     static func gramChunks(c: Int, n: Int, device: Device) -> Int {
-        let blocks = c.divRoundUp(4)
-        let triangle = blocks * (blocks + 1) / 2
-        let wanted = max(1, (device.computeUnits * 16).divRoundUp(triangle))
-        let byLength = max(1, n / 512)
-        let chunks = min(wanted, byLength)
+        let length = max(256, (1 << 17) / max(c, 1))
+        let chunks = max(1, n.divRoundUp(length))
         // No empty chunk: with chunk = ceil(n/chunks), the count that covers n.
         return n.divRoundUp(n.divRoundUp(chunks))
     }
@@ -37,8 +35,8 @@ extension Kernels {
     @discardableResult
     public func gramBackward(s: Buffer, f: Buffer, gradF: Buffer, channels c: Int, count n: Int, accumulate: Bool) throws -> Event {
         need(s, c * c, "gram_backward S"); need(f, c * n, "gram_backward F"); need(gradF, c * n, "gram_backward gF")
-        let local = LaunchShape.fit(device.isCPU ? [1, 1] : [16, 4], kernel: gramBackward, device: device)
-        return try gramBackward.launch(global: [n.divRoundUp(16), c.divRoundUp(8)], local: local,
+        let local = LaunchShape.fit(device.isCPU ? [1, 1] : [4, 16], kernel: gramBackward, device: device)
+        return try gramBackward.launch(global: [c.divRoundUp(8), n.divRoundUp(16)], local: local,
                                        .b(s), .b(f), .b(gradF), .i(c), .i(n), .i(accumulate ? 1 : 0))
     }
 
