@@ -38,8 +38,11 @@ __kernel void gram_partial(__global const float* f, __global float* partial,
     }
     float sum[16];
     for (int q = 0; q < 16; ++q) {
-        const float8 v = acc[q].lo + acc[q].hi;
-        sum[q] = ((v.s0 + v.s1) + (v.s2 + v.s3)) + ((v.s4 + v.s5) + (v.s6 + v.s7));
+        float lanes[16];
+        vstore16(acc[q], 0, lanes);
+        float s = 0.0f;
+        for (int l = 0; l < 16; ++l) s += lanes[l];
+        sum[q] = s;
     }
     for (; t < end; ++t)
         for (int r = 0; r < 4; ++r)
