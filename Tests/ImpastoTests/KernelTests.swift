@@ -93,6 +93,50 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    func testAveragePoolingAndItsBackward() throws {
+        var rng = TestRNG(40)
+        for (c, h, w) in [(2, 5, 7), (1, 4, 4)] {
+            let x = rng.floats(c * h * w), g = rng.floats(c * (h / 2) * (w / 2))
+            let out = try ctx.buffer(floats: g.count), gx = try ctx.buffer(floats: x.count)
+            try k.avgPool(ctx.buffer(x), into: out, channels: c, height: h, width: w)
+            try k.avgPoolBackward(gradOutput: ctx.buffer(g), gradInput: gx, channels: c, height: h, width: w)
+            func pool(_ xs: [Double]) -> [Double] {
+                var o = [Double]()
+                for ch in 0..<c { for oy in 0..<(h / 2) { for ox in 0..<(w / 2) {
+                    o.append((0..<4).reduce(0.0) { $0 + xs[(ch * h + 2 * oy + $1 / 2) * w + 2 * ox + $1 % 2] } / 4)
+                } } }
+                return o
+            }
+            assertClose(try out.read(), pool(x.doubles).floats, abs: 1e-6, rel: 1e-5, "avgpool")
+            let numeric = CPURef.numericGradient(x.doubles, at: Array(0..<x.count)) { zip(pool($0), g.doubles).reduce(0) { $0 + $1.0 * $1.1 } }
+            assertClose(try gx.read(), numeric.floats, abs: 1e-5, rel: 1e-4, "avgpool backward")
+        }
+    }
+
+    /// The optimisers' vector kernels: axpby, dot, L1 norm, normalised add, mask multiply.
+    func testVectorKernels() throws {
+        var rng = TestRNG(21)
+        let n = TestEnv.underOclgrind ? 37 : 5003
+        let x = rng.floats(n), y = rng.floats(n)
+        let bx = try ctx.buffer(x), by = try ctx.buffer(y)
+        let partials = try ctx.buffer(floats: Kernels.partialCount), result = try ctx.buffer(floats: 2)
+        let dot = try k.dot(bx, by, count: n, partials: partials, result: result)
+        XCTAssertEqual(Double(dot), zip(x, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }, accuracy: 1e-3)
+        try k.l1Norm(bx, count: n, partials: partials, result: result, slot: 1)
+        let l1 = x.reduce(0.0) { $0 + Double(abs($1)) }
+        XCTAssertEqual(Double(try result.read(count: 1, at: 1)[0]), l1, accuracy: 1e-4 * l1)
+        try k.axpby(2, bx, -1, by, count: n)
+        assertClose(try by.read(), zip(x, y).map { 2 * $0 - $1 }, abs: 1e-6, rel: 1e-6, "axpby")
+        try k.axpby(3, bx, 0, by, count: n)
+        assertClose(try by.read(), x.map { 3 * $0 }, abs: 1e-6, rel: 1e-6, "axpby b=0")
+        try k.addNormalized(5, bx, norms: result, slot: 1, into: by, count: n, accumulate: false)
+        assertClose(try by.read(), x.map { 5 * $0 / Float(l1 + 1e-8) }, abs: 1e-6, rel: 1e-4, "addNormalized")
+        let c = 3, m = n / 3
+        let mask = rng.floats(m)
+        try k.maskMultiply(bx, mask: ctx.buffer(mask), into: by, channels: c, count: m, accumulate: false)
+        assertClose(try by.read(count: c * m), (0..<(c * m)).map { x[$0] * mask[$0 % m] }, abs: 1e-6, rel: 1e-6, "mask")
+    }
+
     func testReluForwardBackwardInPlace() throws {
         var rng = TestRNG(12)
         let n = TestEnv.underOclgrind ? 37 : 1001

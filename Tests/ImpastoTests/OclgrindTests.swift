@@ -10,6 +10,8 @@ final class OclgrindTests: XCTestCase {
     static let checkedTests = [
         "ImpastoTests.RuntimeTests/testSaxpyOnAMillionElements",
         "ImpastoTests.KernelTests",
+        "ImpastoTests.MaskAndNormalizeTests/testMaskedStyleLossGradient",
+        "ImpastoTests.MaskAndNormalizeTests/testNormalizedGradientsHaveTheWeightAsL1Norm",
     ]
 
     func testKernelsRunCleanUnderOclgrind() throws {
