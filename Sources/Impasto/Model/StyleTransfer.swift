@@ -39,7 +39,6 @@ public final class StyleTransfer {
     let winograd = WinogradScratch()
     let x, grad, adamM, adamV: Buffer
     public private(set) var moduleOutputs: [Int: TensorID] = [:]
-    private var contentSlots: [Int] = [], styleSlots: [Int] = [], tvSlot = 0
     public private(set) var stepCount = 0
     public let styleOps: [StyleLossOp]
     /// Each style op's share of the style weight (its layer weight).
@@ -74,7 +73,6 @@ public final class StyleTransfer {
         let image = graph.input(TensorShape(c: 3, h: height, w: width))
         let tv = try TVLossOp(name: "tv", kernels: kernels, shape: graph.shape(image), weight: config.tvWeight, losses: losses)
         graph.add(tv, inputs: [image], output: nil)
-        tvSlot = tv.slot
         tvOp = tv
         let last = (config.styleLayers + config.contentLayers).max() ?? 0
         var styles: [StyleLossOp] = []
@@ -102,8 +100,6 @@ public final class StyleTransfer {
         moduleOutputs = outputs
         styleOps = styles
         styleFactors = factors
-        styleSlots = styles.map(\.slot)
-        contentSlots = contents.map(\.slot)
         contentOps = contents
         graph.retained = Set(retainModules.compactMap { outputs[$0] })
         executor = try Executor(graph: graph, context: context, inputs: [image: x], inputGrads: [image: grad])
@@ -252,9 +248,9 @@ public final class StyleTransfer {
 
     private func readLosses() throws -> LossTerms {
         let v = try losses.read()
-        return LossTerms(content: contentSlots.reduce(0) { $0 + v[$1] },
-                         style: styleSlots.reduce(0) { $0 + v[$1] },
-                         tv: v[tvSlot])
+        return LossTerms(content: contentOps.reduce(0) { $0 + v[$1.slot] },
+                         style: styleOps.reduce(0) { $0 + v[$1.slot] },
+                         tv: v[tvOp.slot])
     }
 
     /// Per-op device seconds over the iterations run while profiling was on.
