@@ -44,6 +44,8 @@ struct Stylize: ParsableCommand {
     @Option(help: "VGG19 weights: a .pth or .safetensors file, or random[:SEED] (default: the official file, downloaded once).")
     var weights: String?
     @Option(help: "Write one JSON line per iteration here.") var log: String?
+    @Option(help: "Coarse to fine: stylize at N sizes, each twice the last, ending at the output size; each scale starts from the previous result upsampled and runs --iterations.")
+    var scales = 1
     @Option(help: "Keep a picture here of snapshots side by side with the loss curves under them, updated as the run goes.")
     var progressImage: String?
     @Option(help: "Also write the image every N iterations (OUTPUT-NNNN.png).") var saveEvery: Int?
@@ -108,32 +110,17 @@ struct Stylize: ParsableCommand {
             styleImages = styleImages.map { ColorTransfer.matchHistogram($0, to: originalContent) }
         default: break
         }
-        /// What gets written: in luminance mode, the result's luminance with the content's colours.
-        let finish = { (p: RGBImage) in preserveColors == "luminance" ? ColorTransfer.combine(luminanceOf: p, colorsOf: originalContent) : p }
-
-        // 4. The model, targets, loss weights and starting point.
-        let model = try StyleTransfer(context: context, weights: vgg, width: w, height: h, config: config)
-        try model.setStyles(Array(zip(styleImages, blend ?? Array(repeating: 1, count: styleImages.count))), scale: styleScale)
-        try model.setMask(maskPicture)
-        try model.setContent(contentPicture)
-        let (cw, sw, tw) = try lossWeights(model, contentPicture: contentPicture, styleImage: styleImages[0],
-                                           config: config, random: randomWeights, progress)
-        model.setWeights(content: cw, style: sw, tv: tw)
-        try model.setContent(contentPicture)
-        switch initImage {
-        case "content": break
-        case "noise":
-            var rng = SplitMix64(seed: seed)
-            try model.setImage((0..<(3 * w * h)).map { _ in Float(rng.normal() * 0.001) })
-        case "style":
-            try model.upload(styleImages[0].resized(width: w, height: h))
-        default:
-            let start = initPicture!.resized(width: w, height: h)
-            try model.upload(preserveColors == "luminance" ? ColorTransfer.luminance(start) : start)
+        /// What gets written, at the output size: in luminance mode, the result's luminance with
+        /// the content's colours.
+        let finish = { (p: RGBImage) -> RGBImage in
+            let full = p.resized(width: w, height: h)
+            return preserveColors == "luminance" ? ColorTransfer.combine(luminanceOf: full, colorsOf: originalContent) : full
         }
 
-        // 4. The loop.
-        let total = iterations ?? (demo ? 100 : 500)
+        // 4. The schedule, the log, the progress display.
+        let sizes = try scaleSizes(w, h)
+        let perScale = iterations ?? (demo ? 100 : 500)
+        let total = perScale * sizes.count
         var display = ProgressDisplay(total: total, quiet: quiet)
         let logFile = try log.map { path -> FileHandle in
             guard FileManager.default.createFile(atPath: path, contents: nil), let f = FileHandle(forWritingAtPath: path) else {
@@ -142,47 +129,87 @@ struct Stylize: ParsableCommand {
             return f
         }
         defer { try? logFile?.close() }
-        progress.message("stylizing \(w)x\(h) on \(context.device.name), \(total) iterations, weights \(vgg.origin)")
-        let lbfgs = optimizer == "lbfgs" ? try LBFGS(model: model, history: lbfgsHistory) : nil
+        let scaleText = sizes.count > 1 ? " in \(sizes.count) scales (" + sizes.map { "\($0.0)x\($0.1)" }.joined(separator: ", ") + ")" : ""
+        progress.message("stylizing \(w)x\(h)\(scaleText) on \(context.device.name), \(total) iterations, weights \(vgg.origin)")
         var sheet = progressImage.map { _ in ProgressSheet(outputWidth: w, outputHeight: h) }
         let snapshotEvery = max(1, total / 5)
-        if sheet != nil { sheet!.snapshot(finish(try model.picture()), iteration: 0) }
         Interrupt.install()
         let start = Date()
         var interruptedAt: Int?
-        for i in 0..<total {
-            var rate = lbfgs == nil ? (lr ?? 0.3) * pow(lrDecayGamma, Double(i / lrDecayEvery)) : lr ?? 1
-            let terms: LossTerms
-            if let lbfgs {
-                let (t, used) = try lbfgs.step(lr: Float(rate))
-                terms = t
-                rate = Double(used)
+        var previous: RGBImage?
+        var balanced: (Float, Float, Float)?
+        var i = 0  // iterations done over all scales
+
+        for (sw, sh) in sizes {
+            // 5. The model at this scale: targets, loss weights, starting point.
+            let model = try StyleTransfer(context: context, weights: vgg, width: sw, height: sh, config: config)
+            let content = contentPicture.resized(width: sw, height: sh)
+            try model.setStyles(Array(zip(styleImages, blend ?? Array(repeating: 1, count: styleImages.count))), scale: styleScale)
+            try model.setMask(maskPicture)
+            try model.setContent(content)
+            if balanced == nil {
+                balanced = try lossWeights(model, contentPicture: content, styleImage: styleImages[0], config: config,
+                                           random: randomWeights, progress)
+            }
+            model.setWeights(content: balanced!.0, style: balanced!.1, tv: balanced!.2)
+            try model.setContent(content)
+            if let previous {
+                try model.upload(previous.resized(width: sw, height: sh))
             } else {
-                terms = try model.step(lr: Float(rate))
-            }
-            let elapsed = Date().timeIntervalSince(start)
-            guard terms.total.isFinite else {
-                throw ValidationError("the loss became \(terms.total) at iteration \(i); try a smaller --lr")
-            }
-            if let logFile {
-                let line = String(format: "{\"iter\":%d,\"content\":%.9g,\"style\":%.9g,\"tv\":%.9g,\"total\":%.9g,\"lr\":%.9g,\"elapsed\":%.6f}\n",
-                                  i, terms.content, terms.style, terms.tv, terms.total, rate, elapsed)
-                try logFile.write(contentsOf: Data(line.utf8))
-            }
-            display.update(iteration: i, losses: terms, elapsed: elapsed)
-            if sheet != nil, let path = progressImage {
-                sheet!.record(terms)
-                if (i + 1) % snapshotEvery == 0 || i + 1 == total {
-                    sheet!.snapshot(finish(try model.picture()), iteration: i + 1)
-                    try ImageFile.write(sheet!.render(), to: path, quality: quality)
+                switch initImage {
+                case "content": break
+                case "noise":
+                    var rng = SplitMix64(seed: seed)
+                    try model.setImage((0..<(3 * sw * sh)).map { _ in Float(rng.normal() * 0.001) })
+                case "style":
+                    try model.upload(styleImages[0].resized(width: sw, height: sh))
+                default:
+                    let start = initPicture!.resized(width: sw, height: sh)
+                    try model.upload(preserveColors == "luminance" ? ColorTransfer.luminance(start) : start)
                 }
+                if sheet != nil { sheet!.snapshot(finish(try model.picture()), iteration: 0) }
             }
-            if let every = saveEvery, (i + 1) % every == 0, i + 1 < total {
-                try ImageFile.write(finish(try model.picture()), to: numbered(output, i + 1), quality: quality)
+
+            // 6. The loop.
+            let lbfgs = optimizer == "lbfgs" ? try LBFGS(model: model, history: lbfgsHistory) : nil
+            for k in 0..<perScale {
+                var rate = lbfgs == nil ? (lr ?? 0.3) * pow(lrDecayGamma, Double(k / lrDecayEvery)) : lr ?? 1
+                let terms: LossTerms
+                if let lbfgs {
+                    let (t, used) = try lbfgs.step(lr: Float(rate))
+                    terms = t
+                    rate = Double(used)
+                } else {
+                    terms = try model.step(lr: Float(rate))
+                }
+                let elapsed = Date().timeIntervalSince(start)
+                guard terms.total.isFinite else {
+                    throw ValidationError("the loss became \(terms.total) at iteration \(i); try a smaller --lr")
+                }
+                if let logFile {
+                    let scaleField = sizes.count > 1 ? String(format: ",\"scale\":\"%dx%d\"", sw, sh) : ""
+                    let line = String(format: "{\"iter\":%d,\"content\":%.9g,\"style\":%.9g,\"tv\":%.9g,\"total\":%.9g,\"lr\":%.9g,\"elapsed\":%.6f%@}\n",
+                                      i, terms.content, terms.style, terms.tv, terms.total, rate, elapsed, scaleField)
+                    try logFile.write(contentsOf: Data(line.utf8))
+                }
+                display.update(iteration: i, losses: terms, elapsed: elapsed)
+                i += 1
+                if sheet != nil, let path = progressImage {
+                    sheet!.record(terms)
+                    if i % snapshotEvery == 0 || i == total {
+                        sheet!.snapshot(finish(try model.picture()), iteration: i)
+                        try ImageFile.write(sheet!.render(), to: path, quality: quality)
+                    }
+                }
+                if let every = saveEvery, i % every == 0, i < total {
+                    try ImageFile.write(finish(try model.picture()), to: numbered(output, i), quality: quality)
+                }
+                if Interrupt.requested != 0 { interruptedAt = i; break }
             }
-            if Interrupt.requested != 0 { interruptedAt = i + 1; break }
+            previous = try model.picture()
+            if interruptedAt != nil { break }
         }
-        try ImageFile.write(finish(try model.picture()), to: output, quality: quality)
+        try ImageFile.write(finish(previous!), to: output, quality: quality)
         if let stopped = interruptedAt {
             display.message("interrupted after \(stopped) iterations: wrote \(output)")
             Foundation.exit(130)
@@ -192,6 +219,18 @@ struct Stylize: ParsableCommand {
         if randomWeights {
             display.message("note: this used random VGG19 weights, a demo only; for real results let impasto download the official weights (network needed once) or pass --weights vgg19-dcbb9e9d.pth")
         }
+    }
+
+    /// The sizes of a coarse-to-fine run: halving from the output size, smallest first.
+    func scaleSizes(_ w: Int, _ h: Int) throws -> [(Int, Int)] {
+        guard (1...8).contains(scales) else { throw ValidationError("--scales must be between 1 and 8") }
+        let sizes = (0..<scales).reversed().map { k in
+            (Int((Double(w) / pow(2, Double(k))).rounded()), Int((Double(h) / pow(2, Double(k))).rounded()))
+        }
+        guard sizes[0].0 >= VGG19.minimumSide, sizes[0].1 >= VGG19.minimumSide else {
+            throw ValidationError("--scales \(scales) makes the first size \(sizes[0].0)x\(sizes[0].1), below VGG19's \(VGG19.minimumSide)x\(VGG19.minimumSide)")
+        }
+        return sizes
     }
 
     func checkNumbers() throws {

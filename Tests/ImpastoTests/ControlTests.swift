@@ -256,3 +256,35 @@ final class ProgressImageTests: XCTestCase {
         }
     }
 }
+
+final class ScalesTests: XCTestCase {
+    /// --scales 2: a 32x24 pass, then 64x48 from its upsampled result; the log says which.
+    func testCoarseToFine() throws {
+        let golden = Golden.div8
+        let tmp = try temporaryDirectory()
+        let out = tmp.appendingPathComponent("out.png").path, log = tmp.appendingPathComponent("log.jsonl").path
+        let r = try runProcess(try impastoBinary(), ["stylize", "--content", golden.dir.appendingPathComponent("content.png").path,
+                                                     "--style", golden.dir.appendingPathComponent("style.png").path, "--output", out,
+                                                     "--size", "64x48", "--iterations", "5", "--scales", "2",
+                                                     "--weights", golden.weightsURL.path, "--log", log, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        XCTAssertEqual(lines.map { $0["scale"] as? String }, Array(repeating: "32x24", count: 5) + Array(repeating: "64x48", count: 5))
+        XCTAssertEqual(lines.map { $0["iter"] as? Int }, Array(0..<10))
+        // The fine scale starts from the coarse result, not from the content: its content term
+        // at its first step is not zero.
+        XCTAssertGreaterThan(lines[5]["content"] as? Double ?? 0, 0)
+        XCTAssertEqual(lines[0]["content"] as? Double, 0)
+        let picture = try ImageFile.read(out)
+        XCTAssertEqual([picture.width, picture.height], [64, 48])
+
+        let bad = try runProcess(try impastoBinary(), ["stylize", "--content", golden.dir.appendingPathComponent("content.png").path,
+                                                       "--style", golden.dir.appendingPathComponent("style.png").path,
+                                                       "--output", tmp.appendingPathComponent("x.png").path, "--size", "64x48",
+                                                       "--scales", "4", "--weights", "random:1"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("--scales"), bad.stderr)
+    }
+}
