@@ -191,7 +191,7 @@ final class KernelTests: XCTestCase {
         for (c, n) in gramShapes {
             let f = rng.floats(c * n)
             let g = try ctx.buffer(floats: c * c)
-            let scratch = try ctx.buffer(floats: Kernels.gramScratchCount(c: c, n: n, device: ctx.device))
+            let scratch = try ctx.buffer(floats: Kernels.gramScratchCount(c: c, n: n))
             try k.gram(ctx.buffer(f), into: g, scratch: scratch, channels: c, count: n, scale: 1 / Float(c * n))
             let got = try g.read()
             assertClose(got, CPURef.gram(f.doubles, c: c, n: n).floats, abs: 1e-6, rel: 1e-4, "gram \(c)x\(n)")
@@ -207,7 +207,7 @@ final class KernelTests: XCTestCase {
             let f = rng.floats(c * n), target = CPURef.gram(rng.floats(c * n).doubles, c: c, n: n)
             let weight = 3.0
             let bf = try ctx.buffer(f), g = try ctx.buffer(floats: c * c), gs = try ctx.buffer(target.floats)
-            let scratch = try ctx.buffer(floats: Kernels.gramScratchCount(c: c, n: n, device: ctx.device))
+            let scratch = try ctx.buffer(floats: Kernels.gramScratchCount(c: c, n: n))
             let partials = try ctx.buffer(floats: Kernels.partialCount), losses = try ctx.buffer(floats: 4)
             try k.gram(bf, into: g, scratch: scratch, channels: c, count: n, scale: 1 / Float(c * n))
             try k.sumSquaredDifference(g, gs, count: c * c, partials: partials, losses: losses, slot: 2,

@@ -5,7 +5,7 @@ extension Kernels {
     /// How many chunks of N the Gram kernel splits its reduction into: chunks of C rows small
     /// enough (about 512 KiB) to stay in cache while every block pair reads them (the chunk
     /// index varies slowest), at least 256 columns each, none empty.
-    static func gramChunks(c: Int, n: Int, device: Device) -> Int {
+    static func gramChunks(c: Int, n: Int) -> Int {
         let length = max(256, (1 << 17) / max(c, 1))
         let chunks = max(1, n.divRoundUp(length))
         // No empty chunk: with chunk = ceil(n/chunks), the count that covers n.
@@ -13,14 +13,14 @@ extension Kernels {
     }
 
     /// Floats of scratch `gram` needs for a C x N matrix.
-    static func gramScratchCount(c: Int, n: Int, device: Device) -> Int {
-        gramChunks(c: c, n: n, device: device) * c * c
+    static func gramScratchCount(c: Int, n: Int) -> Int {
+        gramChunks(c: c, n: n) * c * c
     }
 
     /// G = scale · F Fᵀ for F of C x N (G is C x C, exactly symmetric).
     @discardableResult
     public func gram(_ f: Buffer, into g: Buffer, scratch: Buffer, channels c: Int, count n: Int, scale: Float) throws -> [Event] {
-        let chunks = Self.gramChunks(c: c, n: n, device: device)
+        let chunks = Self.gramChunks(c: c, n: n)
         let chunk = n.divRoundUp(chunks)
         need(f, c * n, "gram F"); need(g, c * c, "gram G"); need(scratch, chunks * c * c, "gram scratch")
         let blocks = c.divRoundUp(4)

@@ -107,7 +107,7 @@ public final class StyleTransfer {
 
     /// Device bytes: the activation plan, op-owned buffers (weights, targets), the convolutions'
     /// shared scratch, the image, its staging copy and Adam state.
-    public var deviceBytes: Int { executor.deviceBytes + winograd.bytes + 5 * 4 * pixelCount + losses.buffer.bytes }
+    public var deviceBytes: Int { executor.deviceBytes + winograd.bytes + 5 * 4 * pixelCount + losses.buffer.bytes + losses.partials.bytes }
     public var plan: BufferPlan { executor.plan }
     public var executorGraph: Graph { executor.graph }
 

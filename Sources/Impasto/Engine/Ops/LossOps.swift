@@ -1,13 +1,16 @@
 /// The loss vector: one float per loss term, filled on the device by the loss ops and read
-/// back once per iteration.
+/// back once per iteration; and the partial-sum scratch their reductions share (the ops run
+/// one after another on one queue).
 public final class LossSlots {
     public let buffer: Buffer
+    let partials: Buffer
     public private(set) var names: [String] = []
     let capacity: Int
 
     public init(context: CLContext, capacity: Int = 32) throws {
         self.capacity = capacity
         buffer = try context.buffer([Float](repeating: 0, count: capacity))
+        partials = try context.buffer(floats: Kernels.partialCount)
     }
 
     func claim(_ name: String) -> Int {
@@ -25,7 +28,7 @@ public final class ContentLossOp: Op {
     let k: Kernels
     let shape: TensorShape
     public var weight: Float
-    let target, partials: Buffer
+    let target: Buffer
     let losses: LossSlots
     public let slot: Int
     /// neural-style's -normalize_gradients: the gradient is divided by its L1 norm.
@@ -33,7 +36,7 @@ public final class ContentLossOp: Op {
 
     public var backwardReadsInputs: Bool { true }
     public var backwardReadsOutput: Bool { false }
-    public var ownedBytes: Int { target.bytes + partials.bytes + (normalized?.bytes ?? 0) }
+    public var ownedBytes: Int { target.bytes + (normalized?.bytes ?? 0) }
 
     public init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots,
                 normalizeGradients: Bool = false) throws {
@@ -44,7 +47,6 @@ public final class ContentLossOp: Op {
         self.losses = losses
         slot = losses.claim(name)
         target = try kernels.context.buffer([Float](repeating: 0, count: shape.count))
-        partials = try kernels.context.buffer(floats: Kernels.partialCount)
         normalized = normalizeGradients ? try GradientNormalizer(kernels: kernels, count: shape.count) : nil
     }
 
@@ -54,7 +56,7 @@ public final class ContentLossOp: Op {
     }
 
     public func forward(_ b: OpBuffers) throws -> [Event] {
-        try k.sumSquaredDifference(b.inputs[0], target, count: shape.count, partials: partials,
+        try k.sumSquaredDifference(b.inputs[0], target, count: shape.count, partials: losses.partials,
                                    losses: losses.buffer, slot: slot, scale: weight / Float(shape.count))
     }
 
@@ -87,14 +89,14 @@ public final class StyleLossOp: Op {
     private var work: Buffer?
     let normalized: GradientNormalizer?
     public var weight: Float
-    let target, gram, s, scratch, partials: Buffer
+    let target, gram, s, scratch: Buffer
     let losses: LossSlots
     public let slot: Int
 
     public var backwardReadsInputs: Bool { true }
     public var backwardReadsOutput: Bool { false }
     public var ownedBytes: Int {
-        target.bytes + gram.bytes + s.bytes + scratch.bytes + partials.bytes + (normalized?.bytes ?? 0)
+        target.bytes + gram.bytes + s.bytes + scratch.bytes + (normalized?.bytes ?? 0)
             + (mask?.bytes ?? 0) * 2 + (work?.bytes ?? 0)
     }
 
@@ -114,8 +116,7 @@ public final class StyleLossOp: Op {
         target = try ctx.buffer([Float](repeating: 0, count: c * c))
         gram = try ctx.buffer(floats: c * c)
         s = try ctx.buffer(floats: c * c)
-        scratch = try ctx.buffer(floats: Kernels.gramScratchCount(c: c, n: n, device: ctx.device))
-        partials = try ctx.buffer(floats: Kernels.partialCount)
+        scratch = try ctx.buffer(floats: Kernels.gramScratchCount(c: c, n: n))
     }
 
     /// The Gram matrix of the last forward (or capture).
@@ -156,7 +157,7 @@ public final class StyleLossOp: Op {
     public func forward(_ b: OpBuffers) throws -> [Event] {
         let cc = Float(c * c)
         return try computeGram(b.inputs[0], masked: true)
-            + k.sumSquaredDifference(gram, target, count: c * c, partials: partials,
+            + k.sumSquaredDifference(gram, target, count: c * c, partials: losses.partials,
                                      losses: losses.buffer, slot: slot, scale: weight / cc)
             // ∂L/∂G = 2w(G − Gs)/C²; ∂L/∂F = (∂L/∂G + ∂L/∂Gᵀ) F / (C N) = S F with:
             + [k.scaledDifference(gram, target, into: s, count: c * c,
@@ -188,13 +189,11 @@ public final class TVLossOp: Op {
     let k: Kernels
     let shape: TensorShape
     public var weight: Float
-    let partials: Buffer
     let losses: LossSlots
     public let slot: Int
 
     public var backwardReadsInputs: Bool { true }
     public var backwardReadsOutput: Bool { false }
-    public var ownedBytes: Int { partials.bytes }
 
     public init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots) throws {
         self.name = name
@@ -203,12 +202,11 @@ public final class TVLossOp: Op {
         self.weight = weight
         self.losses = losses
         slot = losses.claim(name)
-        partials = try kernels.context.buffer(floats: Kernels.partialCount)
     }
 
     public func forward(_ b: OpBuffers) throws -> [Event] {
         try k.tv(b.inputs[0], channels: shape.c, height: shape.h, width: shape.w, weight: weight,
-                 partials: partials, losses: losses.buffer, slot: slot)
+                 partials: losses.partials, losses: losses.buffer, slot: slot)
     }
 
     public func backward(_ b: OpBuffers) throws -> [Event] {
