@@ -23,3 +23,17 @@ func loadWeights(_ spec: String) throws -> VGGWeights {
     }
     return try WeightsFile.load(URL(fileURLWithPath: spec))
 }
+
+/// "2G", "512M", "1.5GiB", "300000000" → bytes (K/M/G/T are powers of 1024).
+func parseBytes(_ s: String) throws -> Int {
+    let t = s.trimmingCharacters(in: .whitespaces).uppercased()
+    let k = 1024.0
+    let units: [(String, Double)] = [("TIB", k * k * k * k), ("GIB", k * k * k), ("MIB", k * k), ("KIB", k),
+                                     ("TB", k * k * k * k), ("GB", k * k * k), ("MB", k * k), ("KB", k),
+                                     ("T", k * k * k * k), ("G", k * k * k), ("M", k * k), ("K", k), ("B", 1)]
+    let (number, factor) = units.first { t.hasSuffix($0.0) }.map { (String(t.dropLast($0.0.count)), $0.1) } ?? (t, 1)
+    guard let v = Double(number.trimmingCharacters(in: .whitespaces)), v.isFinite, v > 0, v * factor < 1e18 else {
+        throw ValidationError("'\(s)' is not a memory size such as 2G, 512M or 1500000000")
+    }
+    return Int(v * factor)
+}

@@ -44,8 +44,14 @@ struct Stylize: ParsableCommand {
     @Option(help: "VGG19 weights: a .pth or .safetensors file, or random[:SEED] (default: the official file, downloaded once).")
     var weights: String?
     @Option(help: "Write one JSON line per iteration here.") var log: String?
-    @Option(help: "Coarse to fine: stylize at N sizes, each twice the last, ending at the output size; each scale starts from the previous result upsampled and runs --iterations.")
+    @Option(help: "Coarse to fine: stylize at N sizes, each twice the last, ending at the output size; each scale starts from the previous result upsampled, with Adam's state carried over.")
     var scales = 1
+    @Option(help: "Coarse to fine at these longer-side sizes, comma-separated and increasing (e.g. 512,1024,2048); the output size is the last scale.")
+    var scaleSizes: String?
+    @Option(help: "Iterations at each scale, comma-separated (default with several scales: --iterations at the first, half as many at each next, at least 50).")
+    var scaleIterations: String?
+    @Option(help: "Device memory to use at most (e.g. 2G, 512M; default 90% of the device's). Larger images are stylized in tiles with the same result.")
+    var maxMemory: String?
     @Option(help: "Keep a picture here of snapshots side by side with the loss curves under them, updated as the run goes.")
     var progressImage: String?
     @Option(help: "Also write the image every N iterations (OUTPUT-NNNN.png).") var saveEvery: Int?
@@ -118,9 +124,10 @@ struct Stylize: ParsableCommand {
         }
 
         // 4. The schedule, the log, the progress display.
-        let sizes = try scaleSizes(w, h)
-        let perScale = iterations ?? (demo ? 100 : 500)
-        let total = perScale * sizes.count
+        let sizes = try scaleSchedule(w, h)
+        let perScale = try iterationSchedule(scales: sizes.count)
+        let total = perScale.reduce(0, +)
+        let memoryLimit = try deviceMemoryLimit(context.device)
         var display = ProgressDisplay(total: total, quiet: quiet)
         let logFile = try log.map { path -> FileHandle in
             guard FileManager.default.createFile(atPath: path, contents: nil), let f = FileHandle(forWritingAtPath: path) else {
@@ -140,11 +147,24 @@ struct Stylize: ParsableCommand {
         var balanced: (Float, Float, Float)?
         var i = 0  // iterations done over all scales
 
-        for (sw, sh) in sizes {
-            // 5. The model at this scale: targets, loss weights, starting point.
-            let model = try StyleTransfer(context: context, weights: vgg, width: sw, height: sh, config: config)
+        var adamState: AdamState?
+
+        for (scale, (sw, sh)) in sizes.enumerated() {
+            // 5. The model at this scale (tiled if it must be): targets, loss weights, starting point.
+            let lbfgsBytes = optimizer == "lbfgs" ? (2 * lbfgsHistory + 5) * 3 * sw * sh * 4 : 0
+            guard memoryLimit > lbfgsBytes else {
+                throw ValidationError("L-BFGS's history needs \(mebibytes(lbfgsBytes)) at \(sw)x\(sh), more than the \(mebibytes(memoryLimit)) of device memory allowed: lower --lbfgs-history or the size")
+            }
+            let choice = try Stylizers.choose(context: context, weights: vgg, width: sw, height: sh, config: config,
+                                              masked: maskPicture != nil, memoryLimit: memoryLimit - lbfgsBytes)
+            if let tiles = choice.tiles {
+                display.message("\(sw)x\(sh): \(tiles), \(choice.memory) of device memory")
+            }
+            let model: Stylizer = try choice.tiles.map { try TiledStyleTransfer(context: context, weights: vgg, plan: $0, config: config) }
+                ?? StyleTransfer(context: context, weights: vgg, width: sw, height: sh, config: config, masked: maskPicture != nil)
             let content = contentPicture.resized(width: sw, height: sh)
-            try model.setStyles(Array(zip(styleImages, blend ?? Array(repeating: 1, count: styleImages.count))), scale: styleScale)
+            try model.setStyles(Array(zip(styleImages, blend ?? Array(repeating: 1, count: styleImages.count))), scale: styleScale,
+                                memoryLimit: memoryLimit)
             try model.setMask(maskPicture)
             try model.setContent(content)
             if balanced == nil {
@@ -155,6 +175,7 @@ struct Stylize: ParsableCommand {
             try model.setContent(content)
             if let previous {
                 try model.upload(previous.resized(width: sw, height: sh))
+                if let adamState { try model.restoreAdam(adamState) }
             } else {
                 switch initImage {
                 case "content": break
@@ -172,7 +193,7 @@ struct Stylize: ParsableCommand {
 
             // 6. The loop.
             let lbfgs = optimizer == "lbfgs" ? try LBFGS(model: model, history: lbfgsHistory) : nil
-            for k in 0..<perScale {
+            for k in 0..<perScale[scale] {
                 var rate = lbfgs == nil ? (lr ?? 0.3) * pow(lrDecayGamma, Double(k / lrDecayEvery)) : lr ?? 1
                 let terms: LossTerms
                 if let lbfgs {
@@ -208,6 +229,7 @@ struct Stylize: ParsableCommand {
             }
             previous = try model.picture()
             if interruptedAt != nil { break }
+            if lbfgs == nil && scale + 1 < sizes.count { adamState = try model.adamState() }
         }
         try ImageFile.write(finish(previous!), to: output, quality: quality)
         if let stopped = interruptedAt {
@@ -221,16 +243,58 @@ struct Stylize: ParsableCommand {
         }
     }
 
-    /// The sizes of a coarse-to-fine run: halving from the output size, smallest first.
-    func scaleSizes(_ w: Int, _ h: Int) throws -> [(Int, Int)] {
+    /// The sizes of a coarse-to-fine run, smallest first, the output size last: halving from
+    /// the output size (--scales), or at the given longer sides (--scale-sizes).
+    func scaleSchedule(_ w: Int, _ h: Int) throws -> [(Int, Int)] {
         guard (1...8).contains(scales) else { throw ValidationError("--scales must be between 1 and 8") }
-        let sizes = (0..<scales).reversed().map { k in
-            (Int((Double(w) / pow(2, Double(k))).rounded()), Int((Double(h) / pow(2, Double(k))).rounded()))
+        let long = max(w, h)
+        var factors: [Double]
+        if let list = scaleSizes {
+            guard scales == 1 else { throw ValidationError("give --scales or --scale-sizes, not both") }
+            let sides = try list.split(separator: ",", omittingEmptySubsequences: false).map { part -> Int in
+                guard let v = Int(part.trimmingCharacters(in: .whitespaces)), v > 0 else {
+                    throw ValidationError("--scale-sizes: '\(part)' is not a positive whole number")
+                }
+                return v
+            }
+            guard zip(sides, sides.dropFirst()).allSatisfy({ $0 < $1 }), sides.last! <= long, sides.count <= 8 else {
+                throw ValidationError("--scale-sizes must increase, at most 8 of them, none above the output's longer side \(long)")
+            }
+            factors = sides.map { Double($0) / Double(long) }
+            if sides.last! < long { factors.append(1) }
+        } else {
+            factors = (0..<scales).reversed().map { 1 / pow(2, Double($0)) }
         }
+        let sizes = factors.map { f in (Int((Double(w) * f).rounded()), Int((Double(h) * f).rounded())) }
         guard sizes[0].0 >= VGG19.minimumSide, sizes[0].1 >= VGG19.minimumSide else {
-            throw ValidationError("--scales \(scales) makes the first size \(sizes[0].0)x\(sizes[0].1), below VGG19's \(VGG19.minimumSide)x\(VGG19.minimumSide)")
+            throw ValidationError("the first scale would be \(sizes[0].0)x\(sizes[0].1), below VGG19's \(VGG19.minimumSide)x\(VGG19.minimumSide): use fewer scales")
         }
         return sizes
+    }
+
+    /// Iterations at each scale: --scale-iterations, or --iterations at each scale when given,
+    /// else the default count at the first scale and half as many at each next (at least 50):
+    /// each finer scale starts close to its result and costs 4× more per iteration.
+    func iterationSchedule(scales n: Int) throws -> [Int] {
+        if let list = scaleIterations {
+            let counts = try list.split(separator: ",", omittingEmptySubsequences: false).map { part -> Int in
+                guard let v = Int(part.trimmingCharacters(in: .whitespaces)), v >= 0 else {
+                    throw ValidationError("--scale-iterations: '\(part)' is not a whole number 0 or more")
+                }
+                return v
+            }
+            guard counts.count == n else { throw ValidationError("--scale-iterations has \(counts.count) counts for \(n) scales") }
+            return counts
+        }
+        if let iterations { return Array(repeating: iterations, count: n) }
+        let first = demo ? 100 : 500
+        return (0..<n).map { $0 == 0 ? first : max(min(first, 50), first >> $0) }
+    }
+
+    /// --max-memory, or 90% of the device's memory; never more than the device has.
+    func deviceMemoryLimit(_ device: Device) throws -> Int {
+        guard let text = maxMemory else { return Stylizers.defaultLimit(device) }
+        return min(try parseBytes(text), Int(device.globalMemBytes))
     }
 
     func checkNumbers() throws {
@@ -246,6 +310,7 @@ struct Stylize: ParsableCommand {
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be between 1 and 100") }
         if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be at least 1") }
         guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
+        if let m = maxMemory { _ = try parseBytes(m) }
         if size != nil && maxSize != nil { throw ValidationError("give --size or --max-size, not both") }
         if let s = size { _ = try checkedSize(try parseSize(s)) }
         if let m = maxSize, m < VGG19.minimumSide || m > 65536 {
@@ -354,7 +419,7 @@ struct Stylize: ParsableCommand {
     /// The seed's weights unless overridden. With random weights the seed's balance gives a
     /// featureless blur (design.md §4), so the terms are balanced from their step-0 sizes:
     /// style worth 5× the TV term at the start, content worth as much as style at the far end.
-    func lossWeights(_ model: StyleTransfer, contentPicture: RGBImage, styleImage: RGBImage, config: LossConfig,
+    func lossWeights(_ model: Stylizer, contentPicture: RGBImage, styleImage: RGBImage, config: LossConfig,
                      random: Bool, _ progress: ProgressDisplay) throws -> (Float, Float, Float) {
         let tv = tvWeight ?? 10
         guard random, contentWeight == nil || styleWeight == nil else {

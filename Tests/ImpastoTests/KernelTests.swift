@@ -287,6 +287,24 @@ final class KernelTests: XCTestCase {
         assertClose(try bx.read(), x.floats, abs: 1e-5, rel: 1e-5, "adam")
     }
 
+    func testCropAndAddTile() throws {
+        var rng = TestRNG(31)
+        let (c, h, w) = (3, 7, 9)
+        let image = rng.floats(c * h * w), tile = rng.floats(c * 4 * 5)
+        let window = PixelRect(x0: 3, y0: 2, x1: 8, y1: 6)
+        let out = try ctx.buffer(floats: c * 4 * 5)
+        try k.crop(ctx.buffer(image), channels: c, height: h, width: w, window: window, into: out)
+        var expected: [Float] = []
+        for ch in 0..<c { for y in 2..<6 { for x in 3..<8 { expected.append(image[(ch * h + y) * w + x]) } } }
+        XCTAssertEqual(try out.read(), expected)
+
+        let target = try ctx.buffer(image)
+        try k.addTile(ctx.buffer(tile), channels: c, into: target, height: h, width: w, window: window)
+        var sum = image
+        for ch in 0..<c { for y in 0..<4 { for x in 0..<5 { sum[(ch * h + y + 2) * w + x + 3] += tile[(ch * 4 + y) * 5 + x] } } }
+        XCTAssertEqual(try target.read(), sum)
+    }
+
     func testNormalizeAndDenormalize() throws {
         var rng = TestRNG(19)
         let (h, w) = TestEnv.underOclgrind ? (2, 3) : (7, 9)

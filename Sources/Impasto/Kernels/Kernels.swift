@@ -19,6 +19,7 @@ public final class Kernels: @unchecked Sendable {
     let tvPartial, tvBackward: Kernel
     let adam: Kernel
     let normalize, denormalize: Kernel
+    let cropPlanes, addTile: Kernel
 
     /// How many partial sums a reduction leaves: fixed, so results do not depend on the device.
     static let partialCount = 1024
@@ -55,6 +56,8 @@ public final class Kernels: @unchecked Sendable {
         adam = try context.kernel("adam", "adam_step")
         normalize = try context.kernel("image", "normalize_image")
         denormalize = try context.kernel("image", "denormalize_image")
+        cropPlanes = try context.kernel("crop", "crop_planes")
+        addTile = try context.kernel("crop", "add_tile")
     }
 
     func need(_ b: Buffer, _ floats: Int, _ what: String) {
@@ -162,5 +165,27 @@ public final class Kernels: @unchecked Sendable {
         need(x, c * n, "mask x"); need(mask, n, "mask"); need(out, c * n, "mask out")
         return try maskMultiplyKernel.launch(global: [c * n], local: LaunchShape.linear(maskMultiplyKernel, device: device),
                                              .i(c), .i(n), .b(x), .b(mask), .b(out), .i(accumulate ? 1 : 0))
+    }
+
+    // MARK: tiles
+
+    /// tile = the window `rect` (in pixels) of a planar C×H×W image.
+    @discardableResult
+    public func crop(_ image: Buffer, channels c: Int, height h: Int, width w: Int, window rect: PixelRect, into tile: Buffer) throws -> Event {
+        precondition(rect.x0 >= 0 && rect.y0 >= 0 && rect.x1 <= w && rect.y1 <= h, "window \(rect) outside \(w)x\(h)")
+        let n = c * rect.height * rect.width
+        need(image, c * h * w, "crop image"); need(tile, n, "crop tile")
+        return try cropPlanes.launch(global: [n], local: LaunchShape.linear(cropPlanes, device: device),
+                                     .b(image), .i(c), .i(h), .i(w), .b(tile), .i(rect.height), .i(rect.width), .i(rect.y0), .i(rect.x0))
+    }
+
+    /// The window `rect` of a planar C×H×W image += tile.
+    @discardableResult
+    public func addTile(_ tile: Buffer, channels c: Int, into image: Buffer, height h: Int, width w: Int, window rect: PixelRect) throws -> Event {
+        precondition(rect.x0 >= 0 && rect.y0 >= 0 && rect.x1 <= w && rect.y1 <= h, "window \(rect) outside \(w)x\(h)")
+        let n = c * rect.height * rect.width
+        need(image, c * h * w, "addTile image"); need(tile, n, "addTile tile")
+        return try addTile.launch(global: [n], local: LaunchShape.linear(addTile, device: device),
+                                  .b(tile), .i(c), .i(rect.height), .i(rect.width), .b(image), .i(h), .i(w), .i(rect.y0), .i(rect.x0))
     }
 }

@@ -4,7 +4,7 @@
 /// from the last `history` (step, gradient-change) pairs. All vectors live on the device; the
 /// inner products come back as scalars. The history is allocated up front.
 public final class LBFGS {
-    let model: StyleTransfer
+    let model: Stylizer
     let k: Kernels
     let n: Int
     public let history: Int
@@ -17,7 +17,7 @@ public final class LBFGS {
     private var t: Float = 0
     private var first = true
 
-    public init(model: StyleTransfer, history: Int = 100) throws {
+    public init(model: Stylizer, history: Int = 100) throws {
         precondition(history >= 1)
         self.model = model
         k = model.kernels

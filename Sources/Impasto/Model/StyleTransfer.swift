@@ -27,31 +27,39 @@ public struct LossTerms: Equatable {
 }
 
 /// Gatys style transfer on the device: the image X is the parameter, VGG19 is fixed. Holds
-/// the graph, its executor and Adam's state for one image size.
-public final class StyleTransfer {
+/// the graph, its executor and Adam's state for one image size. Built `tiled`, it is the
+/// crop-sized network a `TiledStyleTransfer` runs over each tile (no TV term, no optimiser
+/// state, ownership masks on every loss).
+public final class StyleTransfer: Stylizer {
     public let width, height: Int
     public let context: CLContext
-    let weights: VGGWeights
-    let config: LossConfig
-    let kernels: Kernels
+    public let weights: VGGWeights
+    public let config: LossConfig
+    public let kernels: Kernels
     let executor: Executor
     let losses: LossSlots
     let winograd = WinogradScratch()
-    let x, grad, adamM, adamV: Buffer
+    public let x, grad: Buffer
+    /// Adam's moments and the interleaved RGB staging for pictures; nil when tiled.
+    let adam: (m: Buffer, v: Buffer)?
+    let rgb: Buffer?
     public private(set) var moduleOutputs: [Int: TensorID] = [:]
     public private(set) var stepCount = 0
     public let styleOps: [StyleLossOp]
+    /// The module each style and content op is attached to, in order.
+    public let styleModules: [Int]
+    public let contentModules: [Int]
     /// Each style op's share of the style weight (its layer weight).
     let styleFactors: [Float]
-    let contentOps: [ContentLossOp]
-    let tvOp: TVLossOp
-    /// Interleaved RGB staging for image upload and download.
-    let rgb: Buffer
+    public let contentOps: [ContentLossOp]
+    let tvOp: TVLossOp?
 
-    var pixelCount: Int { 3 * width * height }
+    public var pixelCount: Int { 3 * width * height }
 
+    /// `masked`: allocate the style mask buffers now (a mask will be set), so that everything
+    /// the model needs is allocated here and `CLContext.measure` sees it.
     public init(context: CLContext, weights: VGGWeights, width: Int, height: Int, config: LossConfig = LossConfig(),
-                retainModules: Set<Int> = []) throws {
+                retainModules: Set<Int> = [], masked: Bool = false, tiled: Bool = false) throws {
         guard width >= VGG19.minimumSide, height >= VGG19.minimumSide else {
             throw StyleTransferError("image size \(width)x\(height) is too small: VGG19's four poolings need at least \(VGG19.minimumSide)x\(VGG19.minimumSide)")
         }
@@ -64,20 +72,22 @@ public final class StyleTransfer {
         losses = try LossSlots(context: context)
         let n = 3 * width * height
         x = try context.buffer([Float](repeating: 0, count: n))
-        rgb = try context.buffer([Float](repeating: 0, count: n))
         grad = try context.buffer([Float](repeating: 0, count: n))
-        adamM = try context.buffer([Float](repeating: 0, count: n))
-        adamV = try context.buffer([Float](repeating: 0, count: n))
+        rgb = tiled ? nil : try context.buffer([Float](repeating: 0, count: n))
+        adam = tiled ? nil : (try context.buffer([Float](repeating: 0, count: n)), try context.buffer([Float](repeating: 0, count: n)))
 
         let graph = Graph()
         let image = graph.input(TensorShape(c: 3, h: height, w: width))
-        let tv = try TVLossOp(name: "tv", kernels: kernels, shape: graph.shape(image), weight: config.tvWeight, losses: losses)
-        graph.add(tv, inputs: [image], output: nil)
-        tvOp = tv
+        if tiled {
+            tvOp = nil  // TV is the whole image's (TiledStyleTransfer)
+        } else {
+            let tv = try TVLossOp(name: "tv", kernels: kernels, shape: graph.shape(image), weight: config.tvWeight, losses: losses)
+            graph.add(tv, inputs: [image], output: nil)
+            tvOp = tv
+        }
         let last = (config.styleLayers + config.contentLayers).max() ?? 0
-        var styles: [StyleLossOp] = []
-        var factors: [Float] = []
-        var contents: [ContentLossOp] = []
+        var styles: [StyleLossOp] = [], factors: [Float] = [], contents: [ContentLossOp] = []
+        var styleAt: [Int] = [], contentAt: [Int] = []
         let kernels = self.kernels, losses = self.losses
         let outputs = try VGG19.build(into: graph, input: image, kernels: kernels, weights: weights, upTo: last,
                                       pooling: config.pooling, scratch: winograd) { i, t in
@@ -85,29 +95,37 @@ public final class StyleTransfer {
                 let factor = config.layerFactor(i)
                 let op = try StyleLossOp(name: "style\(i)", kernels: kernels, shape: graph.shape(t),
                                          weight: config.styleWeight * factor, losses: losses,
-                                         normalizeGradients: config.normalizeGradients)
+                                         normalizeGradients: config.normalizeGradients, masked: masked, tiled: tiled)
                 graph.add(op, inputs: [t], output: nil)
                 styles.append(op)
                 factors.append(factor)
+                styleAt.append(i)
             }
             if config.contentLayers.contains(i) {
                 let op = try ContentLossOp(name: "content\(i)", kernels: kernels, shape: graph.shape(t), weight: config.contentWeight,
-                                           losses: losses, normalizeGradients: config.normalizeGradients)
+                                           losses: losses, normalizeGradients: config.normalizeGradients, tiled: tiled)
                 graph.add(op, inputs: [t], output: nil)
                 contents.append(op)
+                contentAt.append(i)
             }
         }
         moduleOutputs = outputs
         styleOps = styles
         styleFactors = factors
         contentOps = contents
+        styleModules = styleAt
+        contentModules = contentAt
         graph.retained = Set(retainModules.compactMap { outputs[$0] })
         executor = try Executor(graph: graph, context: context, inputs: [image: x], inputGrads: [image: grad])
+        _ = try winograd.buffers(context)  // now, not at the first forward: all memory is taken here
     }
 
     /// Device bytes: the activation plan, op-owned buffers (weights, targets), the convolutions'
-    /// shared scratch, the image, its staging copy and Adam state.
-    public var deviceBytes: Int { executor.deviceBytes + winograd.bytes + 5 * 4 * pixelCount + losses.buffer.bytes + losses.partials.bytes }
+    /// shared scratch, the image, its gradient, staging copy and Adam state.
+    public var deviceBytes: Int {
+        executor.deviceBytes + winograd.bytes + (2 + (adam == nil ? 0 : 3)) * 4 * pixelCount
+            + losses.buffer.bytes + losses.partials.bytes
+    }
     public var plan: BufferPlan { executor.plan }
     public var executorGraph: Graph { executor.graph }
 
@@ -127,6 +145,11 @@ public final class StyleTransfer {
     public func setContent(_ image: [Float]) throws {
         check(image)
         try x.write(image)
+        try captureContent()
+    }
+
+    /// Content targets from the current X; Adam starts afresh.
+    func captureContent() throws {
         try executor.forward(capturing: { $0 is ContentLossOp })
         try resetOptimizer()
     }
@@ -138,8 +161,8 @@ public final class StyleTransfer {
     }
 
     public func resetOptimizer() throws {
-        try adamM.fill(0)
-        try adamV.fill(0)
+        try adam?.m.fill(0)
+        try adam?.v.fill(0)
         stepCount = 0
     }
 
@@ -152,17 +175,22 @@ public final class StyleTransfer {
         return try x.read()
     }
 
+    private var staging: Buffer {
+        guard let rgb else { preconditionFailure("a tiled model takes no pictures") }
+        return rgb
+    }
+
     /// Puts a picture (already at this size) into X, normalised.
     public func upload(_ picture: RGBImage) throws {
         precondition(picture.width == width && picture.height == height, "picture is \(picture.width)x\(picture.height), model \(width)x\(height)")
-        try rgb.write(picture.pixels)
-        try kernels.normalize(rgb: rgb, into: x, height: height, width: width)
+        try staging.write(picture.pixels)
+        try kernels.normalize(rgb: staging, into: x, height: height, width: width)
     }
 
     /// X as a picture: denormalised and clamped to [0, 1] (the seed's post-processing).
     public func picture() throws -> RGBImage {
-        try kernels.denormalize(x, into: rgb, height: height, width: width)
-        return RGBImage(width: width, height: height, pixels: try rgb.read())
+        try kernels.denormalize(x, into: staging, height: height, width: width)
+        return RGBImage(width: width, height: height, pixels: try staging.read())
     }
 
     /// Style targets from a picture of this size.
@@ -171,39 +199,22 @@ public final class StyleTransfer {
         try executor.forward(capturing: { $0 is StyleLossOp })
     }
 
-    /// Style targets blended from several pictures: the Gram targets are Σ wᵢ·gram(styleᵢ),
-    /// weights normalised to sum to 1. Each picture is resized to `scale` × this model's size
-    /// (neural-style's -style_scale); Gram matrices do not depend on the image size, so a
-    /// scaled style is measured by a second network of that size.
-    public func setStyles(_ styles: [(RGBImage, Float)], scale: Double = 1) throws {
+    public func captureStyles(_ styles: [(RGBImage, Float)]) throws {
         let total = styles.reduce(Float(0)) { $0 + $1.1 }
-        guard !styles.isEmpty, total > 0, styles.allSatisfy({ $0.1 >= 0 && $0.1.isFinite }) else {
-            throw StyleTransferError("style blend weights must be 0 or more and not all 0")
-        }
-        let w = max(VGG19.minimumSide, Int((Double(width) * scale).rounded()))
-        let h = max(VGG19.minimumSide, Int((Double(height) * scale).rounded()))
-        let capture = (w == width && h == height) ? self
-            : try StyleTransfer(context: context, weights: weights, width: w, height: h, config: config)
         for (k, (picture, weight)) in styles.enumerated() {
-            for op in capture.styleOps {
+            for op in styleOps {
                 op.blend = weight / total
                 op.accumulateCapture = k > 0
             }
-            try capture.setStyle(picture.resized(width: w, height: h))
+            try setStyle(picture)
         }
-        if capture !== self {
-            for (mine, theirs) in zip(styleOps, capture.styleOps) {
-                try mine.targetGram.copy(from: theirs.targetGram)
-            }
-        }
-        for op in capture.styleOps { op.blend = 1; op.accumulateCapture = false }
+        for op in styleOps { op.blend = 1; op.accumulateCapture = false }
     }
 
     /// Content targets from a picture of this size; X starts there, Adam state is reset.
     public func setContent(_ picture: RGBImage) throws {
         try upload(picture)
-        try executor.forward(capturing: { $0 is ContentLossOp })
-        try resetOptimizer()
+        try captureContent()
     }
 
     /// Spatial control: the style applies where `mask` is white (soft edges blend), not where
@@ -211,17 +222,21 @@ public final class StyleTransfer {
     /// style layer. nil removes the mask.
     public func setMask(_ mask: RGBImage?) throws {
         for op in styleOps {
-            guard let mask else { try op.setMask(nil); continue }
-            let small = ColorTransfer.luminance(mask).resized(width: op.layerWidth, height: op.layerHeight)
-            try op.setMask(stride(from: 0, to: small.pixels.count, by: 3).map { small.pixels[$0] })
+            try op.setMask(mask.map { Self.maskValues($0, width: op.layerWidth, height: op.layerHeight) })
         }
+    }
+
+    /// A mask picture's luminance at a layer's size, one value per pixel.
+    static func maskValues(_ mask: RGBImage, width: Int, height: Int) -> [Float] {
+        let small = ColorTransfer.luminance(mask).resized(width: width, height: height)
+        return stride(from: 0, to: small.pixels.count, by: 3).map { small.pixels[$0] }
     }
 
     /// Changes the loss weights (all style layers share one weight).
     public func setWeights(content: Float, style: Float, tv: Float) {
         for op in contentOps { op.weight = content }
         for (op, factor) in zip(styleOps, styleFactors) { op.weight = style * factor }
-        tvOp.weight = tv
+        tvOp?.weight = tv
     }
     public func gradient() throws -> [Float] { try grad.read() }
 
@@ -239,19 +254,35 @@ public final class StyleTransfer {
 
     /// One optimisation step: losses at the current X (returned), then Adam updates X.
     public func step(lr: Float) throws -> LossTerms {
-        try executor.forward()
-        try executor.backward()
+        guard let adam else { preconditionFailure("a tiled model has no optimiser") }
+        let terms = try evaluate()
         stepCount += 1
-        try kernels.adamStep(x: x, grad: grad, m: adamM, v: adamV, count: pixelCount, lr: lr, t: stepCount)
-        return try readLosses()
+        try kernels.adamStep(x: x, grad: grad, m: adam.m, v: adam.v, count: pixelCount, lr: lr, t: stepCount)
+        return terms
+    }
+
+    public func adamState() throws -> AdamState {
+        guard let adam else { preconditionFailure("a tiled model has no optimiser") }
+        return AdamState(width: width, height: height, m: try adam.m.read(), v: try adam.v.read(), steps: stepCount)
+    }
+
+    public func restoreAdam(_ state: AdamState) throws {
+        guard let adam else { preconditionFailure("a tiled model has no optimiser") }
+        let s = state.resized(width: width, height: height)
+        try adam.m.write(s.m)
+        try adam.v.write(s.v)
+        stepCount = s.steps
     }
 
     private func readLosses() throws -> LossTerms {
         let v = try losses.read()
         return LossTerms(content: contentOps.reduce(0) { $0 + v[$1.slot] },
                          style: styleOps.reduce(0) { $0 + v[$1.slot] },
-                         tv: v[tvOp.slot])
+                         tv: tvOp.map { v[$0.slot] } ?? 0)
     }
+
+    /// The loss vector as the ops last wrote it (a tiled model's per-tile content terms).
+    func lossValues() throws -> [Float] { try losses.read() }
 
     /// Per-op device seconds over the iterations run while profiling was on.
     public var profiling: Bool {

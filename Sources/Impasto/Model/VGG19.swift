@@ -41,6 +41,12 @@ public enum VGG19 {
         return i
     }
 
+    /// How many times smaller than the image module `index`'s maps are (2^poolings before it, and
+    /// including it when it is a pooling).
+    public static func scale(at index: Int) -> Int {
+        1 << poolIndices.filter { $0 <= index }.count
+    }
+
     /// Smallest image side: four poolings must leave at least one pixel.
     public static let minimumSide = 16
 

@@ -10,11 +10,48 @@ public final class CLContext: @unchecked Sendable {
     private let lock = NSLock()
     /// Device buffers created so far: lets a test prove an iteration allocates nothing.
     public private(set) var buffersCreated = 0
+    /// Bytes of the device buffers alive now, and the most that were alive at once.
+    public private(set) var liveBytes = 0, peakLiveBytes = 0
+    /// Set while `measure` runs: buffers are counted here instead of allocated.
+    private var dryRun: DeviceMemory?
 
-    func noteBufferCreated() {
+    func noteBufferCreated(bytes: Int) {
         lock.lock()
         buffersCreated += 1
+        liveBytes += bytes
+        peakLiveBytes = max(peakLiveBytes, liveBytes)
         lock.unlock()
+    }
+
+    func noteBufferReleased(bytes: Int) {
+        lock.lock()
+        liveBytes -= bytes
+        lock.unlock()
+    }
+
+    /// The device memory the buffers created by `body` would take, without allocating it: a
+    /// memory plan checked before the real thing is built (an image too big for the device is
+    /// then stylized in tiles). The objects `body` builds hold placeholder buffers and must not
+    /// be run. Kernels are still compiled (and stay cached).
+    public func measure(_ body: () throws -> Void) rethrows -> DeviceMemory {
+        lock.lock()
+        precondition(dryRun == nil, "measure does not nest")
+        dryRun = DeviceMemory()
+        lock.unlock()
+        defer { lock.lock(); dryRun = nil; lock.unlock() }
+        try body()
+        lock.lock()
+        defer { lock.unlock() }
+        return dryRun!
+    }
+
+    /// Counts a buffer in a running `measure`; false when none runs (allocate for real).
+    func countDry(bytes: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard dryRun != nil else { return false }
+        dryRun!.add(bytes)
+        return true
     }
 
     public init(device: Device) throws {
@@ -93,3 +130,19 @@ public final class CLContext: @unchecked Sendable {
         try check(clFinish(queue), "clFinish")
     }
 }
+
+/// An amount of device memory: the sum of some buffers and the largest of them (a device
+/// limits both: CL_DEVICE_GLOBAL_MEM_SIZE and CL_DEVICE_MAX_MEM_ALLOC_SIZE).
+public struct DeviceMemory: Equatable, CustomStringConvertible {
+    public private(set) var total = 0, largest = 0
+    public init(total: Int = 0, largest: Int = 0) { self.total = total; self.largest = largest }
+
+    mutating func add(_ bytes: Int) { total += bytes; largest = max(largest, bytes) }
+    public static func + (a: DeviceMemory, b: DeviceMemory) -> DeviceMemory {
+        DeviceMemory(total: a.total + b.total, largest: max(a.largest, b.largest))
+    }
+    public var description: String { "\(mebibytes(total)) (largest buffer \(mebibytes(largest)))" }
+}
+
+/// "123.4 MiB".
+public func mebibytes(_ bytes: Int) -> String { String(format: "%.1f MiB", Double(bytes) / 1048576) }

@@ -99,6 +99,7 @@ public final class Kernel: @unchecked Sendable {
             let status: cl_int
             switch arg {
             case .buffer(let b):
+                precondition(!b.dry, "\(name): a measured buffer cannot be run")
                 var mem: cl_mem? = b.handle
                 status = clSetKernelArg(handle, index, MemoryLayout<cl_mem>.size, &mem)
             case .int(var v): status = clSetKernelArg(handle, index, 4, &v)

@@ -23,6 +23,10 @@ public final class LossSlots {
 }
 
 /// weight · mean((F − F_target)²) on one layer's activations (the content loss).
+///
+/// Tiled (TiledStyleTransfer): the loss counts only the features the tile owns (an ownership
+/// mask of 0s and 1s), over the whole image's feature count, and the target holds the owned
+/// features only. Then Σ own·(F − T)² = Σ (own·F − T)², and the gradient is own·2(F − T).
 public final class ContentLossOp: Op {
     public let name: String
     let k: Kernels
@@ -33,31 +37,60 @@ public final class ContentLossOp: Op {
     public let slot: Int
     /// neural-style's -normalize_gradients: the gradient is divided by its L1 norm.
     let normalized: GradientNormalizer?
+    /// Tiled: the ownership mask (one value per pixel) and own·F from the last forward.
+    let ownership, owned: Buffer?
+    /// The feature count the mean is over: this layer's, or the whole image's when tiled.
+    public var meanCount: Int
 
     public var backwardReadsInputs: Bool { true }
     public var backwardReadsOutput: Bool { false }
-    public var ownedBytes: Int { target.bytes + (normalized?.bytes ?? 0) }
+    public var ownedBytes: Int { target.bytes + (normalized?.bytes ?? 0) + (ownership?.bytes ?? 0) + (owned?.bytes ?? 0) }
 
     public init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots,
-                normalizeGradients: Bool = false) throws {
+                normalizeGradients: Bool = false, tiled: Bool = false) throws {
+        precondition(!(tiled && normalizeGradients), "normalised gradients need the whole image's gradient")
         self.name = name
         k = kernels
         self.shape = shape
         self.weight = weight
         self.losses = losses
+        meanCount = shape.count
         slot = losses.claim(name)
-        target = try kernels.context.buffer([Float](repeating: 0, count: shape.count))
+        let ctx = kernels.context
+        target = try ctx.buffer([Float](repeating: 0, count: shape.count))
         normalized = normalizeGradients ? try GradientNormalizer(kernels: kernels, count: shape.count) : nil
+        ownership = tiled ? try ctx.buffer([Float](repeating: 1, count: shape.h * shape.w)) : nil
+        owned = tiled ? try ctx.buffer(floats: shape.count) : nil
     }
 
+    /// Tiled: this tile's ownership mask (height × width values) and its target (C×H×W, zero
+    /// outside the owned block).
+    public func setTile(ownership mask: [Float], target values: [Float]) throws {
+        guard let ownership else { preconditionFailure("\(name) is not tiled") }
+        try ownership.write(mask)
+        try target.write(values)
+    }
+
+    /// The target: the features (tiled: the owned ones) of the current input.
     public func captureTarget(_ b: OpBuffers) throws -> [Event] {
+        if let ownership {
+            return [try k.maskMultiply(b.inputs[0], mask: ownership, into: target, channels: shape.c, count: shape.h * shape.w, accumulate: false)]
+        }
         try target.copy(from: b.inputs[0], count: shape.count)
         return []
     }
 
+    public var targetValues: Buffer { target }
+
     public func forward(_ b: OpBuffers) throws -> [Event] {
-        try k.sumSquaredDifference(b.inputs[0], target, count: shape.count, partials: losses.partials,
-                                   losses: losses.buffer, slot: slot, scale: weight / Float(shape.count))
+        var events: [Event] = []
+        var f = b.inputs[0]
+        if let ownership, let owned {
+            events.append(try k.maskMultiply(f, mask: ownership, into: owned, channels: shape.c, count: shape.h * shape.w, accumulate: false))
+            f = owned
+        }
+        return try events + k.sumSquaredDifference(f, target, count: shape.count, partials: losses.partials,
+                                                   losses: losses.buffer, slot: slot, scale: weight / Float(meanCount))
     }
 
     public func backward(_ b: OpBuffers) throws -> [Event] {
@@ -66,8 +99,8 @@ public final class ContentLossOp: Op {
                                            scale: 2 / Float(shape.count), accumulate: false)
             return try [e] + normalized.add(weight, into: b.gradInputs[0], accumulate: b.accumulate[0])
         }
-        return [try k.scaledDifference(b.inputs[0], target, into: b.gradInputs[0], count: shape.count,
-                                       scale: 2 * weight / Float(shape.count), accumulate: b.accumulate[0])]
+        return [try k.scaledDifference(owned ?? b.inputs[0], target, into: b.gradInputs[0], count: shape.count,
+                                       scale: 2 * weight / Float(meanCount), accumulate: b.accumulate[0])]
     }
 }
 
@@ -77,31 +110,42 @@ public final class ContentLossOp: Op {
 /// With a mask m (spatial control, Gatys et al. 2017) the layer's Gram matrix is that of F⊙m
 /// divided by C·Σm, so the style is matched only where the mask is white, at full strength;
 /// then ∂L/∂F = m² ⊙ (S·F).
+///
+/// Tiled (TiledStyleTransfer), the mask is the tile's ownership times the user's mask and Σm
+/// is the whole image's: in the `.gather` phase each tile's forward adds its share into the
+/// Gram matrix, `finishGathered` turns the sum into the loss and S, and in the `.apply` phase
+/// backward uses that S (forward does nothing).
 public final class StyleLossOp: Op {
     public let name: String
     let k: Kernels
     let c, n: Int
     public let layerWidth, layerHeight: Int
-    /// The mask at this layer's resolution, and its square, when spatial control is on.
-    private var mask, maskSquared: Buffer?
+    /// The mask at this layer's resolution, its square, and C×N scratch for the masked features
+    /// (forward) and the unmasked gradient (backward); allocated with the op when it is built
+    /// masked or tiled, else on the first `setMask`.
+    private var maskBuffers: (mask: Buffer, squared: Buffer, work: Buffer)?
+    private var masked = false
     private var maskArea: Float = 0
-    /// C×N scratch for the masked features (forward) and the unmasked gradient (backward).
-    private var work: Buffer?
     let normalized: GradientNormalizer?
     public var weight: Float
     let target, gram, s, scratch: Buffer
     let losses: LossSlots
     public let slot: Int
 
+    public enum TilePhase { case gather, apply }
+    /// nil: the op sees the whole image.
+    public var tilePhase: TilePhase?
+
     public var backwardReadsInputs: Bool { true }
     public var backwardReadsOutput: Bool { false }
     public var ownedBytes: Int {
         target.bytes + gram.bytes + s.bytes + scratch.bytes + (normalized?.bytes ?? 0)
-            + (mask?.bytes ?? 0) * 2 + (work?.bytes ?? 0)
+            + (maskBuffers.map { $0.mask.bytes + $0.squared.bytes + $0.work.bytes } ?? 0)
     }
 
     public init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots,
-                normalizeGradients: Bool = false) throws {
+                normalizeGradients: Bool = false, masked: Bool = false, tiled: Bool = false) throws {
+        precondition(!(tiled && normalizeGradients), "normalised gradients need the whole image's gradient")
         self.name = name
         k = kernels
         c = shape.c
@@ -114,12 +158,19 @@ public final class StyleLossOp: Op {
         slot = losses.claim(name)
         let ctx = kernels.context
         target = try ctx.buffer([Float](repeating: 0, count: c * c))
-        gram = try ctx.buffer(floats: c * c)
+        gram = try ctx.buffer([Float](repeating: 0, count: c * c))
         s = try ctx.buffer(floats: c * c)
         scratch = try ctx.buffer(floats: Kernels.gramScratchCount(c: c, n: n))
+        tilePhase = tiled ? .gather : nil
+        if masked || tiled { try allocateMask() }
     }
 
-    /// The Gram matrix of the last forward (or capture).
+    private func allocateMask() throws {
+        let ctx = k.context
+        maskBuffers = (try ctx.buffer(floats: n), try ctx.buffer(floats: n), try ctx.buffer(floats: c * n))
+    }
+
+    /// The Gram matrix of the last forward (or capture); tiled, the sum gathered so far.
     public var gramMatrix: Buffer { gram }
     public var targetGram: Buffer { target }
 
@@ -128,52 +179,82 @@ public final class StyleLossOp: Op {
     public var blend: Float = 1
     public var accumulateCapture = false
 
-    /// Sets (or with nil clears) the mask: `values` holds this layer's height × width pixels in [0, 1].
-    public func setMask(_ values: [Float]?) throws {
-        guard let values else { mask = nil; maskSquared = nil; return }
+    /// Sets (or with nil clears) the mask: `values` holds this layer's height × width pixels in
+    /// [0, 1]; the Gram matrix is divided by C·`area` (default Σ values).
+    public func setMask(_ values: [Float]?, area: Float? = nil) throws {
+        guard let values else { masked = false; return }
         precondition(values.count == n, "mask has \(values.count) values for a \(layerWidth)x\(layerHeight) layer")
-        mask = try k.context.buffer(values)
-        maskSquared = try k.context.buffer(values.map { $0 * $0 })
-        maskArea = max(values.reduce(0, +), 1e-6)
-        if work == nil { work = try k.context.buffer(floats: c * n) }
+        if maskBuffers == nil { try allocateMask() }
+        try maskBuffers!.mask.write(values)
+        try maskBuffers!.squared.write(values.map { $0 * $0 })
+        maskArea = max(area ?? values.reduce(0, +), 1e-6)
+        masked = true
     }
 
     /// The effective pixel count the Gram matrix is divided by.
-    private var area: Float { mask == nil ? Float(n) : maskArea }
+    private var area: Float { masked ? maskArea : Float(n) }
 
-    private func computeGram(_ f: Buffer, masked: Bool) throws -> [Event] {
-        if masked, let mask, let work {
+    private func computeGram(_ f: Buffer, into g: Buffer) throws -> [Event] {
+        if masked, let (mask, _, work) = maskBuffers {
             let e = try k.maskMultiply(f, mask: mask, into: work, channels: c, count: n, accumulate: false)
-            return try [e] + k.gram(work, into: gram, scratch: scratch, channels: c, count: n, scale: 1 / (Float(c) * area))
+            return try [e] + k.gram(work, into: g, scratch: scratch, channels: c, count: n, scale: 1 / (Float(c) * area))
         }
-        return try k.gram(f, into: gram, scratch: scratch, channels: c, count: n, scale: 1 / Float(c * n))
+        return try k.gram(f, into: g, scratch: scratch, channels: c, count: n, scale: 1 / Float(c * n))
     }
 
-    /// The style image's Gram matrix is always of the whole picture.
+    /// Tiled: this tile's share of the Gram matrix, added to the sum (S is free until the sum
+    /// is finished, so it holds the share).
+    private func gather(_ f: Buffer) throws -> [Event] {
+        try computeGram(f, into: s) + [k.axpby(1, s, 1, gram, count: c * c)]
+    }
+
+    /// Tiled: starts a new sum.
+    public func clearGathered() throws { try gram.fill(0) }
+
+    /// Tiled: the loss and S from the gathered Gram matrix.
+    @discardableResult
+    public func finishGathered() throws -> [Event] { try lossAndS() }
+
+    /// Tiled: the gathered Gram matrix (of a style image) becomes (part of) the target.
+    public func captureGathered() throws {
+        try k.axpby(blend, gram, accumulateCapture ? 1 : 0, target, count: c * c)
+    }
+
+    /// The style image's Gram matrix is always of the whole picture (tiled: the masks then hold
+    /// ownership only, and the capture adds this tile's share).
     public func captureTarget(_ b: OpBuffers) throws -> [Event] {
-        try computeGram(b.inputs[0], masked: false) + [k.axpby(blend, gram, accumulateCapture ? 1 : 0, target, count: c * c)]
+        if tilePhase != nil { return try gather(b.inputs[0]) }
+        return try computeGram(b.inputs[0], into: gram) + [k.axpby(blend, gram, accumulateCapture ? 1 : 0, target, count: c * c)]
     }
 
-    public func forward(_ b: OpBuffers) throws -> [Event] {
+    private func lossAndS() throws -> [Event] {
         let cc = Float(c * c)
-        return try computeGram(b.inputs[0], masked: true)
-            + k.sumSquaredDifference(gram, target, count: c * c, partials: losses.partials,
-                                     losses: losses.buffer, slot: slot, scale: weight / cc)
+        return try k.sumSquaredDifference(gram, target, count: c * c, partials: losses.partials,
+                                          losses: losses.buffer, slot: slot, scale: weight / cc)
             // ∂L/∂G = 2w(G − Gs)/C²; ∂L/∂F = (∂L/∂G + ∂L/∂Gᵀ) F / (C N) = S F with:
             + [k.scaledDifference(gram, target, into: s, count: c * c,
                                   scale: 4 * weight / cc / (Float(c) * area), accumulate: false)]
     }
 
+    public func forward(_ b: OpBuffers) throws -> [Event] {
+        switch tilePhase {
+        case nil: return try computeGram(b.inputs[0], into: gram) + lossAndS()
+        case .gather: return try gather(b.inputs[0])
+        case .apply: return []
+        }
+    }
+
     public func backward(_ b: OpBuffers) throws -> [Event] {
+        precondition(tilePhase != .gather, "\(name): backward in the gather phase")
         let f = b.inputs[0], grad = b.gradInputs[0], acc = b.accumulate[0]
-        if mask == nil && normalized == nil {
+        if !masked && normalized == nil {
             return [try k.gramBackward(s: s, f: f, gradF: grad, channels: c, count: n, accumulate: acc)]
         }
         // S·F into a scratch buffer, then the mask's square, then normalised or plain addition.
-        let into = normalized?.work ?? work!
+        let into = normalized?.work ?? maskBuffers!.work
         var events = [try k.gramBackward(s: s, f: f, gradF: into, channels: c, count: n, accumulate: false)]
-        if let maskSquared {
-            events.append(try k.maskMultiply(into, mask: maskSquared, into: into, channels: c, count: n, accumulate: false))
+        if masked, let squared = maskBuffers?.squared {
+            events.append(try k.maskMultiply(into, mask: squared, into: into, channels: c, count: n, accumulate: false))
         }
         if let normalized {
             return events + (try normalized.add(weight, into: grad, accumulate: acc))

@@ -1,0 +1,169 @@
+import XCTest
+@testable import Impasto
+
+/// Tiled stylization (TilePlan, TiledStyleTransfer) against the whole image, and the memory
+/// measurements that decide when to tile.
+final class TilingTests: XCTestCase {
+    var ctx: CLContext { TestEnv.context }
+    static let weights = try! VGGWeights.random(seed: 7, widthDivisor: 8)
+
+    func pictures(_ w: Int, _ h: Int) -> (content: RGBImage, style: RGBImage, mask: RGBImage) {
+        let mask = RGBImage(width: 8, height: 8, pixels: (0..<64).flatMap { i -> [Float] in
+            let v: Float = i % 8 < 3 ? 0 : (i % 8 < 5 ? 0.5 : 1)
+            return [v, v, v]
+        })
+        return (SampleImages.landscape().resized(width: w, height: h), SampleImages.swirls().resized(width: w, height: h), mask)
+    }
+
+    func testNetworkReachAndAlignment() {
+        // conv5_1: 2·1 + 2·2 + 4·4 + 4·8 + 1·16 = 70 pixels, after four poolings (16).
+        XCTAssertTrue(TilePlan.network(upTo: 28) == (80, 16))
+        // conv4_4: 2 + 4 + 16 + 32 = 54, three poolings.
+        XCTAssertTrue(TilePlan.network(upTo: 25) == (56, 8))
+        XCTAssertTrue(TilePlan.network(upTo: 2) == (2, 1))
+    }
+
+    /// The "blend weights": at every layer scale the tiles' ownership masks add up to exactly
+    /// 1 on every position of the whole image's map, and crops keep their halo.
+    func testOwnershipCoversEveryPixelOnceAtEveryLayer() throws {
+        for (w, h, columns, rows) in [(256, 224, 2, 2), (517, 389, 3, 2), (4000, 3000, 5, 4), (1000, 300, 4, 1), (203, 900, 1, 5)] {
+            let plan = try XCTUnwrap(TilePlan(width: w, height: h, columns: columns, rows: rows, halo: 80, alignment: 16), "\(w)x\(h)")
+            XCTAssertEqual(plan.tiles.count, columns * rows)
+            for t in plan.tiles {
+                XCTAssertTrue(t.crop.x0 >= 0 && t.crop.y0 >= 0 && t.crop.x1 <= w && t.crop.y1 <= h, "\(t.crop) in \(w)x\(h)")
+                XCTAssertEqual(t.crop.x0 % 16, 0); XCTAssertEqual(t.crop.y0 % 16, 0)
+                XCTAssertEqual(t.crop.width, plan.cropWidth); XCTAssertEqual(t.crop.height, plan.cropHeight)
+                XCTAssertTrue(t.owned.x0 == 0 || t.owned.x0 - t.crop.x0 >= 80, "left halo of \(t.crop)")
+                XCTAssertTrue(t.owned.y0 == 0 || t.owned.y0 - t.crop.y0 >= 80, "top halo of \(t.crop)")
+                XCTAssertTrue(t.owned.x1 == w || t.crop.x1 - t.owned.x1 >= 80, "right halo of \(t.crop)")
+                XCTAssertTrue(t.owned.y1 == h || t.crop.y1 - t.owned.y1 >= 80, "bottom halo of \(t.crop)")
+            }
+            for scale in [1, 2, 4, 8, 16] {
+                let gw = w / scale, gh = h / scale, lw = plan.cropWidth / scale, lh = plan.cropHeight / scale
+                var cover = [Float](repeating: 0, count: gw * gh)
+                for t in plan.tiles {
+                    let mask = plan.ownershipMask(t, scale: scale)
+                    for y in 0..<lh { for x in 0..<lw where mask[y * lw + x] != 0 {
+                        let gx = t.crop.x0 / scale + x, gy = t.crop.y0 / scale + y
+                        XCTAssertTrue(gx < gw && gy < gh, "a tile owns a position outside the map")
+                        cover[gy * gw + gx] += mask[y * lw + x]
+                    } }
+                }
+                XCTAssertTrue(cover.allSatisfy { $0 == 1 }, "\(w)x\(h) at 1/\(scale): \(cover.filter { $0 != 1 }.count) positions not covered once")
+            }
+        }
+        XCTAssertNil(TilePlan(width: 180, height: 200, columns: 2, rows: 1, halo: 80, alignment: 16), "too small for two tiles with halos")
+    }
+
+    func models(_ w: Int, _ h: Int, columns: Int, rows: Int, halo: Int = TilePlan.network(upTo: 28).halo) throws -> (StyleTransfer, TiledStyleTransfer) {
+        let alignment = TilePlan.network(upTo: 28).alignment
+        let plan = try XCTUnwrap(TilePlan(width: w, height: h, columns: columns, rows: rows, halo: halo, alignment: alignment))
+        XCTAssertEqual(plan.tiles.count, columns * rows)
+        let (content, style, _) = pictures(w, h)
+        let whole = try StyleTransfer(context: ctx, weights: Self.weights, width: w, height: h)
+        let tiled = try TiledStyleTransfer(context: ctx, weights: Self.weights, plan: plan)
+        for m in [whole, tiled] as [Stylizer] {
+            try m.setStyles([(style, 1)])
+            try m.setContent(content)
+            m.setWeights(content: 1, style: 1e3, tv: 1)
+        }
+        return (whole, tiled)
+    }
+
+    func assertSameObjective(_ whole: Stylizer, _ tiled: Stylizer, _ what: String) throws {
+        let a = try whole.evaluate(), b = try tiled.evaluate()
+        for (name, x, y) in [("content", a.content, b.content), ("style", a.style, b.style), ("tv", a.tv, b.tv)] {
+            XCTAssertEqual(y, x, accuracy: 2e-6 * max(abs(x), 1e-12), "\(what): \(name) tiled \(y) vs whole \(x)")
+        }
+        let gw = try whole.grad.read(), gt = try tiled.grad.read()
+        XCTAssertLessThan(relativeL2(gt, gw), 2e-5, "\(what): gradient")  // measured 5e-7, masked 4e-6
+    }
+
+    /// Tiles with halos and global Gram matrices compute the whole image's losses and gradient
+    /// (2x2 tiles of a 256x224 image), with and without a spatial mask; a few Adam steps agree.
+    func testTiledEvaluationEqualsWholeImage() throws {
+        let (whole, tiled) = try models(256, 224, columns: 2, rows: 2)
+        var rng = TestRNG(3)
+        let start = try whole.image().map { $0 + 0.2 * rng.float() }
+        try whole.setImage(start); try tiled.setImage(start)
+        try assertSameObjective(whole, tiled, "unmasked")
+
+        let mask = pictures(8, 8).mask
+        try whole.setMask(mask); try tiled.setMask(mask)
+        try assertSameObjective(whole, tiled, "masked")
+
+        try whole.setMask(nil); try tiled.setMask(nil)
+        for i in 0..<3 {
+            let a = try whole.step(lr: 0.3), b = try tiled.step(lr: 0.3)
+            XCTAssertEqual(b.total, a.total, accuracy: 1e-3 * a.total, "step \(i)")
+        }
+    }
+
+    /// The halo is needed: without it (or with less than the network's reach) the tiles'
+    /// features near their borders are wrong and so are the losses and gradient, by far more
+    /// than the tolerances above (with this net a 16-pixel halo is still off by 1.6e-4 on the gradient).
+    func testWithoutAHaloTheObjectiveDiffers() throws {
+        let (whole, tiled) = try models(256, 224, columns: 2, rows: 2, halo: 0)
+        let a = try whole.evaluate(), b = try tiled.evaluate()
+        XCTAssertGreaterThan(abs(b.style - a.style) / a.style, 1e-3)  // measured 2.5e-2
+        XCTAssertGreaterThan(relativeL2(try tiled.grad.read(), try whole.grad.read()), 1e-2)  // measured 7e-2
+    }
+
+    /// What `CLContext.measure` says a model needs is what building and running it allocates.
+    func testMeasuredMemoryIsWhatTheModelAllocates() throws {
+        let (content, style, mask) = pictures(96, 64)
+        for masked in [false, true] {
+            let measured = try Stylizers.measureWhole(context: ctx, weights: Self.weights, width: 96, height: 64, config: LossConfig(), masked: masked)
+            let before = ctx.liveBytes
+            do {
+                let model = try StyleTransfer(context: ctx, weights: Self.weights, width: 96, height: 64, masked: masked)
+                try model.setStyles([(style, 1)])
+                if masked { try model.setMask(mask) }
+                try model.setContent(content)
+                _ = try model.step(lr: 0.3)
+                XCTAssertEqual(ctx.liveBytes - before, measured.total, "masked \(masked): allocated vs measured")
+                XCTAssertEqual(model.deviceBytes, measured.total, "masked \(masked): the model's own count")
+            }
+            XCTAssertEqual(ctx.liveBytes, before, "the model's buffers are released with it")
+        }
+        let (halo, alignment) = TilePlan.network(upTo: 28)
+        let plan = try XCTUnwrap(TilePlan(width: 256, height: 224, columns: 2, rows: 2, halo: halo, alignment: alignment))
+        let measured = try Stylizers.measureTiled(context: ctx, weights: Self.weights, plan: plan, config: LossConfig())
+        let before = ctx.liveBytes
+        let big = pictures(256, 224)
+        let tiled = try TiledStyleTransfer(context: ctx, weights: Self.weights, plan: plan)
+        try tiled.setStyles([(big.style, 1)])
+        try tiled.setMask(mask)
+        try tiled.setContent(big.content)
+        _ = try tiled.step(lr: 0.3)
+        XCTAssertEqual(ctx.liveBytes - before, measured.total, "tiled: allocated vs measured")
+    }
+
+    func testChoosesTilesOnlyWhenTheWholeImageDoesNotFit() throws {
+        let whole = try Stylizers.measureWhole(context: ctx, weights: Self.weights, width: 256, height: 224, config: LossConfig())
+        let fits = try Stylizers.choose(context: ctx, weights: Self.weights, width: 256, height: 224, config: LossConfig(), memoryLimit: whole.total)
+        XCTAssertNil(fits.tiles)
+        let tight = try Stylizers.choose(context: ctx, weights: Self.weights, width: 256, height: 224, config: LossConfig(), memoryLimit: whole.total - 1)
+        let plan = try XCTUnwrap(tight.tiles)
+        XCTAssertGreaterThan(plan.tiles.count, 1)
+        XCTAssertLessThanOrEqual(tight.memory.total, whole.total - 1)
+        XCTAssertThrowsError(try Stylizers.choose(context: ctx, weights: Self.weights, width: 256, height: 224, config: LossConfig(),
+                                                  memoryLimit: 1 << 20)) { error in
+            XCTAssertTrue("\(error)".contains("does not fit"), "\(error)")
+        }
+    }
+
+    /// Adam's state carried to the next scale: a constant moment stays constant, v stays ≥ 0,
+    /// and the step count is kept.
+    func testAdamStateResizes() {
+        let m = [Float](repeating: 0.5, count: 3 * 4 * 3)
+        var rng = TestRNG(5)
+        let v = (0..<(3 * 4 * 3)).map { _ in abs(rng.float()) }
+        let s = AdamState(width: 4, height: 3, m: m, v: v, steps: 17).resized(width: 8, height: 6)
+        XCTAssertEqual(s.m.count, 3 * 8 * 6)
+        XCTAssertTrue(s.m.allSatisfy { abs($0 - 0.5) < 1e-6 })
+        XCTAssertTrue(s.v.allSatisfy { $0 >= 0 })
+        XCTAssertEqual(s.steps, 17)
+        XCTAssertEqual(s.v[0], v[0], "corners keep their value")
+    }
+}
