@@ -267,7 +267,7 @@ struct Stylize: ParsableCommand {
         }
         let sizes = factors.map { f in (Int((Double(w) * f).rounded()), Int((Double(h) * f).rounded())) }
         guard sizes[0].0 >= VGG19.minimumSide, sizes[0].1 >= VGG19.minimumSide else {
-            throw ValidationError("the first scale would be \(sizes[0].0)x\(sizes[0].1), below VGG19's \(VGG19.minimumSide)x\(VGG19.minimumSide): use fewer scales")
+            throw ValidationError("the first scale would be \(sizes[0].0)x\(sizes[0].1), below VGG19's \(VGG19.minimumSide)x\(VGG19.minimumSide): use fewer --scales or larger --scale-sizes")
         }
         return sizes
     }

@@ -287,4 +287,29 @@ final class ScalesTests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--scales"), bad.stderr)
     }
+
+    /// --scale-sizes and --scale-iterations: the given long sides, the output size last, and
+    /// the given number of iterations at each; bad lists are refused in one line.
+    func testScaleSizesAndIterations() throws {
+        let golden = Golden.div8
+        let tmp = try temporaryDirectory()
+        let out = tmp.appendingPathComponent("out.png").path, log = tmp.appendingPathComponent("log.jsonl").path
+        let common = ["stylize", "--content", golden.dir.appendingPathComponent("content.png").path,
+                      "--style", golden.dir.appendingPathComponent("style.png").path, "--output", out,
+                      "--size", "64x48", "--weights", golden.weightsURL.path, "--quiet"]
+        let r = try runProcess(try impastoBinary(), common + ["--scale-sizes", "24,32", "--scale-iterations", "3,2,1", "--log", log])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let scales = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map {
+            (try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]))["scale"] as? String
+        }
+        XCTAssertEqual(scales, ["24x18", "24x18", "24x18", "32x24", "32x24", "64x48"])
+        for (extra, word) in [(["--scale-sizes", "32,20"], "--scale-sizes"), (["--scale-sizes", "32", "--scale-iterations", "5"], "--scale-iterations"),
+                              (["--scale-sizes", "100"], "--scale-sizes"), (["--scales", "2", "--scale-sizes", "32"], "not both"),
+                              (["--max-memory", "lots"], "memory size")] {
+            let bad = try runProcess(try impastoBinary(), common + extra)
+            XCTAssertEqual(bad.status, 1, extra.joined(separator: " "))
+            XCTAssertTrue(bad.stderr.contains(word), bad.stderr)
+            XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
+        }
+    }
 }

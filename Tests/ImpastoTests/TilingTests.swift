@@ -166,4 +166,54 @@ final class TilingTests: XCTestCase {
         XCTAssertEqual(s.steps, 17)
         XCTAssertEqual(s.v[0], v[0], "corners keep their value")
     }
+
+    /// A model continues from a smaller one's Adam state: same step count, moments resized.
+    func testAdamStateCarriesToTheNextScale() throws {
+        let (content, style, _) = pictures(64, 48)
+        let small = try StyleTransfer(context: ctx, weights: Self.weights, width: 32, height: 24)
+        try small.setStyles([(style, 1)])
+        try small.setContent(content.resized(width: 32, height: 24))
+        for _ in 0..<3 { _ = try small.step(lr: 0.3) }
+        let state = try small.adamState()
+        XCTAssertEqual(state.steps, 3)
+        XCTAssertTrue(state.v.contains { $0 > 0 })
+        let big = try StyleTransfer(context: ctx, weights: Self.weights, width: 64, height: 48)
+        try big.restoreAdam(state)
+        let carried = try big.adamState()
+        XCTAssertEqual(carried.steps, 3)
+        XCTAssertEqual(carried.m, state.resized(width: 64, height: 48).m)
+    }
+}
+
+/// `impasto stylize --max-memory` below the whole image's need: tiles, the same run.
+final class TiledStylizeTests: XCTestCase {
+    func testMaxMemoryTilesAndGivesTheSameRun() throws {
+        let tmp = try temporaryDirectory()
+        func run(_ extra: [String]) throws -> (stderr: String, log: [[String: Any]], picture: RGBImage) {
+            let out = tmp.appendingPathComponent("out\(extra.count).png").path, log = tmp.appendingPathComponent("log\(extra.count).jsonl").path
+            let r = try runProcess(try impastoBinary(), ["stylize", "--demo", "--weights", "random:1", "--size", "256x224",
+                                                         "--iterations", "2", "--output", out, "--log", log] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map {
+                try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+            }
+            return (r.stderr, lines, try ImageFile.read(out))
+        }
+        let whole = try run([])
+        let tiled = try run(["--max-memory", "250M"])
+        XCTAssertFalse(whole.stderr.contains("tiles"), whole.stderr)
+        XCTAssertTrue(tiled.stderr.contains("tiles of"), tiled.stderr)
+        XCTAssertEqual(tiled.log.count, 2)
+        for (a, b) in zip(whole.log, tiled.log) {
+            for key in ["content", "style", "tv"] {
+                let x = a[key] as! Double, y = b[key] as! Double
+                XCTAssertEqual(y, x, accuracy: 1e-5 * max(abs(x), 1e-9), "\(key) at iteration \(a["iter"]!)")
+            }
+        }
+        // Adam's first steps are ±lr wherever the gradient is not 0, so a gradient element near 0
+        // whose rounding differs moves its pixel the other way: compare the mean.
+        let diffs = zip(whole.picture.pixels, tiled.picture.pixels).map { abs($0 - $1) }
+        let mean = diffs.reduce(0, +) / Float(diffs.count)
+        XCTAssertLessThan(mean, 0.5 / 255, "tiled and whole pictures differ")
+    }
 }
