@@ -1,15 +1,27 @@
 // relu: y = max(x, 0), and its backward. In place is allowed (y may be x, gx may be gy).
-// The backward needs only the forward's output: y > 0 exactly where x > 0.
+// The forward also keeps which elements were positive as bits, 32 to a word (word j holds
+// elements 32j … 32j+31, bit b element 32j+b), so the backward needs neither x nor y: the
+// activation's buffer is free for reuse as soon as the next layer has read it (1/32 of the
+// memory). One work-item per word.
 
-__kernel void relu_forward(__global const float* x, __global float* y, const int n) {
-    const int i = get_global_id(0);
-    if (i < n) y[i] = fmax(x[i], 0.0f);
+__kernel void relu_forward(__global const float* x, __global float* y, __global uint* mask, const int n) {
+    const int j = get_global_id(0);
+    const int start = 32 * j;
+    if (start >= n) return;
+    const int end = min(start + 32, n);
+    uint bits = 0;
+    for (int i = start; i < end; i++) {
+        const float v = x[i];
+        if (v > 0.0f) bits |= 1u << (i - start);
+        y[i] = fmax(v, 0.0f);
+    }
+    mask[j] = bits;
 }
 
-__kernel void relu_backward(__global const float* y, __global const float* gy, __global float* gx,
+__kernel void relu_backward(__global const uint* mask, __global const float* gy, __global float* gx,
                             const int n, const int accumulate) {
     const int i = get_global_id(0);
     if (i >= n) return;
-    const float g = y[i] > 0.0f ? gy[i] : 0.0f;
+    const float g = (mask[i / 32] >> (i % 32)) & 1u ? gy[i] : 0.0f;
     gx[i] = accumulate ? gx[i] + g : g;
 }

@@ -50,7 +50,7 @@ struct Stylize: ParsableCommand {
     var scaleSizes: String?
     @Option(help: "Iterations at each scale, comma-separated (default with several scales: --iterations at the first, half as many at each next, at least 50).")
     var scaleIterations: String?
-    @Option(help: "Device memory to use at most (e.g. 2G, 512M; default 90% of the device's). Larger images are stylized in tiles with the same result.")
+    @Option(help: "Device memory to use at most (e.g. 2G, 512M; default 90% of a GPU's, 3G on a CPU). Larger images are stylized in tiles with the same result.")
     var maxMemory: String?
     @Option(help: "Keep a picture here of snapshots side by side with the loss curves under them, updated as the run goes.")
     var progressImage: String?
@@ -158,7 +158,9 @@ struct Stylize: ParsableCommand {
             let choice = try Stylizers.choose(context: context, weights: vgg, width: sw, height: sh, config: config,
                                               masked: maskPicture != nil, memoryLimit: memoryLimit - lbfgsBytes)
             if let tiles = choice.tiles {
-                display.message("\(sw)x\(sh): \(tiles), \(choice.memory) of device memory")
+                let b = tiles.borders
+                display.message("\(sw)x\(sh): \(tiles), \(choice.memory) of device memory; tile borders at x "
+                                + b.x.map(String.init).joined(separator: ",") + " and y " + b.y.map(String.init).joined(separator: ","))
             }
             let model: Stylizer = try choice.tiles.map { try TiledStyleTransfer(context: context, weights: vgg, plan: $0, config: config) }
                 ?? StyleTransfer(context: context, weights: vgg, width: sw, height: sh, config: config, masked: maskPicture != nil)
@@ -291,7 +293,7 @@ struct Stylize: ParsableCommand {
         return (0..<n).map { $0 == 0 ? first : max(min(first, 50), first >> $0) }
     }
 
-    /// --max-memory, or 90% of the device's memory; never more than the device has.
+    /// --max-memory, or the default for the device (`Stylizers.defaultLimit`); never more than the device has.
     func deviceMemoryLimit(_ device: Device) throws -> Int {
         guard let text = maxMemory else { return Stylizers.defaultLimit(device) }
         return min(try parseBytes(text), Int(device.globalMemBytes))

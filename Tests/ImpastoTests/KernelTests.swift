@@ -141,12 +141,13 @@ final class KernelTests: XCTestCase {
         var rng = TestRNG(12)
         let n = TestEnv.underOclgrind ? 37 : 1001
         let x = rng.floats(n), gy = rng.floats(n)
-        let bx = try ctx.buffer(x)
-        try k.relu(bx, into: bx, count: n)  // in place
+        let bx = try ctx.buffer(x), mask = try ctx.buffer(floats: Kernels.reluMaskBytes(n) / 4)
+        try k.relu(bx, into: bx, mask: mask, count: n)  // in place
         let y = try bx.read()
         XCTAssertEqual(y, x.map { max($0, 0) })
+        try bx.fill(.nan)  // the backward must not read the activation
         let bg = try ctx.buffer(gy)
-        try k.reluBackward(output: bx, gradOutput: bg, gradInput: bg, count: n)  // in place
+        try k.reluBackward(mask: mask, gradOutput: bg, gradInput: bg, count: n)  // in place
         XCTAssertEqual(try bg.read(), zip(x, gy).map { $0 > 0 ? $1 : 0 })
         // Finite differences away from the kink.
         for i in 0..<min(n, 20) where abs(x[i]) > 1e-3 {
@@ -161,25 +162,27 @@ final class KernelTests: XCTestCase {
 
     func testMaxPoolForwardBackwardOddSizes() throws {
         var rng = TestRNG(13)
-        for (c, h, w) in poolShapes {
-            let x = rng.floats(c * h * w), nOut = c * (h / 2) * (w / 2)
+        // Values rounded to tenths make ties: the first maximum in row-major order wins, as in PyTorch.
+        for (c, h, w) in poolShapes { for ties in [false, true] {
+            let x = rng.floats(c * h * w).map { ties ? ($0 * 10).rounded() / 10 : $0 }, nOut = c * (h / 2) * (w / 2)
             let g = rng.floats(max(nOut, 1))
-            let bx = try ctx.buffer(x), out = try ctx.buffer(floats: max(nOut, 1))
+            let bx = try ctx.buffer(x), out = try ctx.buffer(floats: max(nOut, 1)), argmax = try ctx.buffer(floats: nOut / 4 + 1)
             if nOut > 0 {
-                try k.maxPool(bx, into: out, channels: c, height: h, width: w)
+                try k.maxPool(bx, into: out, argmax: argmax, channels: c, height: h, width: w)
                 assertClose(try out.read(count: nOut), CPURef.maxPool(x.doubles, c: c, h: h, w: w).floats, abs: 0, rel: 0, "pool")
             }
             let gx = try ctx.buffer(floats: c * h * w)
             try gx.fill(.nan)
-            try k.maxPoolBackward(input: bx, gradOutput: ctx.buffer(g), gradInput: gx, channels: c, height: h, width: w)
+            try k.maxPoolBackward(argmax: argmax, gradOutput: ctx.buffer(g), gradInput: gx, channels: c, height: h, width: w)
             let ref = CPURef.maxPoolBackward(x.doubles, Array(g.prefix(nOut)).doubles, c: c, h: h, w: w)
             assertClose(try gx.read(), ref.floats, abs: 0, rel: 0, "pool backward \(c)x\(h)x\(w)")
+            if ties { continue }  // no derivative at a tie
             let all = Array(0..<x.count)
             let numeric = CPURef.numericGradient(x.doubles, at: all) { xs in
                 zip(CPURef.maxPool(xs, c: c, h: h, w: w), g.doubles).reduce(0) { $0 + $1.0 * $1.1 }
             }
             for i in all { XCTAssertEqual(ref[i], numeric[i], accuracy: 1e-6) }
-        }
+        } }
     }
 
     var gramShapes: [(Int, Int)] {

@@ -121,18 +121,19 @@ public final class Bench {
         // Elementwise and reductions at conv1's shape (the largest).
         let n1 = 64 * height * width
         let a = try random(n1), b = try random(n1), g = try random(n1)
+        let bits = try ctx.buffer(floats: Kernels.reluMaskBytes(n1) / 4), argmax = try ctx.buffer(floats: n1 / 16 + 1)
         if wanted("relu") {
-            results.append(try memory("relu", "relu1_1", bytes: Double(n1) * 8) { [try k.relu(a, into: b, count: n1)] })
-            results.append(try memory("relu_bwd", "relu1_1", bytes: Double(n1) * 12) {
-                [try k.reluBackward(output: a, gradOutput: g, gradInput: b, count: n1)]
+            results.append(try memory("relu", "relu1_1", bytes: Double(n1) * 8.125) { [try k.relu(a, into: b, mask: bits, count: n1)] })
+            results.append(try memory("relu_bwd", "relu1_1", bytes: Double(n1) * 8.125) {
+                [try k.reluBackward(mask: bits, gradOutput: g, gradInput: b, count: n1)]
             })
         }
         if wanted("maxpool") {
-            results.append(try memory("maxpool", "pool1", bytes: Double(n1) * 5) {
-                [try k.maxPool(a, into: b, channels: 64, height: height, width: width)]
+            results.append(try memory("maxpool", "pool1", bytes: Double(n1) * 5.25) {
+                [try k.maxPool(a, into: b, argmax: argmax, channels: 64, height: height, width: width)]
             })
-            results.append(try memory("maxpool_bwd", "pool1", bytes: Double(n1) * 9) {
-                [try k.maxPoolBackward(input: a, gradOutput: g, gradInput: b, channels: 64, height: height, width: width)]
+            results.append(try memory("maxpool_bwd", "pool1", bytes: Double(n1) * 5.25) {
+                [try k.maxPoolBackward(argmax: argmax, gradOutput: g, gradInput: b, channels: 64, height: height, width: width)]
             })
         }
         if wanted("gram") {

@@ -97,34 +97,45 @@ public final class Kernels: @unchecked Sendable {
 
     // MARK: elementwise
 
+    /// Bytes of the positive-element mask `relu` keeps for n elements (a bit each, in words).
+    public static func reluMaskBytes(_ n: Int) -> Int { 4 * n.divRoundUp(32) }
+
+    /// y = max(x, 0) (in place allowed), and mask = the bits of x > 0 for `reluBackward`.
     @discardableResult
-    public func relu(_ x: Buffer, into y: Buffer, count n: Int) throws -> Event {
+    public func relu(_ x: Buffer, into y: Buffer, mask: Buffer, count n: Int) throws -> Event {
         need(x, n, "relu input"); need(y, n, "relu output")
-        return try reluForward.launch(global: [n], local: LaunchShape.linear(reluForward, device: device), .b(x), .b(y), .i(n))
+        precondition(mask.bytes >= Self.reluMaskBytes(n), "relu mask too small")
+        return try reluForward.launch(global: [n.divRoundUp(32)], local: LaunchShape.linear(reluForward, device: device),
+                                      .b(x), .b(y), .b(mask), .i(n))
     }
 
     @discardableResult
-    public func reluBackward(output y: Buffer, gradOutput gy: Buffer, gradInput gx: Buffer, count n: Int,
+    public func reluBackward(mask: Buffer, gradOutput gy: Buffer, gradInput gx: Buffer, count n: Int,
                              accumulate: Bool = false) throws -> Event {
-        need(y, n, "relu y"); need(gy, n, "relu gy"); need(gx, n, "relu gx")
+        need(gy, n, "relu gy"); need(gx, n, "relu gx")
+        precondition(mask.bytes >= Self.reluMaskBytes(n), "relu mask too small")
         return try reluBackward.launch(global: [n], local: LaunchShape.linear(reluBackward, device: device),
-                                       .b(y), .b(gy), .b(gx), .i(n), .i(accumulate ? 1 : 0))
+                                       .b(mask), .b(gy), .b(gx), .i(n), .i(accumulate ? 1 : 0))
+    }
+
+    /// Max pooling; `argmax` gets each window's first maximum (a byte per output) for the backward.
+    @discardableResult
+    public func maxPool(_ input: Buffer, into output: Buffer, argmax: Buffer, channels c: Int, height h: Int, width w: Int) throws -> Event {
+        let outCount = c * (h / 2) * (w / 2)
+        need(input, c * h * w, "maxpool input"); need(output, outCount, "maxpool output")
+        precondition(argmax.bytes >= outCount, "maxpool argmax too small")
+        return try poolForward.launch(global: [outCount], local: LaunchShape.linear(poolForward, device: device),
+                                      .b(input), .b(output), .b(argmax), .i(c), .i(h), .i(w))
     }
 
     @discardableResult
-    public func maxPool(_ input: Buffer, into output: Buffer, channels c: Int, height h: Int, width w: Int) throws -> Event {
-        need(input, c * h * w, "maxpool input"); need(output, c * (h / 2) * (w / 2), "maxpool output")
-        return try poolForward.launch(global: [c * (h / 2) * (w / 2)], local: LaunchShape.linear(poolForward, device: device),
-                                      .b(input), .b(output), .i(c), .i(h), .i(w))
-    }
-
-    @discardableResult
-    public func maxPoolBackward(input: Buffer, gradOutput: Buffer, gradInput: Buffer,
+    public func maxPoolBackward(argmax: Buffer, gradOutput: Buffer, gradInput: Buffer,
                                 channels c: Int, height h: Int, width w: Int, accumulate: Bool = false) throws -> Event {
-        need(input, c * h * w, "maxpool input"); need(gradOutput, c * (h / 2) * (w / 2), "maxpool gout")
-        need(gradInput, c * h * w, "maxpool gin")
+        let outCount = c * (h / 2) * (w / 2)
+        need(gradOutput, outCount, "maxpool gout"); need(gradInput, c * h * w, "maxpool gin")
+        precondition(argmax.bytes >= outCount, "maxpool argmax too small")
         return try poolBackward.launch(global: [c * h * w], local: LaunchShape.linear(poolBackward, device: device),
-                                       .b(input), .b(gradOutput), .b(gradInput), .i(c), .i(h), .i(w), .i(accumulate ? 1 : 0))
+                                       .b(argmax), .b(gradOutput), .b(gradInput), .i(c), .i(h), .i(w), .i(accumulate ? 1 : 0))
     }
 
     @discardableResult

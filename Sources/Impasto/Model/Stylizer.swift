@@ -104,9 +104,14 @@ public struct AdamState {
 /// Builds the stylizer for an image size within a device-memory limit: the whole-image model
 /// when its measured plan fits, otherwise the cheapest tiling that does.
 public enum Stylizers {
-    /// What a run may use unless told otherwise: 90% of the device's global memory (the rest is
-    /// the driver's, other programs' and the pictures').
-    public static func defaultLimit(_ device: Device) -> Int { Int(Double(device.globalMemBytes) * 0.9) }
+    /// What a run may use unless told otherwise: 90% of a GPU's global memory (the rest is the
+    /// driver's and other programs'). A CPU device's memory is the machine's RAM, shared with
+    /// everything else (POCL offers half of it or more), so there at most 3 GiB: beyond about a
+    /// megapixel of crop, bigger tiles gain little speed.
+    public static func defaultLimit(_ device: Device) -> Int {
+        let share = Int(Double(device.globalMemBytes) * 0.9)
+        return device.isCPU ? min(share, 3 << 30) : share
+    }
 
     public struct Choice {
         /// nil: the whole image at once.

@@ -125,6 +125,11 @@ public struct TilePlan: CustomStringConvertible {
         return mask
     }
 
+    /// Where one tile's owned part ends and the next one's begins (columns, rows).
+    public var borders: (x: [Int], y: [Int]) {
+        (Set(tiles.map { $0.owned.x0 }).subtracting([0]).sorted(), Set(tiles.map { $0.owned.y0 }).subtracting([0]).sorted())
+    }
+
     public var description: String {
         tiles.count == 1 ? "untiled" : "\(columns)x\(rows) tiles of \(cropWidth)x\(cropHeight) (halo \(halo))"
     }

@@ -68,10 +68,10 @@ public enum VGG19 {
                                     scratch: scratch)
                 x = graph.add(op, inputs: [x], output: op.outputShape)!
             } else if poolIndices.contains(i) {
-                let op = PoolOp(name: name, kernels: kernels, input: shape, kind: pooling)
+                let op = try PoolOp(name: name, kernels: kernels, input: shape, kind: pooling)
                 x = graph.add(op, inputs: [x], output: op.outputShape)!
             } else {
-                x = graph.add(ReLUOp(name: name, kernels: kernels, shape: shape), inputs: [x], output: shape)!
+                x = graph.add(try ReLUOp(name: name, kernels: kernels, shape: shape), inputs: [x], output: shape)!
             }
             outputs[i] = x
             try after(i, x)

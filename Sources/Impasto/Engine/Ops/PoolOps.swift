@@ -1,19 +1,23 @@
-/// 2×2 stride-2 pooling (floor), max (VGG19's own) or average (`--pooling avg`). The max
-/// backward recomputes each window's argmax from the input; the average one needs nothing.
+/// 2×2 stride-2 pooling (floor), max (VGG19's own) or average (`--pooling avg`). Max keeps
+/// each window's argmax as a byte for its backward; the average backward needs nothing.
 public final class PoolOp: Op {
     public let name: String
     let k: Kernels
     let shape: TensorShape  // input
     let kind: VGG19.Pooling
+    let argmax: Buffer?
 
-    public var backwardReadsInputs: Bool { kind == .max }
+    public var backwardReadsInputs: Bool { false }
     public var backwardReadsOutput: Bool { false }
+    public var ownedBytes: Int { argmax?.bytes ?? 0 }
 
-    public init(name: String, kernels: Kernels, input: TensorShape, kind: VGG19.Pooling) {
+    public init(name: String, kernels: Kernels, input: TensorShape, kind: VGG19.Pooling) throws {
         self.name = name
         k = kernels
         shape = input
         self.kind = kind
+        let outputs = input.c * (input.h / 2) * (input.w / 2)
+        argmax = kind == .max ? try kernels.context.buffer(floats: outputs.divRoundUp(4)) : nil
     }
 
     public var outputShape: TensorShape { TensorShape(c: shape.c, h: shape.h / 2, w: shape.w / 2) }
@@ -21,7 +25,7 @@ public final class PoolOp: Op {
     public func forward(_ b: OpBuffers) throws -> [Event] {
         let (c, h, w) = (shape.c, shape.h, shape.w)
         switch kind {
-        case .max: return [try k.maxPool(b.inputs[0], into: b.output!, channels: c, height: h, width: w)]
+        case .max: return [try k.maxPool(b.inputs[0], into: b.output!, argmax: argmax!, channels: c, height: h, width: w)]
         case .avg: return [try k.avgPool(b.inputs[0], into: b.output!, channels: c, height: h, width: w)]
         }
     }
@@ -30,7 +34,7 @@ public final class PoolOp: Op {
         let (c, h, w) = (shape.c, shape.h, shape.w)
         switch kind {
         case .max:
-            return [try k.maxPoolBackward(input: b.inputs[0], gradOutput: b.gradOutput!, gradInput: b.gradInputs[0],
+            return [try k.maxPoolBackward(argmax: argmax!, gradOutput: b.gradOutput!, gradInput: b.gradInputs[0],
                                           channels: c, height: h, width: w, accumulate: b.accumulate[0])]
         case .avg:
             return [try k.avgPoolBackward(gradOutput: b.gradOutput!, gradInput: b.gradInputs[0],
