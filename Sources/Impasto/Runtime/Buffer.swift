@@ -6,7 +6,8 @@ import Foundation
 public final class Buffer: @unchecked Sendable {
     let handle: cl_mem
     public let bytes: Int
-    unowned let context: CLContext
+    /// Strong: a buffer released after its last user lets go of the context still reports to it.
+    let context: CLContext
     /// Made inside `CLContext.measure`: only counted; its handle is a 4-byte placeholder.
     let dry: Bool
 
