@@ -37,3 +37,13 @@ func parseBytes(_ s: String) throws -> Int {
     }
     return Int(v * factor)
 }
+
+/// The selected device's context with its tuning applied: from the cache, or measured now,
+/// the first time this device (driver, kernels) is seen, which is said on stderr.
+func tunedContext(_ selector: String?, quiet: Bool = false) throws -> CLContext {
+    let context = try CLContext(selecting: selector)
+    if try Autotune.apply(to: context), !quiet {
+        FileHandle.standardError.write(Data("tuned for \(context.device.name): \(context.tuning) (kept in \(Autotune.file.path))\n".utf8))
+    }
+    return context
+}

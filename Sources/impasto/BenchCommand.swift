@@ -17,7 +17,7 @@ struct Bench: ParsableCommand {
         guarded {
             let (w, h) = try parseSize(size)
             guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
-            let context = try CLContext(selecting: deviceOptions.selector)
+            let context = try tunedContext(deviceOptions.selector)
             let bench = try Impasto.Bench(context: context, repeats: repeats)
             let results = try bench.run(width: w, height: h, only: only.map { Set($0.split(separator: ",").map(String.init)) })
             if json {

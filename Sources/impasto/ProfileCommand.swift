@@ -15,7 +15,7 @@ struct Profile: ParsableCommand {
         guarded {
             let (w, h) = try parseSize(size)
             guard iterations > 0 else { throw ValidationError("--iterations must be at least 1") }
-            let context = try CLContext(selecting: deviceOptions.selector)
+            let context = try tunedContext(deviceOptions.selector)
             let vgg = try loadWeights(weights)
             let model = try StyleTransfer(context: context, weights: vgg, width: w, height: h)
             var rng = SplitMix64(seed: 9)

@@ -102,7 +102,7 @@ struct Stylize: ParsableCommand {
         let initPicture = try initPath.map { try ImageFile.read($0, maxPixels: maxPixels) }
         let maskPicture = try mask.map { try ImageFile.read($0, maxPixels: maxPixels) }
         let (w, h) = try outputSize(for: contentImage)
-        let context = try CLContext(selecting: deviceOptions.selector)
+        let context = try tunedContext(deviceOptions.selector, quiet: quiet)
         let (vgg, randomWeights) = try resolveWeights(progress)
 
         // 3. Colour control (Gatys et al. 2017): what the network sees.

@@ -77,7 +77,7 @@ public final class Bench {
         func random(_ n: Int) throws -> Buffer { try ctx.buffer((0..<n).map { _ in Float(rng.normal()) }) }
 
         // Convolutions, layer by layer.
-        let scratch = WinogradScratch()
+        let scratch = WinogradScratch(maxTiles: k.tuning.winogradTiles)
         var (c, h, w) = (3, height, width)
         for i in 0...VGG19.lastModule {
             if VGG19.poolIndices.contains(i) { h /= 2; w /= 2; continue }

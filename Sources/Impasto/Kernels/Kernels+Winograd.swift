@@ -63,7 +63,7 @@ extension Kernels {
             events.append(try winogradInput.launch(global: [tpad, cin], local: LaunchShape.fit(cpu ? [16, 1] : [64, 1], kernel: winogradInput, device: device),
                                                    .b(input), .b(v), .i(cin), .i(h), .i(w), .i(tbase), .i(tcount), .i(tpad)))
             events.append(try winogradGemm.launch(global: [tpad / Self.winogradVW, coutPad / Self.convOCB, 36],
-                                                  local: LaunchShape.fit(cpu ? [1, 1, 1] : [8, 8, 1], kernel: winogradGemm, device: device),
+                                                  local: LaunchShape.fit(tuning.gemmLocal + [1], kernel: winogradGemm, device: device),
                                                   .b(u), .b(v), .b(m), .i(cin), .i(coutPad), .i(tpad)))
             events.append(try winogradOutput.launch(global: [tcount, cout], local: LaunchShape.fit(cpu ? [16, 1] : [64, 1], kernel: winogradOutput, device: device),
                                                     .b(m), .b(bias), .b(output), .i(cout), .i(coutPad), .i(h), .i(w),

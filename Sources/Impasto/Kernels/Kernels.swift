@@ -3,6 +3,8 @@
 /// and returns the command's event (for profiling).
 public final class Kernels: @unchecked Sendable {
     public let context: CLContext
+    /// Per-device choices that split the work without changing results (see `Autotune`).
+    public let tuning: Tuning
     var device: Device { context.device }
 
     /// The convolution built for each vector width along x (cl/conv3x3.cl's VW).
@@ -24,8 +26,9 @@ public final class Kernels: @unchecked Sendable {
     /// How many partial sums a reduction leaves: fixed, so results do not depend on the device.
     static let partialCount = 1024
 
-    public init(context: CLContext) throws {
+    public init(context: CLContext, tuning: Tuning? = nil) throws {
         self.context = context
+        self.tuning = tuning ?? context.tuning
         convByWidth = try Dictionary(uniqueKeysWithValues: Self.convWidths.map {
             ($0, try context.kernel("conv3x3", "conv3x3", defines: ["VW": "\($0)", "OCB": "\(Self.convOCB)", "YB": "\(Self.convRows)"]))
         })

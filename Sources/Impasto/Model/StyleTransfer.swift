@@ -38,7 +38,7 @@ public final class StyleTransfer: Stylizer {
     public let kernels: Kernels
     let executor: Executor
     let losses: LossSlots
-    let winograd = WinogradScratch()
+    let winograd: WinogradScratch
     public let x, grad: Buffer
     /// Adam's moments and the interleaved RGB staging for pictures; nil when tiled.
     let adam: (m: Buffer, v: Buffer)?
@@ -69,6 +69,7 @@ public final class StyleTransfer: Stylizer {
         self.weights = weights
         self.config = config
         kernels = try Kernels(context: context)
+        winograd = WinogradScratch(maxTiles: kernels.tuning.winogradTiles)
         losses = try LossSlots(context: context)
         let n = 3 * width * height
         x = try context.buffer([Float](repeating: 0, count: n))

@@ -12,6 +12,9 @@ public final class CLContext: @unchecked Sendable {
     public private(set) var buffersCreated = 0
     /// Bytes of the device buffers alive now, and the most that were alive at once.
     public private(set) var liveBytes = 0, peakLiveBytes = 0
+    /// What `Kernels` built on this context use: the defaults until `Autotune.apply` sets them.
+    public var tuning: Tuning
+
     /// Set while `measure` runs: buffers are counted here instead of allocated.
     private var dryRun: DeviceMemory?
 
@@ -56,6 +59,7 @@ public final class CLContext: @unchecked Sendable {
 
     public init(device: Device) throws {
         self.device = device
+        tuning = Tuning.defaults(for: device)
         var status: cl_int = 0
         var deviceID: cl_device_id? = device.id
         guard let ctx = clCreateContext(nil, 1, &deviceID, nil, nil, &status) else {

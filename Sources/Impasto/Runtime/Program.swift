@@ -15,9 +15,19 @@ public final class Program: @unchecked Sendable {
         return (["-cl-std=CL1.2", "-cl-mad-enable", "-cl-kernel-arg-info"] + d).joined(separator: " ")
     }
 
+    /// Whether this program came from `ProgramCache` rather than from source.
+    public let fromCache: Bool
+
     public init(context: CLContext, source: String, name: String, options: String) throws {
         self.context = context
         self.name = name
+        let cacheKey = ProgramCache.enabled(for: context.device)
+            ? ProgramCache.key(source: source, options: options, device: context.device) : nil
+        if let cacheKey, let binary = ProgramCache.load(cacheKey), let cached = Self.fromBinary(binary, context: context, options: options) {
+            handle = cached
+            fromCache = true
+            return
+        }
         var status: cl_int = 0
         let created: cl_program? = source.withCString { src in
             var ptr: UnsafePointer<CChar>? = src
@@ -25,12 +35,48 @@ public final class Program: @unchecked Sendable {
         }
         guard let program = created else { throw CLError(status, "clCreateProgramWithSource(\(name))") }
         handle = program
+        fromCache = false
         var device: cl_device_id? = context.device.id
         let built = clBuildProgram(program, 1, &device, options, nil, nil)
         if built != CL_SUCCESS {
             let log = (try? buildLog()) ?? "(no build log)"
             throw CLError(built, "clBuildProgram(\(name).cl)", detail: log)
         }
+        if let cacheKey, let binary = binary() { ProgramCache.store(binary, key: cacheKey) }
+    }
+
+    /// A program built from a cached binary, or nil when the driver refuses it (another
+    /// version wrote it, the file is damaged): the caller compiles the source instead.
+    private static func fromBinary(_ binary: Data, context: CLContext, options: String) -> cl_program? {
+        var device: cl_device_id? = context.device.id
+        var status: cl_int = 0, binaryStatus: cl_int = 0
+        let program: cl_program? = binary.withUnsafeBytes { raw in
+            var length = raw.count
+            var ptr: UnsafePointer<UInt8>? = raw.bindMemory(to: UInt8.self).baseAddress
+            return clCreateProgramWithBinary(context.context, 1, &device, &length, &ptr, &binaryStatus, &status)
+        }
+        guard let program, status == CL_SUCCESS, binaryStatus == CL_SUCCESS else {
+            if let program { clReleaseProgram(program) }
+            return nil
+        }
+        guard clBuildProgram(program, 1, &device, options, nil, nil) == CL_SUCCESS else {
+            clReleaseProgram(program)
+            return nil
+        }
+        return program
+    }
+
+    /// The device binary of this program (one device), or nil if the driver gives none.
+    private func binary() -> Data? {
+        var size = 0
+        guard clGetProgramInfo(handle, cl_program_info(CL_PROGRAM_BINARY_SIZES), MemoryLayout<Int>.size, &size, nil) == CL_SUCCESS,
+              size > 0 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let ok = bytes.withUnsafeMutableBufferPointer { buf -> Bool in
+            var ptr: UnsafeMutablePointer<UInt8>? = buf.baseAddress
+            return clGetProgramInfo(handle, cl_program_info(CL_PROGRAM_BINARIES), MemoryLayout<UnsafeMutablePointer<UInt8>?>.size, &ptr, nil) == CL_SUCCESS
+        }
+        return ok ? Data(bytes) : nil
     }
 
     deinit { clReleaseProgram(handle) }

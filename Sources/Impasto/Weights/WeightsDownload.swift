@@ -16,11 +16,7 @@ public enum WeightsDownload {
     }
 
     /// `$XDG_CACHE_HOME/impasto`, else `~/.cache/impasto`.
-    public static var cacheDirectory: URL {
-        let env = ProcessInfo.processInfo.environment
-        if let x = env["XDG_CACHE_HOME"], !x.isEmpty { return URL(fileURLWithPath: x).appendingPathComponent("impasto") }
-        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/impasto")
-    }
+    public static var cacheDirectory: URL { CacheDirectory.url }
 
     /// The hash prefix a file name promises ("vgg19-dcbb9e9d.pth" → "dcbb9e9d"), if any.
     static func expectedPrefix(_ fileName: String) -> String? {

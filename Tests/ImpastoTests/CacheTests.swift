@@ -1,0 +1,87 @@
+import XCTest
+@testable import Impasto
+
+/// Program binaries and tuning results cached on disk.
+final class CacheTests: XCTestCase {
+    func saxpyWorks(_ ctx: CLContext) throws {
+        let x: [Float] = [1, 2, 3], y: [Float] = [10, 20, 30]
+        let by = try ctx.buffer(y)
+        try ctx.kernel("saxpy", "saxpy").launch(global: [3], local: [1], .i(3), .f(2), .b(ctx.buffer(x)), .b(by))
+        XCTAssertEqual(try by.read(), [12, 24, 36])
+    }
+
+    /// The second context loads the binary the first one wrote; a damaged binary is compiled
+    /// from source again (and replaced), never an error.
+    func testProgramBinariesAreCachedAndDamageFallsBack() throws {
+        let dir = try temporaryDirectory()
+        let saved = ProgramCache.directory
+        ProgramCache.directory = dir
+        setenv("IMPASTO_PROGRAM_CACHE", "1", 1)
+        defer { ProgramCache.directory = saved; unsetenv("IMPASTO_PROGRAM_CACHE") }
+        let device = TestEnv.context.device
+
+        let first = try CLContext(device: device)
+        XCTAssertFalse(try first.program("saxpy").fromCache)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        XCTAssertEqual(files.filter { $0.hasSuffix(".bin") }.count, 1, "\(files)")
+        XCTAssertTrue(files.allSatisfy { $0.hasSuffix(".bin") }, "no temporary file left: \(files)")
+
+        let second = try CLContext(device: device)
+        XCTAssertTrue(try second.program("saxpy").fromCache)
+        try saxpyWorks(second)
+        XCTAssertFalse(try second.program("saxpy", defines: ["UNUSED": "1"]).fromCache, "other options, other binary")
+
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) {
+            try Data("not a binary".utf8).write(to: dir.appendingPathComponent(name))
+        }
+        let third = try CLContext(device: device)
+        XCTAssertFalse(try third.program("saxpy").fromCache)
+        try saxpyWorks(third)
+        XCTAssertTrue(try CLContext(device: device).program("saxpy").fromCache, "the damaged binary was replaced")
+    }
+
+    /// Tuned once per device, then read back; an entry with values outside the choices is
+    /// measured again; other devices' entries are kept.
+    func testTuningIsMeasuredOnceAndCached() throws {
+        let dir = try temporaryDirectory()
+        let saved = Autotune.file
+        Autotune.file = dir.appendingPathComponent("tuning.json")
+        defer { Autotune.file = saved }
+        let ctx = TestEnv.context, shape = (c: 16, h: 32, w: 64)
+        let (first, measured) = try Autotune.tuning(for: ctx, shape: shape)
+        XCTAssertTrue(measured)
+        XCTAssertTrue(first.isValid, "\(first)")
+        let (again, measuredAgain) = try Autotune.tuning(for: ctx, shape: shape)
+        XCTAssertFalse(measuredAgain)
+        XCTAssertEqual(again, first)
+
+        let key = Autotune.key(for: ctx.device)
+        let bad = "{\"\(key)\": {\"winogradTiles\": 3, \"gemmLocal\": [1, 1]}, \"another-device\": {\"winogradTiles\": 512, \"gemmLocal\": [4, 4]}}"
+        try Data(bad.utf8).write(to: Autotune.file)
+        let (fixed, remeasured) = try Autotune.tuning(for: ctx, shape: shape)
+        XCTAssertTrue(remeasured)
+        XCTAssertTrue(fixed.isValid)
+        let stored = try JSONDecoder().decode([String: Tuning].self, from: Data(contentsOf: Autotune.file))
+        XCTAssertEqual(stored[key], fixed)
+        XCTAssertEqual(stored["another-device"], Tuning(winogradTiles: 512, gemmLocal: [4, 4]))
+    }
+
+    /// Every tuning choice computes the same bits: a stale choice can be slow, never wrong.
+    func testEveryTuningGivesTheSameConvolution() throws {
+        let ctx = TestEnv.context
+        var rng = TestRNG(8)
+        let (c, h, w) = (16, 40, 72)
+        let input = try ctx.buffer(rng.floats(c * h * w)), weights = try ctx.buffer(rng.floats(c * c * 9, scale: 0.3))
+        let bias = try ctx.buffer(rng.floats(c.roundedUp(to: Kernels.convOCB)))
+        var reference: [Float]?
+        for tiles in Tuning.tileChoices { for local in Tuning.gemmLocalChoices {
+            let t = Tuning(winogradTiles: tiles, gemmLocal: local)
+            let out = try ctx.buffer(floats: c * h * w)
+            try Kernels(context: ctx, tuning: t).winogradConv(input: input, weights: weights, flipped: false, bias: bias, output: out,
+                                                              cin: c, cout: c, height: h, width: w,
+                                                              scratch: WinogradScratch(maxTiles: tiles / 16))
+            let got = try out.read()
+            if let reference { XCTAssertEqual(got, reference, "\(t)") } else { reference = got }
+        } }
+    }
+}
