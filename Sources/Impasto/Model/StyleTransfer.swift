@@ -72,10 +72,11 @@ public final class StyleTransfer: Stylizer {
         winograd = WinogradScratch(maxTiles: kernels.tuning.winogradTiles)
         losses = try LossSlots(context: context)
         let n = 3 * width * height
-        x = try context.buffer([Float](repeating: 0, count: n))
-        grad = try context.buffer([Float](repeating: 0, count: n))
-        rgb = tiled ? nil : try context.buffer([Float](repeating: 0, count: n))
-        adam = tiled ? nil : (try context.buffer([Float](repeating: 0, count: n)), try context.buffer([Float](repeating: 0, count: n)))
+        x = try context.buffer(floats: n)
+        grad = try context.buffer(floats: n)
+        rgb = tiled ? nil : try context.buffer(floats: n)
+        adam = tiled ? nil : (try context.buffer(floats: n), try context.buffer(floats: n))
+        for b in [x, grad, adam?.m, adam?.v].compactMap({ $0 }) { try b.fill(0) }
 
         let graph = Graph()
         let image = graph.input(TensorShape(c: 3, h: height, w: width))

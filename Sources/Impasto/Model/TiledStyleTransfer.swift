@@ -27,7 +27,7 @@ public final class TiledStyleTransfer: Stylizer {
     let tvSlot: Int
     var tvWeight: Float
     public private(set) var stepCount = 0
-    /// Per content op: the whole image's target map (C × H/s × W/s); zeros until `setContent`.
+    /// Per content op: the whole image's target map (C × H/s × W/s); empty (zeros) until `setContent`.
     private var contentTargets: [[Float]]
     /// Per style op: the user's mask at the whole image's layer size, or nil.
     private var masks: [[Float]?]
@@ -45,21 +45,20 @@ public final class TiledStyleTransfer: Stylizer {
         tile = try StyleTransfer(context: context, weights: weights, width: plan.cropWidth, height: plan.cropHeight,
                                  config: config, tiled: true)
         kernels = tile.kernels
+        // Filled on the device: no host copies of whole-image zeros (nor any while measuring).
         let n = 3 * width * height
-        x = try context.buffer([Float](repeating: 0, count: n))
-        grad = try context.buffer([Float](repeating: 0, count: n))
-        adamM = try context.buffer([Float](repeating: 0, count: n))
-        adamV = try context.buffer([Float](repeating: 0, count: n))
-        rgb = try context.buffer([Float](repeating: 0, count: n))
+        x = try context.buffer(floats: n)
+        grad = try context.buffer(floats: n)
+        adamM = try context.buffer(floats: n)
+        adamV = try context.buffer(floats: n)
+        rgb = try context.buffer(floats: n)
+        for b in [x, grad, adamM, adamV] { try b.fill(0) }
         losses = try LossSlots(context: context, capacity: 1)
         tvSlot = losses.claim("tv")
         tvWeight = config.tvWeight
-        let contentSizes = zip(tile.contentOps, tile.contentModules).map { op, module in
-            op.shape.c * (plan.height / VGG19.scale(at: module)) * (plan.width / VGG19.scale(at: module))
-        }
-        contentTargets = contentSizes.map { [Float](repeating: 0, count: $0) }
+        contentTargets = tile.contentOps.map { _ in [] }
         masks = tile.styleOps.map { _ in nil }
-        for (op, count) in zip(tile.contentOps, contentSizes) { op.meanCount = count }
+        for (op, module) in zip(tile.contentOps, tile.contentModules) { op.meanCount = contentCount(op, module) }
     }
 
     // MARK: tiles
@@ -83,10 +82,16 @@ public final class TiledStyleTransfer: Stylizer {
         for (k, (op, module)) in zip(tile.contentOps, tile.contentModules).enumerated() {
             let s = VGG19.scale(at: module)
             let own = plan.ownershipMask(t, scale: s)
-            let target = purpose == .loss ? ownedBlock(of: contentTargets[k], channels: op.shape.c, tile: t, scale: s)
+            let target = purpose == .loss && !contentTargets[k].isEmpty
+                ? ownedBlock(of: contentTargets[k], channels: op.shape.c, tile: t, scale: s)
                 : [Float](repeating: 0, count: op.shape.count)
             try op.setTile(ownership: own, target: target)
         }
+    }
+
+    /// The whole image's feature count at a content layer.
+    private func contentCount(_ op: ContentLossOp, _ module: Int) -> Int {
+        op.shape.c * (height / VGG19.scale(at: module)) * (width / VGG19.scale(at: module))
     }
 
     /// mask ⊙= the whole-image layer map's window under the tile's crop.
@@ -163,6 +168,7 @@ public final class TiledStyleTransfer: Stylizer {
 
     public func setContent(_ picture: RGBImage) throws {
         try upload(picture)
+        contentTargets = zip(tile.contentOps, tile.contentModules).map { [Float](repeating: 0, count: contentCount($0, $1)) }
         for t in plan.tiles {
             try load(t, for: .captureContent)
             try tile.executor.forward(capturing: { $0 is ContentLossOp })
