@@ -21,38 +21,62 @@
 
 #include "vectors.cl"
 
-// One work-item per (output channel, input channel): g is [cout][cin][3][3] (or, flipped,
-// the forward weights of a conv whose cin/cout are this one's cout/cin).
+// The weight transform's vector: OCB output channels.
+#if OCB == 8
+#define floatO float8
+#define vloadO vload8
+#define vstoreO vstore8
+#elif OCB == 16
+#define floatO float16
+#define vloadO vload16
+#define vstoreO vstore16
+#else
+#error "OCB must be 8 or 16"
+#endif
+
+// One work-item per (block of OCB output channels, input channel): g is [cout][cin][3][3]
+// (or, flipped, the forward weights of a conv whose cin/cout are this one's cout/cin). The
+// OCB channels are one vector, so the 36 stores are whole vectors (coutPad is a multiple of
+// OCB) and POCL need not vectorise across work-items (it ran this scalar, as slow as a GEMM).
 __kernel void winograd_weights(__global const float* g, __global float* u, const int cin, const int cout,
                                const int coutPad, const int flip) {
-    const int oc = get_global_id(0), ic = get_global_id(1);
-    if (oc >= coutPad || ic >= cin) return;
-    float k[3][3];
+    const int ob = get_global_id(0), ic = get_global_id(1);
+    if (ob * OCB >= coutPad || ic >= cin) return;
+    const float sixth = 1.0f / 6.0f, twelfth = 1.0f / 12.0f, twentyfourth = 1.0f / 24.0f;
+    // Kernel element (i, j) of output channel oc: g[base(oc) + step * (3i + j)]; flipped, the
+    // kernel is rotated by 180 degrees and transposed.
+    floatO k[3][3];
     for (int i = 0; i < 3; ++i)
-        for (int j = 0; j < 3; ++j)
-            k[i][j] = oc >= cout ? 0.0f
-                    : flip ? g[((size_t)ic * cout + oc) * 9 + (2 - i) * 3 + (2 - j)]
-                           : g[((size_t)oc * cin + ic) * 9 + i * 3 + j];
+        for (int j = 0; j < 3; ++j) {
+            float lanes[OCB];
+            for (int l = 0; l < OCB; ++l) {
+                const int oc = ob * OCB + l;
+                lanes[l] = oc >= cout ? 0.0f
+                         : flip ? g[((size_t)ic * cout + oc) * 9 + 8 - (i * 3 + j)]
+                                : g[((size_t)oc * cin + ic) * 9 + i * 3 + j];
+            }
+            k[i][j] = vloadO(0, lanes);
+        }
     // G k (6x3), then (G k) G^T (6x6).
-    float r[6][3];
+    floatO r[6][3];
     for (int j = 0; j < 3; ++j) {
         r[0][j] = 0.25f * k[0][j];
-        r[1][j] = -(k[0][j] + k[1][j] + k[2][j]) / 6.0f;
-        r[2][j] = -(k[0][j] - k[1][j] + k[2][j]) / 6.0f;
-        r[3][j] = k[0][j] / 24.0f + k[1][j] / 12.0f + k[2][j] / 6.0f;
-        r[4][j] = k[0][j] / 24.0f - k[1][j] / 12.0f + k[2][j] / 6.0f;
+        r[1][j] = -(k[0][j] + k[1][j] + k[2][j]) * sixth;
+        r[2][j] = -(k[0][j] - k[1][j] + k[2][j]) * sixth;
+        r[3][j] = k[0][j] * twentyfourth + k[1][j] * twelfth + k[2][j] * sixth;
+        r[4][j] = k[0][j] * twentyfourth - k[1][j] * twelfth + k[2][j] * sixth;
         r[5][j] = k[2][j];
     }
     const size_t plane = (size_t)cin * coutPad;
-    __global float* dst = u + (size_t)ic * coutPad + oc;
+    __global float* dst = u + (size_t)ic * coutPad + ob * OCB;
     for (int i = 0; i < 6; ++i) {
-        const float a0 = r[i][0], a1 = r[i][1], a2 = r[i][2];
-        dst[(i * 6 + 0) * plane] = 0.25f * a0;
-        dst[(i * 6 + 1) * plane] = -(a0 + a1 + a2) / 6.0f;
-        dst[(i * 6 + 2) * plane] = -(a0 - a1 + a2) / 6.0f;
-        dst[(i * 6 + 3) * plane] = a0 / 24.0f + a1 / 12.0f + a2 / 6.0f;
-        dst[(i * 6 + 4) * plane] = a0 / 24.0f - a1 / 12.0f + a2 / 6.0f;
-        dst[(i * 6 + 5) * plane] = a2;
+        const floatO a0 = r[i][0], a1 = r[i][1], a2 = r[i][2];
+        vstoreO(0.25f * a0, 0, dst + (i * 6 + 0) * plane);
+        vstoreO(-(a0 + a1 + a2) * sixth, 0, dst + (i * 6 + 1) * plane);
+        vstoreO(-(a0 - a1 + a2) * sixth, 0, dst + (i * 6 + 2) * plane);
+        vstoreO(a0 * twentyfourth + a1 * twelfth + a2 * sixth, 0, dst + (i * 6 + 3) * plane);
+        vstoreO(a0 * twentyfourth - a1 * twelfth + a2 * sixth, 0, dst + (i * 6 + 4) * plane);
+        vstoreO(a2, 0, dst + (i * 6 + 5) * plane);
     }
 }
 

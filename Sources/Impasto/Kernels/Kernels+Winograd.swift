@@ -53,19 +53,18 @@ extension Kernels {
         need(bias, coutPad, "winograd bias"); need(output, cout * h * w, "winograd output")
         scratch.reserve(cin: cin, cout: cout, h: h, w: w)
         let (v, m, u) = try scratch.buffers(context)
-        let cpu = device.isCPU
-        var events = [try winogradWeights.launch(global: [coutPad, cin], local: LaunchShape.fit(cpu ? [8, 1] : [8, 8], kernel: winogradWeights, device: device),
+        var events = [try winogradWeights.launch(global: [coutPad / Self.convOCB, cin], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: winogradWeights, device: device),
                                                  .b(weights), .b(u), .i(cin), .i(cout), .i(coutPad), .i(flipped ? 1 : 0))]
         let tiles = WinogradScratch.tiles(h: h, w: w)
         for tbase in stride(from: 0, to: tiles, by: scratch.maxTiles) {
             let tcount = min(scratch.maxTiles, tiles - tbase)
             let tpad = tcount.roundedUp(to: Self.winogradVW)
-            events.append(try winogradInput.launch(global: [tpad, cin], local: LaunchShape.fit(cpu ? [16, 1] : [64, 1], kernel: winogradInput, device: device),
+            events.append(try winogradInput.launch(global: [tpad, cin], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: winogradInput, device: device),
                                                    .b(input), .b(v), .i(cin), .i(h), .i(w), .i(tbase), .i(tcount), .i(tpad)))
             events.append(try winogradGemm.launch(global: [tpad / Self.winogradVW, coutPad / Self.convOCB, 36],
                                                   local: LaunchShape.fit(tuning.gemmLocal + [1], kernel: winogradGemm, device: device),
                                                   .b(u), .b(v), .b(m), .i(cin), .i(coutPad), .i(tpad)))
-            events.append(try winogradOutput.launch(global: [tcount, cout], local: LaunchShape.fit(cpu ? [16, 1] : [64, 1], kernel: winogradOutput, device: device),
+            events.append(try winogradOutput.launch(global: [tcount, cout], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: winogradOutput, device: device),
                                                     .b(m), .b(bias), .b(output), .i(cout), .i(coutPad), .i(h), .i(w),
                                                     .i(tbase), .i(tcount), .i(tpad), .i(accumulate ? 1 : 0)))
         }

@@ -8,29 +8,39 @@ public struct Tuning: Codable, Equatable, CustomStringConvertible {
     public var winogradTiles: Int
     /// Local size of the Winograd GEMM (work-items along tiles/VW × output channels/OCB).
     public var gemmLocal: [Int]
+    /// Work-items per group of the Winograd transforms (along tiles, or output channels for the
+    /// weights): on POCL each group is one call with a fixed cost, so small groups of these
+    /// light work-items spent more time in calls than in arithmetic.
+    public var transformLocal: Int
 
     public static let tileChoices = [256, 512, 1024, 2048]
     public static let gemmLocalChoices: [[Int]] = [[1, 1], [2, 2], [4, 4], [8, 8], [16, 4]]
+    public static let transformLocalChoices = [16, 32, 64, 128]
 
     /// Before any measurement: a POCL work-group runs on one core, so one work-item per group
     /// there; 8×8 on GPUs.
     public static func defaults(for device: Device) -> Tuning {
-        Tuning(winogradTiles: 2048, gemmLocal: device.isCPU ? [1, 1] : [8, 8])
+        Tuning(winogradTiles: 2048, gemmLocal: device.isCPU ? [1, 1] : [8, 8], transformLocal: 64)
     }
 
     /// Only the listed choices are accepted from a cache file.
-    public var isValid: Bool { Self.tileChoices.contains(winogradTiles) && Self.gemmLocalChoices.contains(gemmLocal) }
+    public var isValid: Bool {
+        Self.tileChoices.contains(winogradTiles) && Self.gemmLocalChoices.contains(gemmLocal) && Self.transformLocalChoices.contains(transformLocal)
+    }
 
-    public var description: String { "winograd tiles per pass \(winogradTiles), gemm local \(gemmLocal.map(String.init).joined(separator: "x"))" }
+    public var description: String {
+        "winograd tiles per pass \(winogradTiles), gemm local \(gemmLocal.map(String.init).joined(separator: "x")), transform local \(transformLocal)"
+    }
 }
 
 /// The short autotune run the first time a device is seen: each candidate is timed on a
-/// Winograd convolution, greedily (the GEMM's local size, then the tiles per pass), and the
+/// Winograd convolution, greedily (the GEMM's local size, the transforms', then the tiles per
+/// pass), and the
 /// winner is kept in `<cache>/tuning.json`, keyed by device, driver, platform and the SHA-256
 /// of every kernel source, so a new driver or changed kernels are tuned afresh.
 public enum Autotune {
     nonisolated(unsafe) public static var file = CacheDirectory.url.appendingPathComponent("tuning.json")
-    static let schema = 1
+    static let schema = 2
 
     public static func key(for device: Device) -> String {
         var h = SHA256()
@@ -94,6 +104,7 @@ public enum Autotune {
             return timed.min { $0.0 < $1.0 }!.1
         }
         best.gemmLocal = try fastest(Tuning.gemmLocalChoices) { $0.gemmLocal = $1 }
+        best.transformLocal = try fastest(Tuning.transformLocalChoices) { $0.transformLocal = $1 }
         best.winogradTiles = try fastest(Tuning.tileChoices) { $0.winogradTiles = $1 }
         return best
     }
