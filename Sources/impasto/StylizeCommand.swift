@@ -48,7 +48,7 @@ struct Stylize: ParsableCommand {
     var scales = 1
     @Option(help: "Coarse to fine at these longer-side sizes, comma-separated and increasing (e.g. 512,1024,2048); the output size is the last scale.")
     var scaleSizes: String?
-    @Option(help: "Iterations at each scale, comma-separated (default with several scales: --iterations at the first, half as many at each next, at least 50).")
+    @Option(help: "Iterations at each scale, comma-separated (default with several scales: --iterations at each if given, else 500 at the first and half as many at each next, at least 50).")
     var scaleIterations: String?
     @Option(help: "Device memory to use at most (e.g. 2G, 512M; default 90% of a GPU's, 3G on a CPU). Larger images are stylized in tiles with the same result.")
     var maxMemory: String?
