@@ -3,58 +3,69 @@
 // Max sends each output gradient to the first maximum of its window (row-major order, as
 // PyTorch does): the forward keeps that position (0-3) per output as a byte, so the backward
 // needs neither the input nor the output. Average gives each input of a window a quarter.
-// Both backward passes run one work-item per input element and have no write conflicts;
-// dropped rows/columns get zero.
+// All run on a 3-D range (x, y, channel), so no work-item divides to find its place. The
+// backward passes run one work-item per window of the input rounded up (ceil(h/2) x ceil(w/2)),
+// writing its up-to-four inputs: every input once, no conflicts, and zero for the dropped
+// row/column.
 
 __kernel void maxpool_forward(__global const float* in, __global float* out, __global uchar* argmax,
                               const int c, const int h, const int w) {
     const int ho = h / 2, wo = w / 2;
-    const int i = get_global_id(0);
-    if (i >= c * ho * wo) return;
-    const int ox = i % wo, oy = (i / wo) % ho, ch = i / (wo * ho);
+    const int ox = get_global_id(0), oy = get_global_id(1), ch = get_global_id(2);
+    if (ox >= wo || oy >= ho || ch >= c) return;
     __global const float* p = in + ((size_t)ch * h + 2 * oy) * w + 2 * ox;
     int best = 0;
     float m = p[0];
     if (p[1] > m) { m = p[1]; best = 1; }
     if (p[w] > m) { m = p[w]; best = 2; }
     if (p[w + 1] > m) { m = p[w + 1]; best = 3; }
-    out[i] = m;
-    argmax[i] = (uchar)best;
+    const size_t o = ((size_t)ch * ho + oy) * wo + ox;
+    out[o] = m;
+    argmax[o] = (uchar)best;
 }
+
+// gin[y][x] (+)= g for the input (y, x) of a window.
+#define PUT(y, x, g) do { const size_t at_ = ((size_t)ch * h + (y)) * w + (x); \
+                          gin[at_] = accumulate ? gin[at_] + (g) : (g); } while (0)
+
+// Writes a window's (up to) four inputs: g[k] for position k = dy*2 + dx.
+#define PUT_WINDOW(g0, g1, g2, g3) do { \
+        const int y0 = 2 * oy, x0 = 2 * ox; \
+        PUT(y0, x0, g0); \
+        if (x0 + 1 < w) PUT(y0, x0 + 1, g1); \
+        if (y0 + 1 < h) { PUT(y0 + 1, x0, g2); if (x0 + 1 < w) PUT(y0 + 1, x0 + 1, g3); } \
+    } while (0)
 
 __kernel void maxpool_backward(__global const uchar* argmax, __global const float* gout, __global float* gin,
                                const int c, const int h, const int w, const int accumulate) {
     const int ho = h / 2, wo = w / 2;
-    const int i = get_global_id(0);
-    if (i >= c * h * w) return;
-    const int x = i % w, y = (i / w) % h, ch = i / (w * h);
-    const int ox = x / 2, oy = y / 2;
-    float g = 0.0f;
+    const int ox = get_global_id(0), oy = get_global_id(1), ch = get_global_id(2);
+    if (2 * ox >= w || 2 * oy >= h || ch >= c) return;
+    float g0 = 0.0f, g1 = 0.0f, g2 = 0.0f, g3 = 0.0f;
     if (ox < wo && oy < ho) {
         const size_t o = ((size_t)ch * ho + oy) * wo + ox;
-        const int mine = (y - 2 * oy) * 2 + (x - 2 * ox);
-        if (mine == argmax[o]) g = gout[o];
+        const int best = argmax[o];
+        const float g = gout[o];
+        g0 = best == 0 ? g : 0.0f; g1 = best == 1 ? g : 0.0f;
+        g2 = best == 2 ? g : 0.0f; g3 = best == 3 ? g : 0.0f;
     }
-    gin[i] = accumulate ? gin[i] + g : g;
+    PUT_WINDOW(g0, g1, g2, g3);
 }
 
 __kernel void avgpool_forward(__global const float* in, __global float* out,
                               const int c, const int h, const int w) {
     const int ho = h / 2, wo = w / 2;
-    const int i = get_global_id(0);
-    if (i >= c * ho * wo) return;
-    const int ox = i % wo, oy = (i / wo) % ho, ch = i / (wo * ho);
+    const int ox = get_global_id(0), oy = get_global_id(1), ch = get_global_id(2);
+    if (ox >= wo || oy >= ho || ch >= c) return;
     __global const float* p = in + ((size_t)ch * h + 2 * oy) * w + 2 * ox;
-    out[i] = 0.25f * ((p[0] + p[1]) + (p[w] + p[w + 1]));
+    out[((size_t)ch * ho + oy) * wo + ox] = 0.25f * ((p[0] + p[1]) + (p[w] + p[w + 1]));
 }
 
 __kernel void avgpool_backward(__global const float* gout, __global float* gin,
                                const int c, const int h, const int w, const int accumulate) {
     const int ho = h / 2, wo = w / 2;
-    const int i = get_global_id(0);
-    if (i >= c * h * w) return;
-    const int x = i % w, y = (i / w) % h, ch = i / (w * h);
-    const int ox = x / 2, oy = y / 2;
+    const int ox = get_global_id(0), oy = get_global_id(1), ch = get_global_id(2);
+    if (2 * ox >= w || 2 * oy >= h || ch >= c) return;
     const float g = (ox < wo && oy < ho) ? 0.25f * gout[((size_t)ch * ho + oy) * wo + ox] : 0.0f;
-    gin[i] = accumulate ? gin[i] + g : g;
+    PUT_WINDOW(g, g, g, g);
 }

@@ -121,13 +121,16 @@ public final class Kernels: @unchecked Sendable {
                                        .b(mask), .b(gy), .b(gx), .i(n), .i(accumulate ? 1 : 0))
     }
 
+    /// Pooling's 3-D ranges: a row of windows per group (POCL pays per group; GPUs want rows).
+    private func poolLocal(_ k: Kernel) -> [Int] { LaunchShape.fit([32, 1, 1], kernel: k, device: device) }
+
     /// Max pooling; `argmax` gets each window's first maximum (a byte per output) for the backward.
     @discardableResult
     public func maxPool(_ input: Buffer, into output: Buffer, argmax: Buffer, channels c: Int, height h: Int, width w: Int) throws -> Event {
         let outCount = c * (h / 2) * (w / 2)
         need(input, c * h * w, "maxpool input"); need(output, outCount, "maxpool output")
         precondition(argmax.bytes >= outCount, "maxpool argmax too small")
-        return try poolForward.launch(global: [outCount], local: LaunchShape.linear(poolForward, device: device),
+        return try poolForward.launch(global: [max(1, w / 2), max(1, h / 2), c], local: poolLocal(poolForward),
                                       .b(input), .b(output), .b(argmax), .i(c), .i(h), .i(w))
     }
 
@@ -137,14 +140,14 @@ public final class Kernels: @unchecked Sendable {
         let outCount = c * (h / 2) * (w / 2)
         need(gradOutput, outCount, "maxpool gout"); need(gradInput, c * h * w, "maxpool gin")
         precondition(argmax.bytes >= outCount, "maxpool argmax too small")
-        return try poolBackward.launch(global: [c * h * w], local: LaunchShape.linear(poolBackward, device: device),
+        return try poolBackward.launch(global: [w.divRoundUp(2), h.divRoundUp(2), c], local: poolLocal(poolBackward),
                                        .b(argmax), .b(gradOutput), .b(gradInput), .i(c), .i(h), .i(w), .i(accumulate ? 1 : 0))
     }
 
     @discardableResult
     public func avgPool(_ input: Buffer, into output: Buffer, channels c: Int, height h: Int, width w: Int) throws -> Event {
         need(input, c * h * w, "avgpool input"); need(output, c * (h / 2) * (w / 2), "avgpool output")
-        return try avgPoolForward.launch(global: [c * (h / 2) * (w / 2)], local: LaunchShape.linear(avgPoolForward, device: device),
+        return try avgPoolForward.launch(global: [max(1, w / 2), max(1, h / 2), c], local: poolLocal(avgPoolForward),
                                          .b(input), .b(output), .i(c), .i(h), .i(w))
     }
 
@@ -152,7 +155,7 @@ public final class Kernels: @unchecked Sendable {
     public func avgPoolBackward(gradOutput: Buffer, gradInput: Buffer, channels c: Int, height h: Int, width w: Int,
                                 accumulate: Bool = false) throws -> Event {
         need(gradOutput, c * (h / 2) * (w / 2), "avgpool gout"); need(gradInput, c * h * w, "avgpool gin")
-        return try avgPoolBackward.launch(global: [c * h * w], local: LaunchShape.linear(avgPoolBackward, device: device),
+        return try avgPoolBackward.launch(global: [w.divRoundUp(2), h.divRoundUp(2), c], local: poolLocal(avgPoolBackward),
                                           .b(gradOutput), .b(gradInput), .i(c), .i(h), .i(w), .i(accumulate ? 1 : 0))
     }
 
