@@ -162,8 +162,8 @@ struct Stylize: ParsableCommand {
                 display.message("\(sw)x\(sh): \(tiles), \(choice.memory) of device memory; tile borders at x "
                                 + b.x.map(String.init).joined(separator: ",") + " and y " + b.y.map(String.init).joined(separator: ","))
             }
-            let model: Stylizer = try choice.tiles.map { try TiledStyleTransfer(context: context, weights: vgg, plan: $0, config: config) }
-                ?? StyleTransfer(context: context, weights: vgg, width: sw, height: sh, config: config, masked: maskPicture != nil)
+            let model = try Stylizers.build(choice, context: context, weights: vgg, width: sw, height: sh, config: config,
+                                            masked: maskPicture != nil)
             let content = contentPicture.resized(width: sw, height: sh)
             try model.setStyles(Array(zip(styleImages, blend ?? Array(repeating: 1, count: styleImages.count))), scale: styleScale,
                                 memoryLimit: memoryLimit)

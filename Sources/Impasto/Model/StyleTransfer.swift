@@ -40,11 +40,9 @@ public final class StyleTransfer: Stylizer {
     let losses: LossSlots
     let winograd: WinogradScratch
     public let x, grad: Buffer
-    /// Adam's moments and the interleaved RGB staging for pictures; nil when tiled.
-    let adam: (m: Buffer, v: Buffer)?
-    let rgb: Buffer?
+    /// X with Adam's state and picture staging; nil when tiled (the tiled model keeps the picture).
+    let parameter: OptimizedImage?
     public private(set) var moduleOutputs: [Int: TensorID] = [:]
-    public private(set) var stepCount = 0
     public let styleOps: [StyleLossOp]
     /// The module each style and content op is attached to, in order.
     public let styleModules: [Int]
@@ -71,12 +69,17 @@ public final class StyleTransfer: Stylizer {
         kernels = try Kernels(context: context)
         winograd = WinogradScratch(maxTiles: kernels.tuning.winogradTiles)
         losses = try LossSlots(context: context)
-        let n = 3 * width * height
-        x = try context.buffer(floats: n)
-        grad = try context.buffer(floats: n)
-        rgb = tiled ? nil : try context.buffer(floats: n)
-        adam = tiled ? nil : (try context.buffer(floats: n), try context.buffer(floats: n))
-        for b in [x, grad, adam?.m, adam?.v].compactMap({ $0 }) { try b.fill(0) }
+        if tiled {
+            parameter = nil
+            x = try context.buffer(floats: 3 * width * height)
+            grad = try context.buffer(floats: 3 * width * height)
+            for b in [x, grad] { try b.fill(0) }
+        } else {
+            let p = try OptimizedImage(kernels: kernels, width: width, height: height)
+            parameter = p
+            x = p.x
+            grad = p.grad
+        }
 
         let graph = Graph()
         let image = graph.input(TensorShape(c: 3, h: height, w: width))
@@ -125,47 +128,41 @@ public final class StyleTransfer: Stylizer {
     /// Device bytes: the activation plan, op-owned buffers (weights, targets), the convolutions'
     /// shared scratch, the image, its gradient, staging copy and Adam state.
     public var deviceBytes: Int {
-        executor.deviceBytes + winograd.bytes + (2 + (adam == nil ? 0 : 3)) * 4 * pixelCount
+        executor.deviceBytes + winograd.bytes + (parameter?.bytes ?? x.bytes + grad.bytes)
             + losses.buffer.bytes + losses.partials.bytes
     }
     public var plan: BufferPlan { executor.plan }
     public var executorGraph: Graph { executor.graph }
 
-    private func check(_ image: [Float]) {
-        precondition(image.count == pixelCount, "image has \(image.count) values, expected \(pixelCount)")
+    /// X with its optimiser and staging: a whole picture's model only.
+    private var whole: OptimizedImage {
+        guard let parameter else { preconditionFailure("a tiled model has no optimiser and takes no pictures") }
+        return parameter
     }
 
     /// Records the style targets (Gram matrices) from a normalised planar image.
     public func setStyle(_ image: [Float]) throws {
-        check(image)
-        try x.write(image)
+        try setImage(image)
         try executor.forward(capturing: { $0 is StyleLossOp })
     }
 
     /// Records the content targets and starts the optimisation from this image (the seed's
     /// init), with fresh Adam state.
     public func setContent(_ image: [Float]) throws {
-        check(image)
-        try x.write(image)
+        try setImage(image)
         try captureContent()
     }
 
     /// Content targets from the current X; Adam starts afresh.
     func captureContent() throws {
         try executor.forward(capturing: { $0 is ContentLossOp })
-        try resetOptimizer()
+        try parameter?.resetAdam()
     }
 
     /// Sets X without touching targets.
     public func setImage(_ image: [Float]) throws {
-        check(image)
+        precondition(image.count == pixelCount, "image has \(image.count) values, expected \(pixelCount)")
         try x.write(image)
-    }
-
-    public func resetOptimizer() throws {
-        try adam?.m.fill(0)
-        try adam?.v.fill(0)
-        stepCount = 0
     }
 
     public func image() throws -> [Float] { try x.read() }
@@ -177,23 +174,11 @@ public final class StyleTransfer: Stylizer {
         return try x.read()
     }
 
-    private var staging: Buffer {
-        guard let rgb else { preconditionFailure("a tiled model takes no pictures") }
-        return rgb
-    }
-
     /// Puts a picture (already at this size) into X, normalised.
-    public func upload(_ picture: RGBImage) throws {
-        precondition(picture.width == width && picture.height == height, "picture is \(picture.width)x\(picture.height), model \(width)x\(height)")
-        try staging.write(picture.pixels)
-        try kernels.normalize(rgb: staging, into: x, height: height, width: width)
-    }
+    public func upload(_ picture: RGBImage) throws { try whole.upload(picture) }
 
     /// X as a picture: denormalised and clamped to [0, 1] (the seed's post-processing).
-    public func picture() throws -> RGBImage {
-        try kernels.denormalize(x, into: staging, height: height, width: width)
-        return RGBImage(width: width, height: height, pixels: try staging.read())
-    }
+    public func picture() throws -> RGBImage { try whole.picture() }
 
     /// Style targets from a picture of this size.
     public func setStyle(_ picture: RGBImage) throws {
@@ -256,25 +241,13 @@ public final class StyleTransfer: Stylizer {
 
     /// One optimisation step: losses at the current X (returned), then Adam updates X.
     public func step(lr: Float) throws -> LossTerms {
-        guard let adam else { preconditionFailure("a tiled model has no optimiser") }
         let terms = try evaluate()
-        stepCount += 1
-        try kernels.adamStep(x: x, grad: grad, m: adam.m, v: adam.v, count: pixelCount, lr: lr, t: stepCount)
+        try whole.adamStep(lr: lr)
         return terms
     }
 
-    public func adamState() throws -> AdamState {
-        guard let adam else { preconditionFailure("a tiled model has no optimiser") }
-        return AdamState(width: width, height: height, m: try adam.m.read(), v: try adam.v.read(), steps: stepCount)
-    }
-
-    public func restoreAdam(_ state: AdamState) throws {
-        guard let adam else { preconditionFailure("a tiled model has no optimiser") }
-        let s = state.resized(width: width, height: height)
-        try adam.m.write(s.m)
-        try adam.v.write(s.v)
-        stepCount = s.steps
-    }
+    public func adamState() throws -> AdamState { try whole.adamState() }
+    public func restoreAdam(_ state: AdamState) throws { try whole.restoreAdam(state) }
 
     private func readLosses() throws -> LossTerms {
         let v = try losses.read()

@@ -174,6 +174,12 @@ public enum Stylizers {
                             masked: Bool = false, memoryLimit: Int) throws -> Stylizer {
         let choice = try choose(context: context, weights: weights, width: width, height: height, config: config,
                                 masked: masked, memoryLimit: memoryLimit)
+        return try build(choice, context: context, weights: weights, width: width, height: height, config: config, masked: masked)
+    }
+
+    /// The stylizer a `choice` (from `choose` with the same arguments) describes.
+    public static func build(_ choice: Choice, context: CLContext, weights: VGGWeights, width: Int, height: Int,
+                             config: LossConfig, masked: Bool = false) throws -> Stylizer {
         if let plan = choice.tiles {
             return try TiledStyleTransfer(context: context, weights: weights, plan: plan, config: config)
         }

@@ -21,12 +21,13 @@ public final class TiledStyleTransfer: Stylizer {
     public let kernels: Kernels
     /// The crop-sized network every tile runs through.
     let tile: StyleTransfer
-    public let x, grad: Buffer
-    let adamM, adamV, rgb: Buffer
+    /// The whole picture: X, its gradient, Adam's state, staging.
+    let parameter: OptimizedImage
+    public var x: Buffer { parameter.x }
+    public var grad: Buffer { parameter.grad }
     let losses: LossSlots
     let tvSlot: Int
     var tvWeight: Float
-    public private(set) var stepCount = 0
     /// Per content op: the whole image's target map (C × H/s × W/s); empty (zeros) until `setContent`.
     private var contentTargets: [[Float]]
     /// Per style op: the user's mask at the whole image's layer size, or nil.
@@ -45,14 +46,7 @@ public final class TiledStyleTransfer: Stylizer {
         tile = try StyleTransfer(context: context, weights: weights, width: plan.cropWidth, height: plan.cropHeight,
                                  config: config, tiled: true)
         kernels = tile.kernels
-        // Filled on the device: no host copies of whole-image zeros (nor any while measuring).
-        let n = 3 * width * height
-        x = try context.buffer(floats: n)
-        grad = try context.buffer(floats: n)
-        adamM = try context.buffer(floats: n)
-        adamV = try context.buffer(floats: n)
-        rgb = try context.buffer(floats: n)
-        for b in [x, grad, adamM, adamV] { try b.fill(0) }
+        parameter = try OptimizedImage(kernels: kernels, width: width, height: height)
         losses = try LossSlots(context: context, capacity: 1)
         tvSlot = losses.claim("tv")
         tvWeight = config.tvWeight
@@ -177,7 +171,7 @@ public final class TiledStyleTransfer: Stylizer {
                                     tile: t, scale: VGG19.scale(at: module))
             }
         }
-        try resetOptimizer()
+        try parameter.resetAdam()
     }
 
     public func setMask(_ mask: RGBImage?) throws {
@@ -192,21 +186,9 @@ public final class TiledStyleTransfer: Stylizer {
         tvWeight = tv
     }
 
-    public func setImage(_ image: [Float]) throws {
-        precondition(image.count == pixelCount, "image has \(image.count) values, expected \(pixelCount)")
-        try x.write(image)
-    }
-
-    public func upload(_ picture: RGBImage) throws {
-        precondition(picture.width == width && picture.height == height, "picture is \(picture.width)x\(picture.height), model \(width)x\(height)")
-        try rgb.write(picture.pixels)
-        try kernels.normalize(rgb: rgb, into: x, height: height, width: width)
-    }
-
-    public func picture() throws -> RGBImage {
-        try kernels.denormalize(x, into: rgb, height: height, width: width)
-        return RGBImage(width: width, height: height, pixels: try rgb.read())
-    }
+    public func setImage(_ image: [Float]) throws { try parameter.set(image) }
+    public func upload(_ picture: RGBImage) throws { try parameter.upload(picture) }
+    public func picture() throws -> RGBImage { try parameter.picture() }
 
     public func evaluate() throws -> LossTerms {
         let content = try gather(capture: false)
@@ -231,25 +213,10 @@ public final class TiledStyleTransfer: Stylizer {
 
     public func step(lr: Float) throws -> LossTerms {
         let terms = try evaluate()
-        stepCount += 1
-        try kernels.adamStep(x: x, grad: grad, m: adamM, v: adamV, count: pixelCount, lr: lr, t: stepCount)
+        try parameter.adamStep(lr: lr)
         return terms
     }
 
-    public func resetOptimizer() throws {
-        try adamM.fill(0)
-        try adamV.fill(0)
-        stepCount = 0
-    }
-
-    public func adamState() throws -> AdamState {
-        AdamState(width: width, height: height, m: try adamM.read(), v: try adamV.read(), steps: stepCount)
-    }
-
-    public func restoreAdam(_ state: AdamState) throws {
-        let s = state.resized(width: width, height: height)
-        try adamM.write(s.m)
-        try adamV.write(s.v)
-        stepCount = s.steps
-    }
+    public func adamState() throws -> AdamState { try parameter.adamState() }
+    public func restoreAdam(_ state: AdamState) throws { try parameter.restoreAdam(state) }
 }
