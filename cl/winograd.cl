@@ -8,15 +8,21 @@
 // winograd_weights makes U = G g G^T, [36][cin][coutPad], from PyTorch-layout weights each
 // time (it is cheap beside the GEMM, and keeps only one U in memory for all layers); with
 // `flip` it transforms the rotated, transposed kernel of the backward pass instead.
-// Tiles are numbered row-major over ceil(h/4) x ceil(w/4); a pass handles the `tcount`
-// tiles from `tbase` (bounded scratch at any image size), padded to tpad, a multiple of the
-// GEMM's vector width; padded tiles transform to zero.
+// Tiles are numbered ty * twPad + tx, where twPad is the tiles per row rounded up to 16, so
+// any 16 consecutive tiles from a multiple of 16 lie in one tile row (the tiles past the
+// row's end see only padding). A pass handles the `tcount` tiles from `tbase` (bounded
+// scratch at any image size; tbase is a multiple of 16), padded to tpad, a multiple of 16;
+// padded tiles lie past the image and transform to zero.
 
 #ifndef VW
 #define VW 16  // tiles per GEMM work-item (the vector width)
 #endif
 #ifndef OCB
 #define OCB 8  // output channels per GEMM work-item
+#endif
+#ifndef TV
+#define TV 16  // tiles per transform work-item: 16 (one 16-wide vector per value, a CPU's
+               // SIMD) or 1 (one tile per work-item, coalesced across work-items, a GPU)
 #endif
 
 #include "vectors.cl"
@@ -80,27 +86,67 @@ __kernel void winograd_weights(__global const float* g, __global float* u, const
     }
 }
 
+// Tiles per row, padded (see the top).
+#define TWPAD(w) ((((w) + 3) / 4 + 15) / 16 * 16)
+
+#if TV == 16
+#define floatT float16
+#define vloadT vload16
+#define vstoreT vstore16
+// d[j] lane l = p[4l + j], j = 0..5: the 6 patch columns of a row that starts at p (the 16
+// tiles' patches overlap by 2 columns). Built from scalars: oclgrind's uninitialised-value
+// checker crashes on vectors concatenated from float4 swizzles.
+#define STRIDE4_ROW(d, p)                                                                         \
+    for (int j = 0; j < 6; ++j) {                                                                 \
+        const float16 q0 = vload16(0, (p) + j), q1 = vload16(1, (p) + j);                         \
+        const float16 q2 = vload16(2, (p) + j), q3 = vload16(3, (p) + j);                         \
+        d[j] = (float16)(q0.s0, q0.s4, q0.s8, q0.sc, q1.s0, q1.s4, q1.s8, q1.sc,                  \
+                         q2.s0, q2.s4, q2.s8, q2.sc, q3.s0, q3.s4, q3.s8, q3.sc);                 \
+    }
+#elif TV == 1
+#define floatT float
+#define vloadT(i, p) ((p)[i])
+#define vstoreT(x, i, p) ((p)[i] = (x))
+#else
+#error "TV must be 16 or 1"
+#endif
+
+// Work-item (block of TV tiles, ic).
 __kernel void winograd_input(__global const float* in, __global float* v, const int cin, const int h, const int w,
                              const int tbase, const int tcount, const int tpad) {
-    const int t = get_global_id(0), ic = get_global_id(1);
-    if (t >= tpad || ic >= cin) return;
-    const int tw = (w + 3) / 4;
-    float d[6][6];
-    if (t < tcount) {
-        const int tile = tbase + t;
-        const int y0 = (tile / tw) * 4 - 1, x0 = (tile % tw) * 4 - 1;
-        __global const float* plane = in + (size_t)ic * h * w;
-        for (int i = 0; i < 6; ++i)
-            for (int j = 0; j < 6; ++j) {
-                const int y = y0 + i, x = x0 + j;
-                d[i][j] = (y >= 0 && y < h && x >= 0 && x < w) ? plane[y * w + x] : 0.0f;
+    const int t0 = get_global_id(0) * TV, ic = get_global_id(1);
+    if (t0 >= tpad || ic >= cin) return;
+    const int twp = TWPAD(w);
+    const int tile = tbase + t0;
+    const int y0 = (tile / twp) * 4 - 1, x0 = (tile % twp) * 4 - 1;
+    __global const float* plane = in + (size_t)ic * h * w;
+    floatT d[6][6];
+#if TV == 16
+    if (y0 >= 0 && y0 + 6 <= h && x0 >= 0 && x0 + 66 <= w) {  // the usual case: no border
+        for (int i = 0; i < 6; ++i) {
+            __global const float* p = plane + (y0 + i) * w + x0;
+            STRIDE4_ROW(d[i], p);
+        }
+    } else {  // the patches' 6 rows of 66 (+2 unused) floats, zero beyond the image
+        float row[72];
+        for (int i = 0; i < 6; ++i) {
+            const int y = y0 + i;
+            for (int k = 0; k < 72; ++k) {
+                const int x = x0 + k;
+                row[k] = (y >= 0 && y < h && x >= 0 && x < w) ? plane[y * w + x] : 0.0f;
             }
-    } else {
-        for (int i = 0; i < 6; ++i)
-            for (int j = 0; j < 6; ++j) d[i][j] = 0.0f;
+            STRIDE4_ROW(d[i], row);
+        }
     }
+#else
+    for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j) {
+            const int y = y0 + i, x = x0 + j;
+            d[i][j] = (y >= 0 && y < h && x >= 0 && x < w) ? plane[y * w + x] : 0.0f;
+        }
+#endif
     // B^T d (rows), then (B^T d) B (columns).
-    float r[6][6];
+    floatT r[6][6];
     for (int j = 0; j < 6; ++j) {
         r[0][j] = 4.0f * d[0][j] - 5.0f * d[2][j] + d[4][j];
         r[1][j] = -4.0f * d[1][j] - 4.0f * d[2][j] + d[3][j] + d[4][j];
@@ -109,16 +155,16 @@ __kernel void winograd_input(__global const float* in, __global float* v, const 
         r[4][j] = 2.0f * d[1][j] - d[2][j] - 2.0f * d[3][j] + d[4][j];
         r[5][j] = 4.0f * d[1][j] - 5.0f * d[3][j] + d[5][j];
     }
-    const size_t plane = (size_t)cin * tpad;
-    __global float* dst = v + (size_t)ic * tpad + t;
+    const size_t eplane = (size_t)cin * tpad;
+    __global float* dst = v + (size_t)ic * tpad + t0;
     for (int i = 0; i < 6; ++i) {
-        const float a0 = r[i][0], a1 = r[i][1], a2 = r[i][2], a3 = r[i][3], a4 = r[i][4], a5 = r[i][5];
-        dst[(i * 6 + 0) * plane] = 4.0f * a0 - 5.0f * a2 + a4;
-        dst[(i * 6 + 1) * plane] = -4.0f * a1 - 4.0f * a2 + a3 + a4;
-        dst[(i * 6 + 2) * plane] = 4.0f * a1 - 4.0f * a2 - a3 + a4;
-        dst[(i * 6 + 3) * plane] = -2.0f * a1 - a2 + 2.0f * a3 + a4;
-        dst[(i * 6 + 4) * plane] = 2.0f * a1 - a2 - 2.0f * a3 + a4;
-        dst[(i * 6 + 5) * plane] = 4.0f * a1 - 5.0f * a3 + a5;
+        const floatT a0 = r[i][0], a1 = r[i][1], a2 = r[i][2], a3 = r[i][3], a4 = r[i][4], a5 = r[i][5];
+        vstoreT(4.0f * a0 - 5.0f * a2 + a4, 0, dst + (i * 6 + 0) * eplane);
+        vstoreT(-4.0f * a1 - 4.0f * a2 + a3 + a4, 0, dst + (i * 6 + 1) * eplane);
+        vstoreT(4.0f * a1 - 4.0f * a2 - a3 + a4, 0, dst + (i * 6 + 2) * eplane);
+        vstoreT(-2.0f * a1 - a2 + 2.0f * a3 + a4, 0, dst + (i * 6 + 3) * eplane);
+        vstoreT(2.0f * a1 - a2 - 2.0f * a3 + a4, 0, dst + (i * 6 + 4) * eplane);
+        vstoreT(4.0f * a1 - 5.0f * a3 + a5, 0, dst + (i * 6 + 5) * eplane);
     }
 }
 
@@ -143,18 +189,18 @@ __kernel void winograd_gemm(__global const float* u, __global const float* v, __
     for (int o = 0; o < OCB; ++o) vstoreV(acc[o], 0, me + (size_t)o * tpad);
 }
 
+// Work-item (block of TV tiles, oc). Writes only inside the image and the pass's tiles.
 __kernel void winograd_output(__global const float* m, __global const float* bias, __global float* out,
                               const int cout, const int coutPad, const int h, const int w,
                               const int tbase, const int tcount, const int tpad, const int accumulate) {
-    const int t = get_global_id(0), oc = get_global_id(1);
-    const int tw = (w + 3) / 4;
-    if (t >= tcount || oc >= cout) return;
-    const size_t plane = (size_t)coutPad * tpad;
-    __global const float* src = m + (size_t)oc * tpad + t;
-    float a[6][6];
-    for (int e = 0; e < 36; ++e) a[e / 6][e % 6] = src[e * plane];
+    const int t0 = get_global_id(0) * TV, oc = get_global_id(1);
+    if (t0 >= tcount || oc >= cout) return;
+    const size_t eplane = (size_t)coutPad * tpad;
+    __global const float* src = m + (size_t)oc * tpad + t0;
+    floatT a[6][6];
+    for (int e = 0; e < 36; ++e) a[e / 6][e % 6] = vloadT(0, src + e * eplane);
     // A^T a (rows), then (A^T a) A (columns).
-    float r[4][6];
+    floatT r[4][6];
     for (int j = 0; j < 6; ++j) {
         r[0][j] = a[0][j] + a[1][j] + a[2][j] + a[3][j] + a[4][j];
         r[1][j] = a[1][j] - a[2][j] + 2.0f * (a[3][j] - a[4][j]);
@@ -162,23 +208,40 @@ __kernel void winograd_output(__global const float* m, __global const float* bia
         r[3][j] = a[1][j] - a[2][j] + 8.0f * (a[3][j] - a[4][j]) + a[5][j];
     }
     const float b = bias[oc];
-    const int tile = tbase + t;
-    const int y0 = (tile / tw) * 4, x0 = (tile % tw) * 4;
-    __global float* dst = out + (size_t)oc * h * w;
+    const int twp = TWPAD(w), tile = tbase + t0;
+    const int y0 = (tile / twp) * 4, x0 = (tile % twp) * 4;
+    // Output columns x0 ... x0 + 4 TV - 1 of this row; tiles past tcount lie past the image.
+    const int n = min(4 * TV, w - x0);
     for (int i = 0; i < 4; ++i) {
         const int y = y0 + i;
         if (y >= h) break;
-        const float q[4] = {
-            r[i][0] + r[i][1] + r[i][2] + r[i][3] + r[i][4],
-            r[i][1] - r[i][2] + 2.0f * (r[i][3] - r[i][4]),
-            r[i][1] + r[i][2] + 4.0f * (r[i][3] + r[i][4]),
-            r[i][1] - r[i][2] + 8.0f * (r[i][3] - r[i][4]) + r[i][5],
+        const floatT q[4] = {
+            r[i][0] + r[i][1] + r[i][2] + r[i][3] + r[i][4] + b,
+            r[i][1] - r[i][2] + 2.0f * (r[i][3] - r[i][4]) + b,
+            r[i][1] + r[i][2] + 4.0f * (r[i][3] + r[i][4]) + b,
+            r[i][1] - r[i][2] + 8.0f * (r[i][3] - r[i][4]) + r[i][5] + b,
         };
-        for (int j = 0; j < 4; ++j) {
-            const int x = x0 + j;
-            if (x >= w) break;
-            const float val = q[j] + b;
-            dst[y * w + x] = accumulate ? dst[y * w + x] + val : val;
+        __global float* row = out + ((size_t)oc * h + y) * w + x0;
+#if TV == 16
+        // Interleave the four columns of each tile: row[4l + j] = q[j] lane l.
+        float16 o[4];
+        o[0] = (float16)(q[0].s0, q[1].s0, q[2].s0, q[3].s0, q[0].s1, q[1].s1, q[2].s1, q[3].s1,
+                         q[0].s2, q[1].s2, q[2].s2, q[3].s2, q[0].s3, q[1].s3, q[2].s3, q[3].s3);
+        o[1] = (float16)(q[0].s4, q[1].s4, q[2].s4, q[3].s4, q[0].s5, q[1].s5, q[2].s5, q[3].s5,
+                         q[0].s6, q[1].s6, q[2].s6, q[3].s6, q[0].s7, q[1].s7, q[2].s7, q[3].s7);
+        o[2] = (float16)(q[0].s8, q[1].s8, q[2].s8, q[3].s8, q[0].s9, q[1].s9, q[2].s9, q[3].s9,
+                         q[0].sa, q[1].sa, q[2].sa, q[3].sa, q[0].sb, q[1].sb, q[2].sb, q[3].sb);
+        o[3] = (float16)(q[0].sc, q[1].sc, q[2].sc, q[3].sc, q[0].sd, q[1].sd, q[2].sd, q[3].sd,
+                         q[0].se, q[1].se, q[2].se, q[3].se, q[0].sf, q[1].sf, q[2].sf, q[3].sf);
+        if (n == 64) {
+            for (int k = 0; k < 4; ++k) vstore16(accumulate ? vload16(k, row) + o[k] : o[k], k, row);
+        } else {
+            float flat[64];
+            for (int k = 0; k < 4; ++k) vstore16(o[k], k, flat);
+            for (int x = 0; x < n; ++x) row[x] = accumulate ? row[x] + flat[x] : flat[x];
         }
+#else
+        for (int x = 0; x < n; ++x) row[x] = accumulate ? row[x] + q[x] : q[x];
+#endif
     }
 }

@@ -30,7 +30,11 @@ struct Bench: ParsableCommand {
             print(String(format: "peak: %.1f GFLOP/s (FMA), %.1f GB/s (copy); shapes of a %dx%d image", bench.peakGflops, bench.peakGBps, w, h))
             for r in results {
                 let rate = r.gflops.map { String(format: "%8.1f GFLOP/s", $0) } ?? String(format: "%8.1f GB/s   ", r.gbps ?? 0)
-                print(String(format: "%-14@ %-8@ %10.3f ms %@ %5.1f%% of peak", r.name as NSString, r.layer as NSString, r.ms, rate, r.peakShare * 100))
+                var line = String(format: "%-14@ %-8@ %10.3f ms %@ %5.1f%% of peak", r.name as NSString, r.layer as NSString, r.ms, rate, r.peakShare * 100)
+                if let split = r.kernels, split.count > 1 {  // where the time goes inside a multi-kernel op
+                    line += "  (" + split.sorted { $0.key < $1.key }.map { "\($0.key) " + String(format: "%.1f", $0.value) }.joined(separator: ", ") + ")"
+                }
+                print(line)
             }
         }
     }

@@ -56,14 +56,14 @@ final class CacheTests: XCTestCase {
         XCTAssertEqual(again, first)
 
         let key = Autotune.key(for: ctx.device)
-        let bad = "{\"\(key)\": {\"winogradTiles\": 3, \"gemmLocal\": [1, 1], \"transformLocal\": 16}, \"another-device\": {\"winogradTiles\": 512, \"gemmLocal\": [4, 4], \"transformLocal\": 32}}"
+        let bad = "{\"\(key)\": {\"winogradTiles\": 3, \"gemmLocal\": [1, 1], \"transformLocal\": 16, \"transformTiles\": 16}, \"another-device\": {\"winogradTiles\": 512, \"gemmLocal\": [4, 4], \"transformLocal\": 64, \"transformTiles\": 1}}"
         try Data(bad.utf8).write(to: Autotune.file)
         let (fixed, remeasured) = try Autotune.tuning(for: ctx, shape: shape)
         XCTAssertTrue(remeasured)
         XCTAssertTrue(fixed.isValid)
         let stored = try JSONDecoder().decode([String: Tuning].self, from: Data(contentsOf: Autotune.file))
         XCTAssertEqual(stored[key], fixed)
-        XCTAssertEqual(stored["another-device"], Tuning(winogradTiles: 512, gemmLocal: [4, 4], transformLocal: 32))
+        XCTAssertEqual(stored["another-device"], Tuning(winogradTiles: 512, gemmLocal: [4, 4], transformLocal: 64, transformTiles: 1))
     }
 
     /// Every tuning choice computes the same bits: a stale choice can be slow, never wrong.
@@ -74,14 +74,14 @@ final class CacheTests: XCTestCase {
         let input = try ctx.buffer(rng.floats(c * h * w)), weights = try ctx.buffer(rng.floats(c * c * 9, scale: 0.3))
         let bias = try ctx.buffer(rng.floats(c.roundedUp(to: Kernels.convOCB)))
         var reference: [Float]?
-        for tiles in Tuning.tileChoices { for local in Tuning.gemmLocalChoices { for transform in [16, 128] {
-            let t = Tuning(winogradTiles: tiles, gemmLocal: local, transformLocal: transform)
+        for tiles in Tuning.tileChoices { for local in Tuning.gemmLocalChoices { for transform in [1, 64] { for tv in Tuning.transformTilesChoices {
+            let t = Tuning(winogradTiles: tiles, gemmLocal: local, transformLocal: transform, transformTiles: tv)
             let out = try ctx.buffer(floats: c * h * w)
             try Kernels(context: ctx, tuning: t).winogradConv(input: input, weights: weights, flipped: false, bias: bias, output: out,
                                                               cin: c, cout: c, height: h, width: w,
                                                               scratch: WinogradScratch(maxTiles: tiles / 16))
             let got = try out.read()
             if let reference { XCTAssertEqual(got, reference, "\(t)") } else { reference = got }
-        } } }
+        } } } }
     }
 }

@@ -64,12 +64,17 @@ final class KernelTests: XCTestCase {
     }
 
     /// Winograd F(4x4, 3x3), forward and backward-data (the flipped kernel), against the same
-    /// references as the direct kernel; small tile passes force several chunks.
+    /// references as the direct kernel; small tile passes force several chunks. Both forms of
+    /// the transforms (16 tiles per work-item, which has a border-free fast path from 130
+    /// columns, and 1).
     func testWinogradMatchesReference() throws {
         var rng = TestRNG(20)
-        let shapes = TestEnv.underOclgrind ? [(2, 3, 5, 6), (3, 9, 4, 4)]
-            : [(1, 1, 1, 1), (3, 9, 5, 6), (16, 16, 9, 17), (20, 24, 4, 11), (8, 3, 13, 7), (17, 33, 12, 40)]
-        for maxTiles in [16, 2048] {
+        let shapes = TestEnv.underOclgrind ? [(2, 3, 5, 6), (3, 9, 4, 4), (1, 2, 10, 130)]
+            : [(1, 1, 1, 1), (3, 9, 5, 6), (16, 16, 9, 17), (20, 24, 4, 11), (8, 3, 13, 7), (17, 33, 12, 40), (5, 8, 14, 141)]
+        for maxTiles in [16, 2048] { for tv in Tuning.transformTilesChoices {
+            var tuning = k.tuning
+            tuning.transformTiles = tv
+            let k = try Kernels(context: ctx, tuning: tuning)
             let scratch = WinogradScratch(maxTiles: maxTiles)
             for (cin, cout, h, w) in shapes {
                 let x = rng.floats(cin * h * w), wt = rng.floats(cout * cin * 9, scale: 0.5), b = rng.floats(cout)
@@ -80,7 +85,7 @@ final class KernelTests: XCTestCase {
                 try k.winogradConv(input: ctx.buffer(x), weights: bw, flipped: false, bias: ctx.buffer(ConvLayout.paddedBias(b)),
                                    output: out, cin: cin, cout: cout, height: h, width: w, scratch: scratch)
                 let ref = CPURef.conv3x3(x.doubles, wt.doubles, b.doubles, cin: cin, cout: cout, h: h, w: w)
-                assertClose(try out.read(), ref.floats, abs: 1e-4, rel: 1e-3, "winograd \(cin)->\(cout) \(h)x\(w) tiles \(maxTiles)")
+                assertClose(try out.read(), ref.floats, abs: 1e-4, rel: 1e-3, "winograd \(cin)->\(cout) \(h)x\(w) tiles \(maxTiles) tv \(tv)")
                 try k.winogradConv(input: ctx.buffer(g), weights: bw, flipped: true, bias: ctx.buffer(floats: cin.roundedUp(to: 8)).zeroed(),
                                    output: gx, cin: cout, cout: cin, height: h, width: w, scratch: scratch)
                 let refB = CPURef.conv3x3BackwardData(g.doubles, wt.doubles, cin: cin, cout: cout, h: h, w: w)
@@ -90,7 +95,7 @@ final class KernelTests: XCTestCase {
                                    output: gx, cin: cout, cout: cin, height: h, width: w, accumulate: true, scratch: scratch)
                 assertClose(try gx.read(), refB.map { 2 * $0 }.floats, abs: 2e-4, rel: 1e-3, "winograd accumulate")
             }
-        }
+        } }
     }
 
     func testAveragePoolingAndItsBackward() throws {

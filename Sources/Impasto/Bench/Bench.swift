@@ -10,8 +10,10 @@ public struct BenchResult: Codable {
     public var gflops: Double?
     public var gbps: Double?
     public var peakShare: Double
+    /// Milliseconds per OpenCL kernel within `ms` (a Winograd convolution is four kernels).
+    public var kernels: [String: Double]?
 
-    enum CodingKeys: String, CodingKey { case name, layer, ms, gflops, gbps, peakShare = "peak_share" }
+    enum CodingKeys: String, CodingKey { case name, layer, ms, gflops, gbps, peakShare = "peak_share", kernels }
 }
 
 public final class Bench {
@@ -27,16 +29,18 @@ public final class Bench {
         self.repeats = max(1, repeats)
     }
 
-    /// Median device seconds of `run` over `repeats` runs after one warm-up.
-    func time(_ run: () throws -> [Event]) throws -> Double {
+    /// Device seconds of `run`, the median over `repeats` runs after one warm-up, and that
+    /// run's seconds per kernel.
+    func time(_ run: () throws -> [Event]) throws -> (Double, [String: Double]) {
         _ = try run()
         try ctx.finish()
-        var samples: [Double] = []
+        var samples: [(Double, [String: Double])] = []
         for _ in 0..<repeats {
-            let events = try run()
-            samples.append(try events.reduce(0) { $0 + (try $1.seconds()) })
+            var split: [String: Double] = [:]
+            for e in try run() { split[e.label, default: 0] += try e.seconds() }
+            samples.append((split.values.reduce(0, +), split))
         }
-        return samples.sorted()[samples.count / 2]
+        return samples.sorted { $0.0 < $1.0 }[samples.count / 2]
     }
 
     /// The FMA-bound and copy kernels: what "peak" means on this device.
@@ -45,27 +49,29 @@ public final class Bench {
         let items = max(ctx.device.computeUnits, 1) * 1024
         let out = try ctx.buffer(floats: items)
         let local = LaunchShape.fit(ctx.device.isCPU ? [1] : [64], kernel: fma, device: ctx.device)
-        let tf = try time { [try fma.launch(global: [items], local: local, .b(out), .f(0.999), .f(0.001))] }
+        let (tf, _) = try time { [try fma.launch(global: [items], local: local, .b(out), .f(0.999), .f(0.001))] }
         peakGflops = Double(items) * 8 * 16 * 4096 * 2 / tf / 1e9
         let copy = try ctx.kernel("peak", "copy")
         let n = 32 << 20  // 128 MiB each way
         let src = try ctx.buffer([Float](repeating: 1, count: n)), dst = try ctx.buffer(floats: n)
-        let tc = try time { [try copy.launch(global: [n / 4], local: LaunchShape.linear(copy, device: ctx.device), .b(src), .b(dst), .i(n / 4))] }
+        let (tc, _) = try time { [try copy.launch(global: [n / 4], local: LaunchShape.linear(copy, device: ctx.device), .b(src), .b(dst), .i(n / 4))] }
         peakGBps = Double(n) * 8 / tc / 1e9
         return [BenchResult(name: "peak_fma", layer: "-", ms: tf * 1e3, gflops: peakGflops, peakShare: 1),
                 BenchResult(name: "peak_copy", layer: "-", ms: tc * 1e3, gbps: peakGBps, peakShare: 1)]
     }
 
     func compute(_ name: String, _ layer: String, flops: Double, _ run: () throws -> [Event]) throws -> BenchResult {
-        let t = try time(run)
+        let (t, split) = try time(run)
         let g = flops / t / 1e9
-        return BenchResult(name: name, layer: layer, ms: t * 1e3, gflops: g, peakShare: peakGflops > 0 ? g / peakGflops : 0)
+        return BenchResult(name: name, layer: layer, ms: t * 1e3, gflops: g, peakShare: peakGflops > 0 ? g / peakGflops : 0,
+                           kernels: split.mapValues { $0 * 1e3 })
     }
 
     func memory(_ name: String, _ layer: String, bytes: Double, _ run: () throws -> [Event]) throws -> BenchResult {
-        let t = try time(run)
+        let (t, split) = try time(run)
         let g = bytes / t / 1e9
-        return BenchResult(name: name, layer: layer, ms: t * 1e3, gbps: g, peakShare: peakGBps > 0 ? g / peakGBps : 0)
+        return BenchResult(name: name, layer: layer, ms: t * 1e3, gbps: g, peakShare: peakGBps > 0 ? g / peakGBps : 0,
+                           kernels: split.mapValues { $0 * 1e3 })
     }
 
     /// Every kernel family at the shapes VGG19 gives a `width`×`height` image. `only` filters

@@ -7,9 +7,10 @@ public final class WinogradScratch {
     private(set) var vFloats = 1, mFloats = 1, uFloats = 1
     private var v, m, u: Buffer?
 
-    public init(maxTiles: Int = 2048) { self.maxTiles = max(16, maxTiles) }
+    public init(maxTiles: Int = 2048) { self.maxTiles = max(16, maxTiles).roundedUp(to: 16) }
 
-    static func tiles(h: Int, w: Int) -> Int { h.divRoundUp(4) * w.divRoundUp(4) }
+    /// Tiles of an h×w map as cl/winograd.cl numbers them: rows of tiles padded to 16.
+    static func tiles(h: Int, w: Int) -> Int { h.divRoundUp(4) * w.divRoundUp(4).roundedUp(to: 16) }
 
     /// Makes room for a conv of these sizes, both directions.
     public func reserve(cin: Int, cout: Int, h: Int, w: Int) {
@@ -59,12 +60,12 @@ extension Kernels {
         for tbase in stride(from: 0, to: tiles, by: scratch.maxTiles) {
             let tcount = min(scratch.maxTiles, tiles - tbase)
             let tpad = tcount.roundedUp(to: Self.winogradVW)
-            events.append(try winogradInput.launch(global: [tpad, cin], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: winogradInput, device: device),
+            events.append(try winogradInput.launch(global: [tpad / tuning.transformTiles, cin], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: winogradInput, device: device),
                                                    .b(input), .b(v), .i(cin), .i(h), .i(w), .i(tbase), .i(tcount), .i(tpad)))
             events.append(try winogradGemm.launch(global: [tpad / Self.winogradVW, coutPad / Self.convOCB, 36],
                                                   local: LaunchShape.fit(tuning.gemmLocal + [1], kernel: winogradGemm, device: device),
                                                   .b(u), .b(v), .b(m), .i(cin), .i(coutPad), .i(tpad)))
-            events.append(try winogradOutput.launch(global: [tcount, cout], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: winogradOutput, device: device),
+            events.append(try winogradOutput.launch(global: [tcount.divRoundUp(tuning.transformTiles), cout], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: winogradOutput, device: device),
                                                     .b(m), .b(bias), .b(output), .i(cout), .i(coutPad), .i(h), .i(w),
                                                     .i(tbase), .i(tcount), .i(tpad), .i(accumulate ? 1 : 0)))
         }

@@ -25,6 +25,8 @@ public final class Kernels: @unchecked Sendable {
 
     /// How many partial sums a reduction leaves: fixed, so results do not depend on the device.
     static let partialCount = 1024
+    /// Rows of gF per gram_backward work-item (cl/gram_backward.cl's RB).
+    static let gramRows = 16
 
     public init(context: CLContext, tuning: Tuning? = nil) throws {
         self.context = context
@@ -43,14 +45,14 @@ public final class Kernels: @unchecked Sendable {
         absPartial = try context.kernel("dot", "abs_partial")
         addNormalizedKernel = try context.kernel("axpby", "add_normalized")
         maskMultiplyKernel = try context.kernel("axpby", "mask_multiply")
-        let wino = ["VW": "\(Self.winogradVW)", "OCB": "\(Self.convOCB)"]
+        let wino = ["VW": "\(Self.winogradVW)", "OCB": "\(Self.convOCB)", "TV": "\(self.tuning.transformTiles)"]
         winogradWeights = try context.kernel("winograd", "winograd_weights", defines: wino)
         winogradInput = try context.kernel("winograd", "winograd_input", defines: wino)
         winogradGemm = try context.kernel("winograd", "winograd_gemm", defines: wino)
         winogradOutput = try context.kernel("winograd", "winograd_output", defines: wino)
         gramPartial = try context.kernel("gram", "gram_partial")
         gramReduce = try context.kernel("gram", "gram_reduce")
-        gramBackward = try context.kernel("gram_backward", "gram_backward", defines: ["VW": "16", "RB": "8"])
+        gramBackward = try context.kernel("gram_backward", "gram_backward", defines: ["VW": "16", "RB": "\(Self.gramRows)"])
         msePartial = try context.kernel("mse", "mse_partial")
         scaledDiff = try context.kernel("mse", "scaled_diff")
         sumPartials = try context.kernel("reduce", "sum_partials")

@@ -12,24 +12,32 @@ public struct Tuning: Codable, Equatable, CustomStringConvertible {
     /// weights): on POCL each group is one call with a fixed cost, so small groups of these
     /// light work-items spent more time in calls than in arithmetic.
     public var transformLocal: Int
+    /// Tiles per work-item of the Winograd input and output transforms (cl/winograd.cl's TV):
+    /// 16 makes every value one 16-wide vector (a CPU's SIMD; 3× faster than 1 on POCL), 1 is
+    /// one tile per work-item, coalesced across work-items (a GPU's registers).
+    public var transformTiles: Int
 
     public static let tileChoices = [256, 512, 1024, 2048]
     public static let gemmLocalChoices: [[Int]] = [[1, 1], [2, 2], [4, 4], [8, 8], [16, 4]]
-    public static let transformLocalChoices = [16, 32, 64, 128]
+    public static let transformLocalChoices = [1, 4, 16, 64, 128]
+    public static let transformTilesChoices = [1, 16]
 
-    /// Before any measurement: a POCL work-group runs on one core, so one work-item per group
-    /// there; 8×8 on GPUs.
+    /// Before any measurement: a POCL work-group runs on one core, so few work-items per group
+    /// and vectors within the work-item there; 8×8 GEMM groups and one tile per work-item on GPUs.
     public static func defaults(for device: Device) -> Tuning {
-        Tuning(winogradTiles: 2048, gemmLocal: device.isCPU ? [1, 1] : [8, 8], transformLocal: 64)
+        device.isCPU ? Tuning(winogradTiles: 2048, gemmLocal: [1, 1], transformLocal: 4, transformTiles: 16)
+                     : Tuning(winogradTiles: 2048, gemmLocal: [8, 8], transformLocal: 64, transformTiles: 1)
     }
 
     /// Only the listed choices are accepted from a cache file.
     public var isValid: Bool {
-        Self.tileChoices.contains(winogradTiles) && Self.gemmLocalChoices.contains(gemmLocal) && Self.transformLocalChoices.contains(transformLocal)
+        Self.tileChoices.contains(winogradTiles) && Self.gemmLocalChoices.contains(gemmLocal)
+            && Self.transformLocalChoices.contains(transformLocal) && Self.transformTilesChoices.contains(transformTiles)
     }
 
     public var description: String {
-        "winograd tiles per pass \(winogradTiles), gemm local \(gemmLocal.map(String.init).joined(separator: "x")), transform local \(transformLocal)"
+        "winograd tiles per pass \(winogradTiles), gemm local \(gemmLocal.map(String.init).joined(separator: "x")), "
+            + "transform tiles \(transformTiles) per work-item, \(transformLocal) per group"
     }
 }
 
@@ -40,7 +48,7 @@ public struct Tuning: Codable, Equatable, CustomStringConvertible {
 /// of every kernel source, so a new driver or changed kernels are tuned afresh.
 public enum Autotune {
     nonisolated(unsafe) public static var file = CacheDirectory.url.appendingPathComponent("tuning.json")
-    static let schema = 2
+    static let schema = 3
 
     public static func key(for device: Device) -> String {
         var h = SHA256()
@@ -104,6 +112,7 @@ public enum Autotune {
             return timed.min { $0.0 < $1.0 }!.1
         }
         best.gemmLocal = try fastest(Tuning.gemmLocalChoices) { $0.gemmLocal = $1 }
+        best.transformTiles = try fastest(Tuning.transformTilesChoices) { $0.transformTiles = $1 }
         best.transformLocal = try fastest(Tuning.transformLocalChoices) { $0.transformLocal = $1 }
         best.winogradTiles = try fastest(Tuning.tileChoices) { $0.winogradTiles = $1 }
         return best
