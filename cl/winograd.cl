@@ -5,6 +5,10 @@
 //   winograd_input:  V[e][ic][t]     = (B^T d B)[e]   for the patch d of tile t
 //   winograd_gemm:   M[e][oc][t]     = sum_ic U[e][ic][oc] V[e][ic][t]
 //   winograd_output: out[oc][tile t] = A^T M A + bias (4x4), bounds-checked, (+)=
+// ReLU fuses into both ends: with `relu`, winograd_output stores max(out, 0) and the bits of
+// out > 0 (the backward's mask); with `masked`, winograd_input reads its input times such a
+// mask (the ReLU's backward, ahead of this conv's backward). Masks hold one bit per element,
+// rows of ceil(w/32) words: word (c*h + y)*ceil(w/32) + x/32, bit x%32.
 // winograd_weights makes U = G g G^T, [36][cin][coutPad], from PyTorch-layout weights each
 // time (it is cheap beside the GEMM, and keeps only one U in memory for all layers); with
 // `flip` it transforms the rotated, transposed kernel of the backward pass instead.
@@ -112,28 +116,35 @@ __kernel void winograd_weights(__global const float* g, __global float* u, const
 #endif
 
 // Work-item (block of TV tiles, ic).
+// Whether mask bit (c, y, x) is set; rows of `words` words.
+#define MASK_BIT(mask, words, c, h, y, x) \
+    ((mask[((size_t)(c) * (h) + (y)) * (words) + ((x) >> 5)] >> ((x) & 31)) & 1u)
+
 __kernel void winograd_input(__global const float* in, __global float* v, const int cin, const int h, const int w,
-                             const int tbase, const int tcount, const int tpad) {
+                             const int tbase, const int tcount, const int tpad,
+                             __global const uint* mask, const int masked) {
     const int t0 = get_global_id(0) * TV, ic = get_global_id(1);
     if (t0 >= tpad || ic >= cin) return;
     const int twp = TWPAD(w);
     const int tile = tbase + t0;
     const int y0 = (tile / twp) * 4 - 1, x0 = (tile % twp) * 4 - 1;
+    const int words = (w + 31) / 32;
     __global const float* plane = in + (size_t)ic * h * w;
     floatT d[6][6];
 #if TV == 16
-    if (y0 >= 0 && y0 + 6 <= h && x0 >= 0 && x0 + 66 <= w) {  // the usual case: no border
+    if (!masked && y0 >= 0 && y0 + 6 <= h && x0 >= 0 && x0 + 66 <= w) {  // the usual case: no border
         for (int i = 0; i < 6; ++i) {
             __global const float* p = plane + (y0 + i) * w + x0;
             STRIDE4_ROW(d[i], p);
         }
-    } else {  // the patches' 6 rows of 66 (+2 unused) floats, zero beyond the image
+    } else {  // the patches' 6 rows of 66 (+2 unused) floats, zero beyond the image (and masked)
         float row[72];
         for (int i = 0; i < 6; ++i) {
             const int y = y0 + i;
             for (int k = 0; k < 72; ++k) {
                 const int x = x0 + k;
-                row[k] = (y >= 0 && y < h && x >= 0 && x < w) ? plane[y * w + x] : 0.0f;
+                const bool in = y >= 0 && y < h && x >= 0 && x < w;
+                row[k] = in && (!masked || MASK_BIT(mask, words, ic, h, y, x)) ? plane[y * w + x] : 0.0f;
             }
             STRIDE4_ROW(d[i], row);
         }
@@ -142,7 +153,8 @@ __kernel void winograd_input(__global const float* in, __global float* v, const 
     for (int i = 0; i < 6; ++i)
         for (int j = 0; j < 6; ++j) {
             const int y = y0 + i, x = x0 + j;
-            d[i][j] = (y >= 0 && y < h && x >= 0 && x < w) ? plane[y * w + x] : 0.0f;
+            const bool in = y >= 0 && y < h && x >= 0 && x < w;
+            d[i][j] = in && (!masked || MASK_BIT(mask, words, ic, h, y, x)) ? plane[y * w + x] : 0.0f;
         }
 #endif
     // B^T d (rows), then (B^T d) B (columns).
@@ -192,7 +204,8 @@ __kernel void winograd_gemm(__global const float* u, __global const float* v, __
 // Work-item (block of TV tiles, oc). Writes only inside the image and the pass's tiles.
 __kernel void winograd_output(__global const float* m, __global const float* bias, __global float* out,
                               const int cout, const int coutPad, const int h, const int w,
-                              const int tbase, const int tcount, const int tpad, const int accumulate) {
+                              const int tbase, const int tcount, const int tpad, const int accumulate,
+                              __global uint* mask, const int relu) {
     const int t0 = get_global_id(0) * TV, oc = get_global_id(1);
     if (t0 >= tcount || oc >= cout) return;
     const size_t eplane = (size_t)coutPad * tpad;
@@ -212,6 +225,7 @@ __kernel void winograd_output(__global const float* m, __global const float* bia
     const int y0 = (tile / twp) * 4, x0 = (tile % twp) * 4;
     // Output columns x0 ... x0 + 4 TV - 1 of this row; tiles past tcount lie past the image.
     const int n = min(4 * TV, w - x0);
+    if (n <= 0) return;  // tiles past the row's end (TV == 1)
     for (int i = 0; i < 4; ++i) {
         const int y = y0 + i;
         if (y >= h) break;
@@ -222,6 +236,7 @@ __kernel void winograd_output(__global const float* m, __global const float* bia
             r[i][1] - r[i][2] + 8.0f * (r[i][3] - r[i][4]) + r[i][5] + b,
         };
         __global float* row = out + ((size_t)oc * h + y) * w + x0;
+        __global uint* mrow = mask + ((size_t)oc * h + y) * ((w + 31) / 32) + x0 / 32;
 #if TV == 16
         // Interleave the four columns of each tile: row[4l + j] = q[j] lane l.
         float16 o[4];
@@ -233,6 +248,23 @@ __kernel void winograd_output(__global const float* m, __global const float* bia
                          q[0].sa, q[1].sa, q[2].sa, q[3].sa, q[0].sb, q[1].sb, q[2].sb, q[3].sb);
         o[3] = (float16)(q[0].sc, q[1].sc, q[2].sc, q[3].sc, q[0].sd, q[1].sd, q[2].sd, q[3].sd,
                          q[0].se, q[1].se, q[2].se, q[3].se, q[0].sf, q[1].sf, q[2].sf, q[3].sf);
+        if (relu) {
+            // x0 is a multiple of 64: this row's two mask words are this work-item's alone.
+            const uint16 lane_bit = (uint16)(1u << 0, 1u << 1, 1u << 2, 1u << 3, 1u << 4, 1u << 5, 1u << 6, 1u << 7, 1u << 8,
+                                             1u << 9, 1u << 10, 1u << 11, 1u << 12, 1u << 13, 1u << 14, 1u << 15);
+            uint bits16[4];
+            for (int k = 0; k < 4; ++k) {
+                uint lanes[16];
+                vstore16(as_uint16(o[k] > 0.0f) & lane_bit, 0, lanes);
+                bits16[k] = 0;
+                for (int l = 0; l < 16; ++l) bits16[k] |= lanes[l];
+                o[k] = fmax(o[k], 0.0f);
+            }
+            const uint valid0 = n >= 32 ? 0xffffffffu : (1u << n) - 1u;
+            const uint valid1 = n >= 64 ? 0xffffffffu : n <= 32 ? 0u : (1u << (n - 32)) - 1u;
+            mrow[0] = (bits16[0] | bits16[1] << 16) & valid0;
+            if (n > 32) mrow[1] = (bits16[2] | bits16[3] << 16) & valid1;
+        }
         if (n == 64) {
             for (int k = 0; k < 4; ++k) vstore16(accumulate ? vload16(k, row) + o[k] : o[k], k, row);
         } else {
@@ -241,7 +273,15 @@ __kernel void winograd_output(__global const float* m, __global const float* bia
             for (int x = 0; x < n; ++x) row[x] = accumulate ? row[x] + flat[x] : flat[x];
         }
 #else
-        for (int x = 0; x < n; ++x) row[x] = accumulate ? row[x] + q[x] : q[x];
+        if (relu) {
+            // Eight work-items share a mask word (the host zeroes the mask first).
+            uint bits = 0;
+            for (int x = 0; x < n; ++x) bits |= (q[x] > 0.0f ? 1u : 0u) << ((x0 + x) & 31);
+            atomic_or(mrow, bits);
+            for (int x = 0; x < n; ++x) row[x] = fmax(q[x], 0.0f);
+        } else {
+            for (int x = 0; x < n; ++x) row[x] = accumulate ? row[x] + q[x] : q[x];
+        }
 #endif
     }
 }

@@ -54,6 +54,25 @@ final class EngineTests: XCTestCase {
         XCTAssertNotEqual(try model.image(), before)
     }
 
+    /// A ReLU fused into its Winograd conv (forward max and mask, backward through the mask)
+    /// computes exactly what the separate ReLU op does: the same losses and gradient, bit for
+    /// bit, as the network built with every conv's output kept (nothing fused).
+    func testFusedReLUsChangeNothing() throws {
+        let weights = try VGGWeights.random(seed: 6, widthDivisor: 4)
+        var rng = TestRNG(32)
+        let style = rng.floats(3 * 72 * 40), content = rng.floats(3 * 72 * 40)
+        var results: [(LossTerms, [Float])] = []
+        for keep in [Set<Int>(), Set(VGG19.convIndices)] {
+            let model = try StyleTransfer(context: ctx, weights: weights, width: 72, height: 40, retainModules: keep)
+            XCTAssertEqual(model.executorGraph.nodes.contains { ($0.op as? ConvOp)?.reluMask != nil }, keep.isEmpty)
+            try model.setStyle(style)
+            try model.setContent(content)
+            results.append((try model.evaluate(), try model.gradient()))
+        }
+        XCTAssertEqual(results[0].0, results[1].0)
+        XCTAssertEqual(results[0].1, results[1].1)
+    }
+
     func testPlanReusesMemoryAndRunsReLUInPlace() throws {
         let model = try StyleTransfer(context: ctx, weights: VGGWeights.random(seed: 5, widthDivisor: 8), width: 64, height: 48)
         let g = model.executorGraph
@@ -61,13 +80,14 @@ final class EngineTests: XCTestCase {
         // Every tensor's value and gradient, each in its own buffer, is what a naive engine holds.
         let naive = g.shapes.indices.filter { !g.external.contains($0) }.reduce(0) { $0 + 2 * g.shapes[$1].count * 4 }
         XCTAssertLessThan(plan.totalBytes, naive / 2, "plan \(plan.totalBytes) B vs naive \(naive) B")
-        // The 12 ReLUs share their input's slot except the 5 after a loss tap (conv outputs
-        // 0, 5, 10, 19, 25 are read again by their loss's backward).
-        var inPlace = 0
-        for node in g.nodes where node.op is ReLUOp {
-            if plan.valueSlot[node.inputs[0]] == plan.valueSlot[node.output!] { inPlace += 1 }
-        }
-        XCTAssertEqual(inPlace, 7)
+        // Of the 12 ReLUs, the 6 after an untapped Winograd conv are fused into it (at width/8,
+        // conv1_2 has 8 channels and runs direct); relu1_2 stays and runs in place; the 5 after
+        // a loss tap (conv outputs 0, 5, 10, 19, 25 are read again by their loss's backward)
+        // stay and cannot.
+        let relus = g.nodes.filter { $0.op is ReLUOp }
+        XCTAssertEqual(relus.map(\.op.name), ["1:relu1_1", "3:relu1_2", "6:relu2_1", "11:relu3_1", "20:relu4_1", "26:relu4_4"])
+        XCTAssertEqual(relus.filter { plan.valueSlot[$0.inputs[0]] == plan.valueSlot[$0.output!] }.map(\.op.name), ["3:relu1_2"])
+        XCTAssertEqual(g.nodes.filter { ($0.op as? ConvOp)?.reluMask != nil }.count, 6)
         // No two live values share a slot: checked by the golden and CPU tests' numbers; here,
         // a retained tensor never shares.
         let retained = try StyleTransfer(context: ctx, weights: VGGWeights.random(seed: 5, widthDivisor: 8),

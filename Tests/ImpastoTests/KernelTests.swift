@@ -94,6 +94,35 @@ final class KernelTests: XCTestCase {
                 try k.winogradConv(input: ctx.buffer(g), weights: bw, flipped: true, bias: ctx.buffer(floats: cin.roundedUp(to: 8)).zeroed(),
                                    output: gx, cin: cout, cout: cin, height: h, width: w, accumulate: true, scratch: scratch)
                 assertClose(try gx.read(), refB.map { 2 * $0 }.floats, abs: 2e-4, rel: 1e-3, "winograd accumulate")
+
+                // Fused ReLU: max(out, 0) and its mask bits (rows of 32-bit words) ...
+                let words = w.divRoundUp(32)
+                let mask = try ctx.buffer(floats: Kernels.rowMaskBytes(channels: cout, height: h, width: w) / 4)
+                try mask.fill(.nan)  // every bit must be written
+                try k.winogradConv(input: ctx.buffer(x), weights: bw, flipped: false, bias: ctx.buffer(ConvLayout.paddedBias(b)),
+                                   output: out, cin: cin, cout: cout, height: h, width: w, reluMask: mask, scratch: scratch)
+                let plain = try out.read(count: cout * h * w), bits = try mask.read().map(\.bitPattern)
+                var relu = plain, positive = [Bool](repeating: false, count: plain.count)
+                try k.winogradConv(input: ctx.buffer(x), weights: bw, flipped: false, bias: ctx.buffer(ConvLayout.paddedBias(b)),
+                                   output: out, cin: cin, cout: cout, height: h, width: w, scratch: scratch)
+                for (i, v) in try out.read(count: cout * h * w).enumerated() {
+                    relu[i] = max(v, 0)
+                    positive[i] = v > 0
+                }
+                XCTAssertEqual(plain, relu, "fused relu \(cin)->\(cout) \(h)x\(w) tv \(tv)")
+                for o in 0..<cout { for y in 0..<h {
+                    for word in 0..<words {
+                        var expected: UInt32 = 0
+                        for bit in 0..<32 where word * 32 + bit < w && positive[(o * h + y) * w + word * 32 + bit] { expected |= 1 << bit }
+                        XCTAssertEqual(bits[(o * h + y) * words + word], expected, "mask word \(o),\(y),\(word) tv \(tv)")
+                    }
+                } }
+                // ... and the backward that reads its input through that mask (the ReLU's backward).
+                try k.winogradConv(input: ctx.buffer(g), weights: bw, flipped: true, bias: ctx.buffer(floats: cin.roundedUp(to: 8)).zeroed(),
+                                   output: gx, cin: cout, cout: cin, height: h, width: w, inputMask: mask, scratch: scratch)
+                let gMasked = zip(g, positive).map { $1 ? $0 : 0 }
+                let refM = CPURef.conv3x3BackwardData(gMasked.doubles, wt.doubles, cin: cin, cout: cout, h: h, w: w)
+                assertClose(try gx.read(), refM.floats, abs: 1e-4, rel: 1e-3, "winograd masked backward \(cin)->\(cout) \(h)x\(w) tv \(tv)")
             }
         } }
     }

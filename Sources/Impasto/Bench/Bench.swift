@@ -143,7 +143,7 @@ public final class Bench {
             })
         }
         if wanted("gram") {
-            for (layer, cg, hw) in [("conv1_1", 64, height * width), ("conv3_1", 256, height * width / 16), ("conv5_1", 512, height * width / 256)] {
+            for (layer, cg, hw) in [("conv1_1", 64, height * width), ("conv3_1", 256, height * width / 16), ("conv4_1", 512, height * width / 64), ("conv5_1", 512, height * width / 256)] {
                 let f = try random(cg * hw), gm = try ctx.buffer(floats: cg * cg)
                 let scratch = try ctx.buffer(floats: Kernels.gramScratchCount(c: cg, n: hw))
                 results.append(try compute("gram", layer, flops: 2.0 * Double(cg * cg * hw)) {

@@ -42,32 +42,44 @@ extension Kernels {
     /// (the first layer's 3 channels do not).
     public static func prefersWinograd(cin: Int, cout: Int) -> Bool { cin >= 16 && cout >= 16 }
 
+    /// Bytes of a fused ReLU's mask for c maps of h×w (cl/winograd.cl: rows of 32-bit words).
+    public static func rowMaskBytes(channels c: Int, height h: Int, width w: Int) -> Int { 4 * c * h * w.divRoundUp(32) }
+
     /// out (+)= conv3x3(input) + bias with Winograd F(4x4, 3x3). `weights` are PyTorch's
     /// [cout][cin][3][3]; with `flipped`, `weights` belong to the conv whose input and output
     /// channels are swapped, and the 180°-rotated transposed kernel is used (backward-data).
+    /// With `reluMask`, out = max(conv + bias, 0) and the mask gets the bits of conv + bias > 0;
+    /// with `inputMask` (such a mask of the input's shape), the input is read times the mask.
     @discardableResult
     public func winogradConv(input: Buffer, weights: Buffer, flipped: Bool, bias: Buffer, output: Buffer,
                              cin: Int, cout: Int, height h: Int, width w: Int, accumulate: Bool = false,
+                             reluMask: Buffer? = nil, inputMask: Buffer? = nil,
                              scratch: WinogradScratch) throws -> [Event] {
         let coutPad = cout.roundedUp(to: Self.convOCB)
         need(input, cin * h * w, "winograd input"); need(weights, cin * cout * 9, "winograd weights")
         need(bias, coutPad, "winograd bias"); need(output, cout * h * w, "winograd output")
+        precondition(reluMask == nil || !accumulate, "a fused ReLU cannot accumulate")
+        if let reluMask { precondition(reluMask.bytes >= Self.rowMaskBytes(channels: cout, height: h, width: w), "relu mask too small") }
+        if let inputMask { precondition(inputMask.bytes >= Self.rowMaskBytes(channels: cin, height: h, width: w), "input mask too small") }
         scratch.reserve(cin: cin, cout: cout, h: h, w: w)
         let (v, m, u) = try scratch.buffers(context)
         var events = [try winogradWeights.launch(global: [coutPad / Self.convOCB, cin], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: winogradWeights, device: device),
                                                  .b(weights), .b(u), .i(cin), .i(cout), .i(coutPad), .i(flipped ? 1 : 0))]
+        if let reluMask, tuning.transformTiles == 1 { try reluMask.fill(0) }  // work-items OR their bits in
         let tiles = WinogradScratch.tiles(h: h, w: w)
         for tbase in stride(from: 0, to: tiles, by: scratch.maxTiles) {
             let tcount = min(scratch.maxTiles, tiles - tbase)
             let tpad = tcount.roundedUp(to: Self.winogradVW)
             events.append(try winogradInput.launch(global: [tpad / tuning.transformTiles, cin], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: winogradInput, device: device),
-                                                   .b(input), .b(v), .i(cin), .i(h), .i(w), .i(tbase), .i(tcount), .i(tpad)))
+                                                   .b(input), .b(v), .i(cin), .i(h), .i(w), .i(tbase), .i(tcount), .i(tpad),
+                                                   .b(inputMask ?? input), .i(inputMask == nil ? 0 : 1)))
             events.append(try winogradGemm.launch(global: [tpad / Self.winogradVW, coutPad / Self.convOCB, 36],
                                                   local: LaunchShape.fit(tuning.gemmLocal + [1], kernel: winogradGemm, device: device),
                                                   .b(u), .b(v), .b(m), .i(cin), .i(coutPad), .i(tpad)))
             events.append(try winogradOutput.launch(global: [tcount.divRoundUp(tuning.transformTiles), cout], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: winogradOutput, device: device),
                                                     .b(m), .b(bias), .b(output), .i(cout), .i(coutPad), .i(h), .i(w),
-                                                    .i(tbase), .i(tcount), .i(tpad), .i(accumulate ? 1 : 0)))
+                                                    .i(tbase), .i(tcount), .i(tpad), .i(accumulate ? 1 : 0),
+                                                    .b(reluMask ?? output), .i(reluMask == nil ? 0 : 1)))
         }
         return events
     }

@@ -95,7 +95,8 @@ public final class StyleTransfer: Stylizer {
         var styleAt: [Int] = [], contentAt: [Int] = []
         let kernels = self.kernels, losses = self.losses
         let outputs = try VGG19.build(into: graph, input: image, kernels: kernels, weights: weights, upTo: last,
-                                      pooling: config.pooling, scratch: winograd) { i, t in
+                                      pooling: config.pooling, scratch: winograd,
+                                      keep: Set(config.styleLayers + config.contentLayers).union(retainModules)) { i, t in
             if config.styleLayers.contains(i) {
                 let factor = config.layerFactor(i)
                 let op = try StyleLossOp(name: "style\(i)", kernels: kernels, shape: graph.shape(t),

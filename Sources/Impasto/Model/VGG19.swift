@@ -51,22 +51,33 @@ public enum VGG19 {
     public static let minimumSide = 16
 
     /// Adds modules 0…`last` to `graph` on top of `input` (a 3-channel image). Convs with
-    /// enough channels run as Winograd in `scratch`; without one, all run direct. `after` is called
-    /// with each module's output as soon as it exists, so losses can be attached right there.
-    /// Returns every module's output tensor.
+    /// enough channels run as Winograd in `scratch`; without one, all run direct. A Winograd
+    /// conv whose own output nobody needs (not in `keep`: the loss taps and retained modules)
+    /// carries the ReLU after it, and that ReLU module is then the conv's output. `after` is
+    /// called with each module's output as soon as it exists, so losses can be attached right
+    /// there. Returns every module's output tensor (a fused conv has none of its own).
     @discardableResult
     public static func build(into graph: Graph, input: TensorID, kernels: Kernels, weights: VGGWeights,
                              upTo last: Int = lastModule, pooling: Pooling = .max, scratch: WinogradScratch? = nil,
-                             after: (Int, TensorID) throws -> Void = { _, _ in }) throws -> [Int: TensorID] {
+                             keep: Set<Int> = [], after: (Int, TensorID) throws -> Void = { _, _ in }) throws -> [Int: TensorID] {
         var outputs: [Int: TensorID] = [:]
         var x = input
+        var fusedInto: Int?  // the ReLU module the previous conv carried
         for i in 0...last {
             let shape = graph.shape(x)
             let name = "\(i):\(Self.name(of: i))"
-            if let w = weights.convs[i] {
-                let op = try ConvOp(name: name, kernels: kernels, input: shape, cout: w.cout, weight: w.weight, bias: w.bias,
-                                    scratch: scratch)
+            if fusedInto == i {
+                fusedInto = nil
+            } else if let w = weights.convs[i] {
+                let fuse = !keep.contains(i) && i < last && !poolIndices.contains(i + 1) && weights.convs[i + 1] == nil
+                    && ConvOp.usesWinograd(cin: shape.c, cout: w.cout, scratch: scratch)
+                let op = try ConvOp(name: fuse ? "\(name)+\(Self.name(of: i + 1))" : name, kernels: kernels, input: shape,
+                                    cout: w.cout, weight: w.weight, bias: w.bias, scratch: scratch, fusedReLU: fuse)
                 x = graph.add(op, inputs: [x], output: op.outputShape)!
+                if fuse {
+                    fusedInto = i + 1
+                    continue
+                }
             } else if poolIndices.contains(i) {
                 let op = try PoolOp(name: name, kernels: kernels, input: shape, kind: pooling)
                 x = graph.add(op, inputs: [x], output: op.outputShape)!

@@ -1,7 +1,10 @@
 /// A 3×3 pad-1 convolution with bias. Its backward needs only the weights (weight gradients
 /// are never needed: the network is fixed), so it keeps no activations alive. Layers with
 /// enough channels run as Winograd F(4x4, 3x3) (4× fewer multiplies), the rest (the RGB
-/// input layer) as the direct kernel.
+/// input layer) as the direct kernel. A Winograd conv can carry the ReLU that follows it
+/// (`fusedReLU`): its output is then max(conv, 0) and it keeps the ReLU's bit mask, which its
+/// backward applies to the incoming gradient as it reads it, so neither direction spends a
+/// pass over the activation on the ReLU.
 public final class ConvOp: Op {
     public let name: String
     let k: Kernels
@@ -9,6 +12,8 @@ public final class ConvOp: Op {
     let cout: Int
     let bias, zeroBias: Buffer
     let algorithm: Algorithm
+    /// The fused ReLU's mask (cl/winograd.cl's row layout), nil when no ReLU is fused.
+    let reluMask: Buffer?
 
     enum Algorithm {
         /// Weights laid out for cl/conv3x3.cl, forward and backward.
@@ -22,14 +27,19 @@ public final class ConvOp: Op {
     public var ownedBytes: Int {
         switch algorithm {
         case .direct(let f, let b): return f.bytes + b.bytes + bias.bytes + zeroBias.bytes
-        case .winograd(let w, _): return w.bytes + bias.bytes + zeroBias.bytes
+        case .winograd(let w, _): return w.bytes + bias.bytes + zeroBias.bytes + (reluMask?.bytes ?? 0)
         }
     }
 
+    /// Whether a conv of these channels runs as Winograd (and so can fuse its ReLU).
+    public static func usesWinograd(cin: Int, cout: Int, scratch: WinogradScratch?) -> Bool {
+        scratch != nil && Kernels.prefersWinograd(cin: cin, cout: cout)
+    }
+
     /// `weight` in PyTorch's [cout][cin][3][3] layout. `scratch` is shared by a graph's convs;
-    /// nil forces the direct kernel.
+    /// nil forces the direct kernel. `fusedReLU` needs Winograd (`usesWinograd`).
     public init(name: String, kernels: Kernels, input: TensorShape, cout: Int, weight: [Float], bias: [Float],
-                scratch: WinogradScratch?) throws {
+                scratch: WinogradScratch?, fusedReLU: Bool = false) throws {
         self.name = name
         k = kernels
         shape = input
@@ -37,7 +47,10 @@ public final class ConvOp: Op {
         let ctx = kernels.context
         self.bias = try ctx.buffer(ConvLayout.paddedBias(bias))
         zeroBias = try ctx.buffer([Float](repeating: 0, count: input.c.roundedUp(to: Kernels.convOCB)))
-        if let scratch, Kernels.prefersWinograd(cin: input.c, cout: cout) {
+        let winograd = Self.usesWinograd(cin: input.c, cout: cout, scratch: scratch)
+        precondition(winograd || !fusedReLU, "\(name): only a Winograd conv fuses its ReLU")
+        reluMask = fusedReLU ? try ctx.buffer(floats: Kernels.rowMaskBytes(channels: cout, height: input.h, width: input.w) / 4) : nil
+        if winograd, let scratch {
             scratch.reserve(cin: input.c, cout: cout, h: input.h, w: input.w)
             algorithm = .winograd(weights: try ctx.buffer(weight), scratch: scratch)
         } else {
@@ -55,7 +68,7 @@ public final class ConvOp: Op {
                                   cin: shape.c, cout: cout, height: shape.h, width: shape.w)]
         case .winograd(let weights, let scratch):
             return try k.winogradConv(input: b.inputs[0], weights: weights, flipped: false, bias: bias, output: b.output!,
-                                      cin: shape.c, cout: cout, height: shape.h, width: shape.w, scratch: scratch)
+                                      cin: shape.c, cout: cout, height: shape.h, width: shape.w, reluMask: reluMask, scratch: scratch)
         }
     }
 
@@ -67,7 +80,7 @@ public final class ConvOp: Op {
         case .winograd(let weights, let scratch):
             return try k.winogradConv(input: b.gradOutput!, weights: weights, flipped: true, bias: zeroBias, output: b.gradInputs[0],
                                       cin: cout, cout: shape.c, height: shape.h, width: shape.w, accumulate: b.accumulate[0],
-                                      scratch: scratch)
+                                      inputMask: reluMask, scratch: scratch)
         }
     }
 }
