@@ -103,7 +103,11 @@ struct Stylize: ParsableCommand {
         let maskPicture = try mask.map { try ImageFile.read($0, maxPixels: maxPixels) }
         let (w, h) = try outputSize(for: contentImage)
         let context = try tunedContext(deviceOptions.selector, quiet: quiet)
-        let (vgg, randomWeights) = try resolveWeights(progress)
+        // Dropped once the last model is built (a CPU device's buffers are host memory too).
+        var vgg: VGGWeights?
+        let randomWeights: Bool
+        (vgg, randomWeights) = try resolveWeights(progress)
+        let weightsOrigin = vgg!.origin
 
         // 3. Colour control (Gatys et al. 2017): what the network sees.
         let originalContent = contentImage.resized(width: w, height: h)
@@ -137,7 +141,7 @@ struct Stylize: ParsableCommand {
         }
         defer { try? logFile?.close() }
         let scaleText = sizes.count > 1 ? " in \(sizes.count) scales (" + sizes.map { "\($0.0)x\($0.1)" }.joined(separator: ", ") + ")" : ""
-        progress.message("stylizing \(w)x\(h)\(scaleText) on \(context.device.name), \(total) iterations, weights \(vgg.origin)")
+        progress.message("stylizing \(w)x\(h)\(scaleText) on \(context.device.name), \(total) iterations, weights \(weightsOrigin)")
         var sheet = progressImage.map { _ in ProgressSheet(outputWidth: w, outputHeight: h) }
         let snapshotEvery = max(1, total / 5)
         Interrupt.install()
@@ -155,18 +159,19 @@ struct Stylize: ParsableCommand {
             guard memoryLimit > lbfgsBytes else {
                 throw ValidationError("L-BFGS's history needs \(mebibytes(lbfgsBytes)) at \(sw)x\(sh), more than the \(mebibytes(memoryLimit)) of device memory allowed: lower --lbfgs-history or the size")
             }
-            let choice = try Stylizers.choose(context: context, weights: vgg, width: sw, height: sh, config: config,
+            let choice = try Stylizers.choose(context: context, weights: vgg!, width: sw, height: sh, config: config,
                                               masked: maskPicture != nil, memoryLimit: memoryLimit - lbfgsBytes)
             if let tiles = choice.tiles {
                 let b = tiles.borders
                 display.message("\(sw)x\(sh): \(tiles), \(choice.memory) of device memory; tile borders at x "
                                 + b.x.map(String.init).joined(separator: ",") + " and y " + b.y.map(String.init).joined(separator: ","))
             }
-            let model = try Stylizers.build(choice, context: context, weights: vgg, width: sw, height: sh, config: config,
+            let model = try Stylizers.build(choice, context: context, weights: vgg!, width: sw, height: sh, config: config,
                                             masked: maskPicture != nil)
             let content = contentPicture.resized(width: sw, height: sh)
             try model.setStyles(Array(zip(styleImages, blend ?? Array(repeating: 1, count: styleImages.count))), scale: styleScale,
-                                memoryLimit: memoryLimit)
+                                weights: vgg, memoryLimit: memoryLimit)
+            if scale == sizes.count - 1 { vgg = nil }
             try model.setMask(maskPicture)
             try model.setContent(content)
             if balanced == nil {

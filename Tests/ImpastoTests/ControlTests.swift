@@ -97,7 +97,7 @@ final class ControlTests: XCTestCase {
     func testStyleScaleMeasuresTheStyleAtThatSize() throws {
         let weights = try golden.weights(), picture = try ImageFile.read(style)
         let main = try StyleTransfer(context: TestEnv.context, weights: weights, width: 64, height: 48, config: golden.lossConfig)
-        try main.setStyles([(picture, 1)], scale: 0.5)
+        try main.setStyles([(picture, 1)], scale: 0.5, weights: weights)
         let small = try StyleTransfer(context: TestEnv.context, weights: weights, width: 32, height: 24, config: golden.lossConfig)
         try small.setStyle(picture.resized(width: 32, height: 24))
         for (a, b) in zip(main.styleOps, small.styleOps) {

@@ -63,6 +63,6 @@ final class BenchCommandTests: XCTestCase {
         let r = try runProcess(try impastoBinary(), ["profile", "--size", "32x32", "--iterations", "1", "--weights", "random:1"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("device memory planned"))
-        XCTAssertTrue(r.stdout.contains("12:conv3_2.backward"))
+        XCTAssertTrue(r.stdout.contains("12:conv3_2+relu3_2.backward"), r.stdout)  // the ReLU fused into its conv
     }
 }

@@ -81,12 +81,13 @@ final class EngineTests: XCTestCase {
         let naive = g.shapes.indices.filter { !g.external.contains($0) }.reduce(0) { $0 + 2 * g.shapes[$1].count * 4 }
         XCTAssertLessThan(plan.totalBytes, naive / 2, "plan \(plan.totalBytes) B vs naive \(naive) B")
         // Of the 12 ReLUs, the 6 after an untapped Winograd conv are fused into it (at width/8,
-        // conv1_2 has 8 channels and runs direct); relu1_2 stays and runs in place; the 5 after
-        // a loss tap (conv outputs 0, 5, 10, 19, 25 are read again by their loss's backward)
-        // stay and cannot.
+        // conv1_2 has 8 channels and runs direct); relu1_2 stays and runs in place, and so does
+        // relu1_1 (style0's backward recomputes from the image instead of reading conv1_1's
+        // output); the 4 after the other loss taps (conv outputs 5, 10, 19, 25 are read again
+        // by their loss's backward) stay and cannot.
         let relus = g.nodes.filter { $0.op is ReLUOp }
         XCTAssertEqual(relus.map(\.op.name), ["1:relu1_1", "3:relu1_2", "6:relu2_1", "11:relu3_1", "20:relu4_1", "26:relu4_4"])
-        XCTAssertEqual(relus.filter { plan.valueSlot[$0.inputs[0]] == plan.valueSlot[$0.output!] }.map(\.op.name), ["3:relu1_2"])
+        XCTAssertEqual(relus.filter { plan.valueSlot[$0.inputs[0]] == plan.valueSlot[$0.output!] }.map(\.op.name), ["1:relu1_1", "3:relu1_2"])
         XCTAssertEqual(g.nodes.filter { ($0.op as? ConvOp)?.reluMask != nil }.count, 6)
         // No two live values share a slot: checked by the golden and CPU tests' numbers; here,
         // a retained tensor never shares.

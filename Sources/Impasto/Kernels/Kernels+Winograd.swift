@@ -12,10 +12,10 @@ public final class WinogradScratch {
     /// Tiles of an h×w map as cl/winograd.cl numbers them: rows of tiles padded to 16.
     static func tiles(h: Int, w: Int) -> Int { h.divRoundUp(4) * w.divRoundUp(4).roundedUp(to: 16) }
 
-    /// Makes room for a conv of these sizes, both directions.
-    public func reserve(cin: Int, cout: Int, h: Int, w: Int) {
+    /// Makes room for a conv of these sizes, both directions (or only forward).
+    public func reserve(cin: Int, cout: Int, h: Int, w: Int, backward: Bool = true) {
         let tpad = min(Self.tiles(h: h, w: w), maxTiles).roundedUp(to: Kernels.winogradVW)
-        for (i, o) in [(cin, cout), (cout, cin)] {
+        for (i, o) in backward ? [(cin, cout), (cout, cin)] : [(cin, cout)] {
             let oPad = o.roundedUp(to: Kernels.convOCB)
             vFloats = max(vFloats, 36 * i * tpad)
             mFloats = max(mFloats, 36 * oPad * tpad)
@@ -61,7 +61,7 @@ extension Kernels {
         precondition(reluMask == nil || !accumulate, "a fused ReLU cannot accumulate")
         if let reluMask { precondition(reluMask.bytes >= Self.rowMaskBytes(channels: cout, height: h, width: w), "relu mask too small") }
         if let inputMask { precondition(inputMask.bytes >= Self.rowMaskBytes(channels: cin, height: h, width: w), "input mask too small") }
-        scratch.reserve(cin: cin, cout: cout, h: h, w: w)
+        scratch.reserve(cin: cin, cout: cout, h: h, w: w, backward: false)  // this call's direction only
         let (v, m, u) = try scratch.buffers(context)
         var events = [try winogradWeights.launch(global: [coutPad / Self.convOCB, cin], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: winogradWeights, device: device),
                                                  .b(weights), .b(u), .i(cin), .i(cout), .i(coutPad), .i(flipped ? 1 : 0))]

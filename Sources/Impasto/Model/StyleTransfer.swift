@@ -33,7 +33,6 @@ public struct LossTerms: Equatable {
 public final class StyleTransfer: Stylizer {
     public let width, height: Int
     public let context: CLContext
-    public let weights: VGGWeights
     public let config: LossConfig
     public let kernels: Kernels
     let executor: Executor
@@ -64,7 +63,6 @@ public final class StyleTransfer: Stylizer {
         self.width = width
         self.height = height
         self.context = context
-        self.weights = weights
         self.config = config
         kernels = try Kernels(context: context)
         winograd = WinogradScratch(maxTiles: kernels.tuning.winogradTiles)
@@ -93,15 +91,19 @@ public final class StyleTransfer: Stylizer {
         let last = (config.styleLayers + config.contentLayers).max() ?? 0
         var styles: [StyleLossOp] = [], factors: [Float] = [], contents: [ContentLossOp] = []
         var styleAt: [Int] = [], contentAt: [Int] = []
-        let kernels = self.kernels, losses = self.losses
+        let kernels = self.kernels, losses = self.losses, x = self.x, winograd = self.winograd
         let outputs = try VGG19.build(into: graph, input: image, kernels: kernels, weights: weights, upTo: last,
                                       pooling: config.pooling, scratch: winograd,
                                       keep: Set(config.styleLayers + config.contentLayers).union(retainModules)) { i, t in
             if config.styleLayers.contains(i) {
                 let factor = config.layerFactor(i)
+                // conv1_1's features are a linear function of the image, which outlives the backward.
+                let source = try i == 0 ? weights.convs[0].map {
+                    try StyleLossOp.LinearSource(kernels: kernels, input: x, cin: 3, weight: $0.weight, bias: $0.bias, scratch: winograd)
+                } : nil
                 let op = try StyleLossOp(name: "style\(i)", kernels: kernels, shape: graph.shape(t),
                                          weight: config.styleWeight * factor, losses: losses,
-                                         normalizeGradients: config.normalizeGradients, masked: masked, tiled: tiled)
+                                         normalizeGradients: config.normalizeGradients, masked: masked, tiled: tiled, source: source)
                 graph.add(op, inputs: [t], output: nil)
                 styles.append(op)
                 factors.append(factor)

@@ -7,7 +7,6 @@ public protocol Stylizer: AnyObject {
     var height: Int { get }
     var context: CLContext { get }
     var kernels: Kernels { get }
-    var weights: VGGWeights { get }
     var config: LossConfig { get }
     /// X, the normalised planar image (3×H×W), and ∂total/∂X after `evaluate`.
     var x: Buffer { get }
@@ -40,8 +39,9 @@ extension Stylizer {
     /// weights normalised to sum to 1. Each picture is resized to `scale` × this model's size
     /// (neural-style's -style_scale); Gram matrices do not depend on the image size, so a
     /// scaled style is measured by a second model of that size (tiled if it must be, within
-    /// `memoryLimit`).
-    public func setStyles(_ styles: [(RGBImage, Float)], scale: Double = 1, memoryLimit: Int? = nil) throws {
+    /// `memoryLimit`), built from `weights`. (Models keep no host copy of the weights: on a CPU
+    /// device that would hold them twice.)
+    public func setStyles(_ styles: [(RGBImage, Float)], scale: Double = 1, weights: VGGWeights? = nil, memoryLimit: Int? = nil) throws {
         let total = styles.reduce(Float(0)) { $0 + $1.1 }
         guard !styles.isEmpty, total > 0, styles.allSatisfy({ $0.1 >= 0 && $0.1.isFinite }) else {
             throw StyleTransferError("style blend weights must be 0 or more and not all 0")
@@ -53,6 +53,7 @@ extension Stylizer {
             try captureStyles(pictures)
             return
         }
+        guard let weights else { preconditionFailure("a style scale other than 1 needs the weights") }
         let limit = memoryLimit ?? Stylizers.defaultLimit(context.device)
         let capture = try Stylizers.make(context: context, weights: weights, width: w, height: h, config: config,
                                          memoryLimit: max(limit - context.liveBytes, 0))

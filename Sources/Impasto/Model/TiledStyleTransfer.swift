@@ -16,7 +16,6 @@ public final class TiledStyleTransfer: Stylizer {
     public let width, height: Int
     public let context: CLContext
     public let plan: TilePlan
-    public let weights: VGGWeights
     public let config: LossConfig
     public let kernels: Kernels
     /// The crop-sized network every tile runs through.
@@ -41,7 +40,6 @@ public final class TiledStyleTransfer: Stylizer {
         height = plan.height
         self.context = context
         self.plan = plan
-        self.weights = weights
         self.config = config
         tile = try StyleTransfer(context: context, weights: weights, width: plan.cropWidth, height: plan.cropHeight,
                                  config: config, tiled: true)

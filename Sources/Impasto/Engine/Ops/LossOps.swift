@@ -136,15 +136,40 @@ public final class StyleLossOp: Op {
     /// nil: the op sees the whole image.
     public var tilePhase: TilePhase?
 
-    public var backwardReadsInputs: Bool { true }
+    /// Set when F = conv3x3(input) + bias for an input that outlives the backward (the image,
+    /// for a tap on conv1_1): S·F is then conv3x3(input) with weights S·W and bias S·b, so the
+    /// backward does not read F and the plan frees it after the forward (51 MB at 500×400, the
+    /// largest activation). The conv runs as Winograd in the graph's scratch.
+    public struct LinearSource {
+        let input, weights, bias: Buffer  // weights in PyTorch's [C][cin][3][3] layout
+        let cin: Int
+        let scratch: WinogradScratch
+        let sWeights, sBias: Buffer       // S·W and S·b, made in each backward
+
+        public init(kernels: Kernels, input: Buffer, cin: Int, weight: [Float], bias: [Float], scratch: WinogradScratch) throws {
+            let ctx = kernels.context, c = bias.count
+            self.input = input
+            self.cin = cin
+            self.scratch = scratch
+            weights = try ctx.buffer(weight)
+            self.bias = try ctx.buffer(bias)
+            sWeights = try ctx.buffer(floats: weight.count)
+            sBias = try ctx.buffer([Float](repeating: 0, count: c.roundedUp(to: Kernels.convOCB)))
+        }
+
+        var bytes: Int { weights.bytes + bias.bytes + sWeights.bytes + sBias.bytes }
+    }
+    let source: LinearSource?
+
+    public var backwardReadsInputs: Bool { source == nil }
     public var backwardReadsOutput: Bool { false }
     public var ownedBytes: Int {
         target.bytes + gram.bytes + s.bytes + scratch.bytes + (normalized?.bytes ?? 0)
-            + (maskBuffers.map { $0.mask.bytes + $0.squared.bytes + $0.work.bytes } ?? 0)
+            + (maskBuffers.map { $0.mask.bytes + $0.squared.bytes + $0.work.bytes } ?? 0) + (source?.bytes ?? 0)
     }
 
     public init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots,
-                normalizeGradients: Bool = false, masked: Bool = false, tiled: Bool = false) throws {
+                normalizeGradients: Bool = false, masked: Bool = false, tiled: Bool = false, source: LinearSource? = nil) throws {
         precondition(!(tiled && normalizeGradients), "normalised gradients need the whole image's gradient")
         self.name = name
         k = kernels
@@ -162,6 +187,8 @@ public final class StyleLossOp: Op {
         s = try ctx.buffer(floats: c * c)
         scratch = try ctx.buffer(floats: Kernels.gramScratchCount(c: c, n: n))
         tilePhase = tiled ? .gather : nil
+        self.source = source
+        if let source { source.scratch.reserve(cin: source.cin, cout: c, h: shape.h, w: shape.w, backward: false) }
         if masked || tiled { try allocateMask() }
     }
 
@@ -247,12 +274,10 @@ public final class StyleLossOp: Op {
     public func backward(_ b: OpBuffers) throws -> [Event] {
         precondition(tilePhase != .gather, "\(name): backward in the gather phase")
         let f = b.inputs[0], grad = b.gradInputs[0], acc = b.accumulate[0]
-        if !masked && normalized == nil {
-            return [try k.gramBackward(s: s, f: f, gradF: grad, channels: c, count: n, accumulate: acc)]
-        }
+        if !masked && normalized == nil { return try product(f, into: grad, accumulate: acc) }
         // S·F into a scratch buffer, then the mask's square, then normalised or plain addition.
         let into = normalized?.work ?? maskBuffers!.work
-        var events = [try k.gramBackward(s: s, f: f, gradF: into, channels: c, count: n, accumulate: false)]
+        var events = try product(f, into: into, accumulate: false)
         if masked, let squared = maskBuffers?.squared {
             events.append(try k.maskMultiply(into, mask: squared, into: into, channels: c, count: n, accumulate: false))
         }
@@ -261,6 +286,20 @@ public final class StyleLossOp: Op {
         }
         events.append(try k.axpby(1, into, acc ? 1 : 0, grad, count: c * n))
         return events
+    }
+}
+
+extension StyleLossOp {
+    /// out (+)= S·F, from F or (with a linear source) from the source.
+    func product(_ f: Buffer, into out: Buffer, accumulate: Bool) throws -> [Event] {
+        guard let src = source else {
+            return [try k.gramBackward(s: s, f: f, gradF: out, channels: c, count: n, accumulate: accumulate)]
+        }
+        return [try k.gramBackward(s: s, f: src.weights, gradF: src.sWeights, channels: c, count: src.cin * 9, accumulate: false),
+                try k.gramBackward(s: s, f: src.bias, gradF: src.sBias, channels: c, count: 1, accumulate: false)]
+            + (try k.winogradConv(input: src.input, weights: src.sWeights, flipped: false, bias: src.sBias, output: out,
+                                  cin: src.cin, cout: c, height: layerHeight, width: layerWidth, accumulate: accumulate,
+                                  scratch: src.scratch))
     }
 }
 
