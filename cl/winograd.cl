@@ -12,11 +12,11 @@
 // winograd_weights makes U = G g G^T, [36][cin][coutPad], from PyTorch-layout weights each
 // time (it is cheap beside the GEMM, and keeps only one U in memory for all layers); with
 // `flip` it transforms the rotated, transposed kernel of the backward pass instead.
-// Tiles are numbered ty * twPad + tx, where twPad is the tiles per row rounded up to 16, so
-// any 16 consecutive tiles from a multiple of 16 lie in one tile row (the tiles past the
-// row's end see only padding). A pass handles the `tcount` tiles from `tbase` (bounded
-// scratch at any image size; tbase is a multiple of 16), padded to tpad, a multiple of 16;
-// padded tiles lie past the image and transform to zero.
+// Tiles are numbered ty * twp + tx, where twp (tiles per row as numbered) is at least
+// ceil(w/4); with TV == 16 it is a multiple of 16, so any 16 consecutive tiles from a multiple
+// of 16 lie in one tile row (the tiles past the row's end see only padding). A pass handles
+// the `tcount` tiles from `tbase` (bounded scratch at any image size; tbase is a multiple of
+// 16), padded to tpad, a multiple of 16; padded tiles lie past the image and transform to zero.
 
 #ifndef VW
 #define VW 16  // tiles per GEMM work-item (the vector width)
@@ -90,9 +90,6 @@ __kernel void winograd_weights(__global const float* g, __global float* u, const
     }
 }
 
-// Tiles per row, padded (see the top).
-#define TWPAD(w) ((((w) + 3) / 4 + 15) / 16 * 16)
-
 #if TV == 16
 #define floatT float16
 #define vloadT vload16
@@ -121,11 +118,10 @@ __kernel void winograd_weights(__global const float* g, __global float* u, const
     ((mask[((size_t)(c) * (h) + (y)) * (words) + ((x) >> 5)] >> ((x) & 31)) & 1u)
 
 __kernel void winograd_input(__global const float* in, __global float* v, const int cin, const int h, const int w,
-                             const int tbase, const int tcount, const int tpad,
+                             const int twp, const int tbase, const int tcount, const int tpad,
                              __global const uint* mask, const int masked) {
     const int t0 = get_global_id(0) * TV, ic = get_global_id(1);
     if (t0 >= tpad || ic >= cin) return;
-    const int twp = TWPAD(w);
     const int tile = tbase + t0;
     const int y0 = (tile / twp) * 4 - 1, x0 = (tile % twp) * 4 - 1;
     const int words = (w + 31) / 32;
@@ -204,7 +200,7 @@ __kernel void winograd_gemm(__global const float* u, __global const float* v, __
 // Work-item (block of TV tiles, oc). Writes only inside the image and the pass's tiles.
 __kernel void winograd_output(__global const float* m, __global const float* bias, __global float* out,
                               const int cout, const int coutPad, const int h, const int w,
-                              const int tbase, const int tcount, const int tpad, const int accumulate,
+                              const int twp, const int tbase, const int tcount, const int tpad, const int accumulate,
                               __global uint* mask, const int relu) {
     const int t0 = get_global_id(0) * TV, oc = get_global_id(1);
     if (t0 >= tcount || oc >= cout) return;
@@ -221,7 +217,7 @@ __kernel void winograd_output(__global const float* m, __global const float* bia
         r[3][j] = a[1][j] - a[2][j] + 8.0f * (a[3][j] - a[4][j]) + a[5][j];
     }
     const float b = bias[oc];
-    const int twp = TWPAD(w), tile = tbase + t0;
+    const int tile = tbase + t0;
     const int y0 = (tile / twp) * 4, x0 = (tile % twp) * 4;
     // Output columns x0 ... x0 + 4 TV - 1 of this row; tiles past tcount lie past the image.
     const int n = min(4 * TV, w - x0);

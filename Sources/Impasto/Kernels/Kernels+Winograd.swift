@@ -9,7 +9,7 @@ public final class WinogradScratch {
 
     public init(maxTiles: Int = 2048) { self.maxTiles = max(16, maxTiles).roundedUp(to: 16) }
 
-    /// Tiles of an h×w map as cl/winograd.cl numbers them: rows of tiles padded to 16.
+    /// Tiles of an h×w map as cl/winograd.cl numbers them, at most (rows of tiles padded to 16).
     static func tiles(h: Int, w: Int) -> Int { h.divRoundUp(4) * w.divRoundUp(4).roundedUp(to: 16) }
 
     /// Makes room for a conv of these sizes, both directions (or only forward).
@@ -38,6 +38,15 @@ public final class WinogradScratch {
 extension Kernels {
     static let winogradVW = 16
 
+    /// How the transforms of a map `w` wide run: `tv` tiles per work-item (cl/winograd.cl's TV)
+    /// and `twp` tiles per row as numbered. 16 per work-item needs rows padded to 16 tiles,
+    /// which on narrow maps would waste more than it gains (conv5_1 at 500x400: 8 tiles a row,
+    /// padded to 16, doubled its GEMM), so those run one tile per work-item.
+    func transformLayout(width w: Int) -> (tv: Int, twp: Int) {
+        let tw = w.divRoundUp(4), padded = tw.roundedUp(to: 16)
+        return tuning.transformTiles == 16 && padded - tw <= tw / 2 ? (16, padded) : (1, tw)
+    }
+
     /// Winograd pays off when both channel counts are large enough to amortise the transforms
     /// (the first layer's 3 channels do not).
     public static func prefersWinograd(cin: Int, cout: Int) -> Bool { cin >= 16 && cout >= 16 }
@@ -65,21 +74,23 @@ extension Kernels {
         let (v, m, u) = try scratch.buffers(context)
         var events = [try winogradWeights.launch(global: [coutPad / Self.convOCB, cin], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: winogradWeights, device: device),
                                                  .b(weights), .b(u), .i(cin), .i(cout), .i(coutPad), .i(flipped ? 1 : 0))]
-        if let reluMask, tuning.transformTiles == 1 { try reluMask.fill(0) }  // work-items OR their bits in
-        let tiles = WinogradScratch.tiles(h: h, w: w)
+        let (tv, twp) = transformLayout(width: w)
+        let (inputKernel, outputKernel) = tv == 16 ? (winogradInput, winogradOutput) : (winogradInput1, winogradOutput1)
+        if let reluMask, tv == 1 { try reluMask.fill(0) }  // work-items OR their bits in
+        let tiles = h.divRoundUp(4) * twp
         for tbase in stride(from: 0, to: tiles, by: scratch.maxTiles) {
             let tcount = min(scratch.maxTiles, tiles - tbase)
             let tpad = tcount.roundedUp(to: Self.winogradVW)
-            events.append(try winogradInput.launch(global: [tpad / tuning.transformTiles, cin], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: winogradInput, device: device),
-                                                   .b(input), .b(v), .i(cin), .i(h), .i(w), .i(tbase), .i(tcount), .i(tpad),
-                                                   .b(inputMask ?? input), .i(inputMask == nil ? 0 : 1)))
+            events.append(try inputKernel.launch(global: [tpad / tv, cin], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: inputKernel, device: device),
+                                                 .b(input), .b(v), .i(cin), .i(h), .i(w), .i(twp), .i(tbase), .i(tcount), .i(tpad),
+                                                 .b(inputMask ?? input), .i(inputMask == nil ? 0 : 1)))
             events.append(try winogradGemm.launch(global: [tpad / Self.winogradVW, coutPad / Self.convOCB, 36],
                                                   local: LaunchShape.fit(tuning.gemmLocal + [1], kernel: winogradGemm, device: device),
                                                   .b(u), .b(v), .b(m), .i(cin), .i(coutPad), .i(tpad)))
-            events.append(try winogradOutput.launch(global: [tcount.divRoundUp(tuning.transformTiles), cout], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: winogradOutput, device: device),
-                                                    .b(m), .b(bias), .b(output), .i(cout), .i(coutPad), .i(h), .i(w),
-                                                    .i(tbase), .i(tcount), .i(tpad), .i(accumulate ? 1 : 0),
-                                                    .b(reluMask ?? output), .i(reluMask == nil ? 0 : 1)))
+            events.append(try outputKernel.launch(global: [tcount.divRoundUp(tv), cout], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: outputKernel, device: device),
+                                                  .b(m), .b(bias), .b(output), .i(cout), .i(coutPad), .i(h), .i(w),
+                                                  .i(twp), .i(tbase), .i(tcount), .i(tpad), .i(accumulate ? 1 : 0),
+                                                  .b(reluMask ?? output), .i(reluMask == nil ? 0 : 1)))
         }
         return events
     }

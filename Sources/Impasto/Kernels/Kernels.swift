@@ -16,6 +16,7 @@ public final class Kernels: @unchecked Sendable {
     let dotPartial, absPartial: Kernel
     let addNormalizedKernel, maskMultiplyKernel: Kernel
     let winogradWeights, winogradInput, winogradGemm, winogradOutput: Kernel
+    let winogradInput1, winogradOutput1: Kernel
     let gramPartial, gramReduce, gramBackward: Kernel
     let msePartial, scaledDiff, sumPartials: Kernel
     let tvPartial, tvBackward: Kernel
@@ -50,6 +51,10 @@ public final class Kernels: @unchecked Sendable {
         winogradInput = try context.kernel("winograd", "winograd_input", defines: wino)
         winogradGemm = try context.kernel("winograd", "winograd_gemm", defines: wino)
         winogradOutput = try context.kernel("winograd", "winograd_output", defines: wino)
+        // One tile per work-item: narrow maps even where the tuning says 16 (`transformLayout`).
+        let wino1 = wino.merging(["TV": "1"]) { $1 }
+        winogradInput1 = try context.kernel("winograd", "winograd_input", defines: wino1)
+        winogradOutput1 = try context.kernel("winograd", "winograd_output", defines: wino1)
         gramPartial = try context.kernel("gram", "gram_partial")
         gramReduce = try context.kernel("gram", "gram_reduce")
         gramBackward = try context.kernel("gram_backward", "gram_backward", defines: ["VW": "16", "RB": "\(Self.gramRows)"])
