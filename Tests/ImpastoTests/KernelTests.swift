@@ -266,6 +266,26 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// gF = S·F for every block shape gram_backward is built with (16×16 on CPUs, 8×4 on GPUs,
+    /// where this test cannot otherwise reach), full and ragged blocks, against the CPU product.
+    func testGramBackwardEveryBlockShape() throws {
+        var rng = TestRNG(17)
+        let shapes = TestEnv.underOclgrind ? [(16, 20), (5, 7)] : [(32, 70), (48, 33), (5, 7), (17, 16)]
+        for (c, n) in shapes {
+            let a = rng.floats(c * c), f = rng.floats(c * n)
+            let sym = (0..<(c * c)).map { a[($0 / c) * c + $0 % c] + a[($0 % c) * c + $0 / c] }  // S is symmetric
+            var want = [Double](repeating: 0, count: c * n)
+            for i in 0..<c { for t in 0..<n { for j in 0..<c { want[i * n + t] += Double(sym[i * c + j]) * Double(f[j * n + t]) } } }
+            for (rows, columns) in [(16, 16), (8, 4), (8, 8)] {
+                let kernel = try ctx.kernel("gram_backward", "gram_backward", defines: ["VW": "\(columns)", "RB": "\(rows)"])
+                let out = try ctx.buffer(floats: c * n)
+                try kernel.launch(global: [c.divRoundUp(rows), n.divRoundUp(columns)], local: [1, 1],
+                                  .b(ctx.buffer(sym)), .b(ctx.buffer(f)), .b(out), .i(c), .i(n), .i(0))
+                assertClose(try out.read(), want.floats, abs: 1e-5, rel: 1e-4, "gram_backward \(c)x\(n) block \(rows)x\(columns)")
+            }
+        }
+    }
+
     func testContentLossAndGradient() throws {
         var rng = TestRNG(16)
         let n = TestEnv.underOclgrind ? 50 : 5003

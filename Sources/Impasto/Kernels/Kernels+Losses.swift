@@ -38,7 +38,7 @@ extension Kernels {
     public func gramBackward(s: Buffer, f: Buffer, gradF: Buffer, channels c: Int, count n: Int, accumulate: Bool) throws -> Event {
         need(s, c * c, "gram_backward S"); need(f, c * n, "gram_backward F"); need(gradF, c * n, "gram_backward gF")
         let local = LaunchShape.fit(device.isCPU ? [1, 1] : [4, 16], kernel: gramBackward, device: device)
-        return try gramBackward.launch(global: [c.divRoundUp(Self.gramRows), n.divRoundUp(16)], local: local,
+        return try gramBackward.launch(global: [c.divRoundUp(gramBlock.rows), n.divRoundUp(gramBlock.columns)], local: local,
                                        .b(s), .b(f), .b(gradF), .i(c), .i(n), .i(accumulate ? 1 : 0))
     }
 

@@ -26,8 +26,10 @@ public final class Kernels: @unchecked Sendable {
 
     /// How many partial sums a reduction leaves: fixed, so results do not depend on the device.
     static let partialCount = 1024
-    /// Rows of gF per gram_backward work-item (cl/gram_backward.cl's RB).
-    static let gramRows = 16
+    /// gram_backward's block per work-item (cl/gram_backward.cl's RB rows × VW columns): 16×16
+    /// on a CPU (one AVX-512 vector per row), 8×4 on a GPU (its registers are per lane).
+    static func gramBlock(for device: Device) -> (rows: Int, columns: Int) { device.isCPU ? (16, 16) : (8, 4) }
+    var gramBlock: (rows: Int, columns: Int) { Self.gramBlock(for: device) }
 
     public init(context: CLContext, tuning: Tuning? = nil) throws {
         self.context = context
@@ -57,7 +59,8 @@ public final class Kernels: @unchecked Sendable {
         winogradOutput1 = try context.kernel("winograd", "winograd_output", defines: wino1)
         gramPartial = try context.kernel("gram", "gram_partial")
         gramReduce = try context.kernel("gram", "gram_reduce")
-        gramBackward = try context.kernel("gram_backward", "gram_backward", defines: ["VW": "16", "RB": "\(Self.gramRows)"])
+        let gb = Self.gramBlock(for: context.device)
+        gramBackward = try context.kernel("gram_backward", "gram_backward", defines: ["VW": "\(gb.columns)", "RB": "\(gb.rows)"])
         msePartial = try context.kernel("mse", "mse_partial")
         scaledDiff = try context.kernel("mse", "scaled_diff")
         sumPartials = try context.kernel("reduce", "sum_partials")

@@ -42,8 +42,8 @@ public struct Tuning: Codable, Equatable, CustomStringConvertible {
 }
 
 /// The short autotune run the first time a device is seen: each candidate is timed on a
-/// Winograd convolution, greedily (the GEMM's local size, the transforms', then the tiles per
-/// pass), and the
+/// Winograd convolution, greedily (the GEMM's local size, the transforms' tiles per work-item
+/// and group size, then the tiles per pass), and the
 /// winner is kept in `<cache>/tuning.json`, keyed by device, driver, platform and the SHA-256
 /// of every kernel source, so a new driver or changed kernels are tuned afresh.
 public enum Autotune {
@@ -99,8 +99,9 @@ public enum Autotune {
                                            cin: c, cout: c, height: h, width: w, scratch: scratch) }
             _ = try run()  // POCL specialises a kernel for its local size at the first launch
             try context.finish()
-            let times = try (0..<3).map { _ in try run().reduce(0) { $0 + (try $1.seconds()) } }
-            return times.sorted()[1]
+            // The median of 5: the candidates are often within a few percent of each other.
+            let times = try (0..<5).map { _ in try run().reduce(0) { $0 + (try $1.seconds()) } }
+            return times.sorted()[2]
         }
         var best = Tuning.defaults(for: context.device)
         func fastest<T>(_ choices: [T], _ set: (inout Tuning, T) -> Void) throws -> T {
