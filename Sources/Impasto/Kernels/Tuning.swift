@@ -23,9 +23,10 @@ public struct Tuning: Codable, Equatable, CustomStringConvertible {
     public static let transformTilesChoices = [1, 16]
 
     /// Before any measurement: a POCL work-group runs on one core, so few work-items per group
-    /// and vectors within the work-item there; 8×8 GEMM groups and one tile per work-item on GPUs.
+    /// and vectors within the work-item there, and fewer tiles per pass (a CPU device's memory is
+    /// the machine's); 8×8 GEMM groups and one tile per work-item on GPUs.
     public static func defaults(for device: Device) -> Tuning {
-        device.isCPU ? Tuning(winogradTiles: 2048, gemmLocal: [1, 1], transformLocal: 4, transformTiles: 16)
+        device.isCPU ? Tuning(winogradTiles: 512, gemmLocal: [1, 1], transformLocal: 4, transformTiles: 16)
                      : Tuning(winogradTiles: 2048, gemmLocal: [8, 8], transformLocal: 64, transformTiles: 1)
     }
 
@@ -43,7 +44,7 @@ public struct Tuning: Codable, Equatable, CustomStringConvertible {
 
 /// The short autotune run the first time a device is seen: each candidate is timed on a
 /// Winograd convolution, greedily (the GEMM's local size, the transforms' tiles per work-item
-/// and group size, then the tiles per pass), and the
+/// and group size, then the fewest tiles per pass that are nearly as fast), and the
 /// winner is kept in `<cache>/tuning.json`, keyed by device, driver, platform and the SHA-256
 /// of every kernel source, so a new driver or changed kernels are tuned afresh.
 public enum Autotune {
@@ -63,7 +64,7 @@ public enum Autotune {
 
     /// This device's tuning from the cache, or measured now (and cached): `measured` says which.
     /// `IMPASTO_AUTOTUNE=0` skips both and keeps the defaults.
-    public static func tuning(for context: CLContext, shape: (c: Int, h: Int, w: Int) = (32, 128, 256)) throws -> (Tuning, measured: Bool) {
+    public static func tuning(for context: CLContext, shape: (c: Int, h: Int, w: Int) = (128, 128, 256)) throws -> (Tuning, measured: Bool) {
         if ProcessInfo.processInfo.environment["IMPASTO_AUTOTUNE"] == "0" { return (Tuning.defaults(for: context.device), false) }
         let key = key(for: context.device)
         var entries = (try? JSONDecoder().decode([String: Tuning].self, from: Data(contentsOf: file))) ?? [:]
@@ -115,7 +116,15 @@ public enum Autotune {
         best.gemmLocal = try fastest(Tuning.gemmLocalChoices) { $0.gemmLocal = $1 }
         best.transformTiles = try fastest(Tuning.transformTilesChoices) { $0.transformTiles = $1 }
         best.transformLocal = try fastest(Tuning.transformLocalChoices) { $0.transformLocal = $1 }
-        best.winogradTiles = try fastest(Tuning.tileChoices) { $0.winogradTiles = $1 }
+        // Tiles per pass only trade memory (V and M) against launches: the fewest within 5% of
+        // the fastest (on POCL all were within its noise; 2048 cost 37 MB more than 256).
+        let tileTimes = try Tuning.tileChoices.map { tiles -> (Double, Int) in
+            var t = best
+            t.winogradTiles = tiles
+            return (try seconds(t), tiles)
+        }
+        let fastestTime = tileTimes.map(\.0).min()!
+        best.winogradTiles = tileTimes.filter { $0.0 <= fastestTime * 1.05 }.map(\.1).min()!
         return best
     }
 
