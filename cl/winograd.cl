@@ -16,7 +16,8 @@
 // ceil(w/4); with TV == 16 it is a multiple of 16, so any 16 consecutive tiles from a multiple
 // of 16 lie in one tile row (the tiles past the row's end see only padding). A pass handles
 // the `tcount` tiles from `tbase` (bounded scratch at any image size; tbase is a multiple of
-// 16), padded to tpad, a multiple of 16; padded tiles lie past the image and transform to zero.
+// 16), padded to tpad, a multiple of 16; tiles past the row's end or past tcount are
+// computed like any other (from zero padding, or rows the next pass covers) and never written.
 
 #ifndef VW
 #define VW 16  // tiles per GEMM work-item (the vector width)
@@ -112,11 +113,11 @@ __kernel void winograd_weights(__global const float* g, __global float* u, const
 #error "TV must be 16 or 1"
 #endif
 
-// Work-item (block of TV tiles, ic).
 // Whether mask bit (c, y, x) is set; rows of `words` words.
 #define MASK_BIT(mask, words, c, h, y, x) \
     ((mask[((size_t)(c) * (h) + (y)) * (words) + ((x) >> 5)] >> ((x) & 31)) & 1u)
 
+// Work-item (block of TV tiles, ic).
 __kernel void winograd_input(__global const float* in, __global float* v, const int cin, const int h, const int w,
                              const int twp, const int tbase, const int tcount, const int tpad,
                              __global const uint* mask, const int masked) {
