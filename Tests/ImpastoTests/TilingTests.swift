@@ -140,14 +140,16 @@ final class TilingTests: XCTestCase {
     }
 
     func testChoosesTilesOnlyWhenTheWholeImageDoesNotFit() throws {
-        let whole = try Stylizers.measureWhole(context: ctx, weights: Self.weights, width: 256, height: 224, config: LossConfig())
-        let fits = try Stylizers.choose(context: ctx, weights: Self.weights, width: 256, height: 224, config: LossConfig(), memoryLimit: whole.total)
+        // Large enough that tiles are not mostly halo (only measured, never allocated).
+        let (w, h) = (640, 480)
+        let whole = try Stylizers.measureWhole(context: ctx, weights: Self.weights, width: w, height: h, config: LossConfig())
+        let fits = try Stylizers.choose(context: ctx, weights: Self.weights, width: w, height: h, config: LossConfig(), memoryLimit: whole.total)
         XCTAssertNil(fits.tiles)
-        let tight = try Stylizers.choose(context: ctx, weights: Self.weights, width: 256, height: 224, config: LossConfig(), memoryLimit: whole.total - 1)
+        let tight = try Stylizers.choose(context: ctx, weights: Self.weights, width: w, height: h, config: LossConfig(), memoryLimit: whole.total - 1)
         let plan = try XCTUnwrap(tight.tiles)
         XCTAssertGreaterThan(plan.tiles.count, 1)
         XCTAssertLessThanOrEqual(tight.memory.total, whole.total - 1)
-        XCTAssertThrowsError(try Stylizers.choose(context: ctx, weights: Self.weights, width: 256, height: 224, config: LossConfig(),
+        XCTAssertThrowsError(try Stylizers.choose(context: ctx, weights: Self.weights, width: w, height: h, config: LossConfig(),
                                                   memoryLimit: 1 << 20)) { error in
             XCTAssertTrue("\(error)".contains("does not fit"), "\(error)")
         }
