@@ -94,8 +94,8 @@ public final class Bench {
                 let input = try random(max(c, cout) * h * w), output = try ctx.buffer(floats: max(c, cout) * h * w)
                 let raw = try ctx.buffer((0..<(c * cout * 9)).map { _ in Float(rng.normal()) * 0.05 })
                 let winograd = Kernels.prefersWinograd(cin: c, cout: cout)
-                let wf = try ctx.buffer((0..<(c * 9 * cout.roundedUp(to: Kernels.convOCB))).map { _ in Float(rng.normal()) * 0.05 })
-                let wb = try ctx.buffer((0..<(cout * 9 * c.roundedUp(to: Kernels.convOCB))).map { _ in Float(rng.normal()) * 0.05 })
+                let wf = try ctx.buffer((0..<(c * 9 * ConvLayout.paddedChannels(cout))).map { _ in Float(rng.normal()) * 0.05 })
+                let wb = try ctx.buffer((0..<(cout * 9 * ConvLayout.paddedChannels(c))).map { _ in Float(rng.normal()) * 0.05 })
                 let bias = try ctx.buffer([Float](repeating: 0, count: max(c, cout).roundedUp(to: Kernels.convOCB)))
                 let (cc, hh, ww) = (c, h, w)
                 // The algorithm the engine uses for this layer (Winograd where it pays).

@@ -1,9 +1,12 @@
 /// Rearranges PyTorch's conv weights ([cout][cin][3][3]) into what `cl/conv3x3.cl` reads.
 public enum ConvLayout {
-    /// Forward: [cin][9][coutPad], output channels contiguous and padded with zeros to 8.
+    /// Output channels as the kernel pads them: to its block of 4 or 8 (`Kernels.convBlock`).
+    public static func paddedChannels(_ cout: Int) -> Int { cout.roundedUp(to: Kernels.convBlock(cout: cout)) }
+
+    /// Forward: [cin][9][coutPad], output channels contiguous and padded with zeros.
     public static func forward(_ w: [Float], cout: Int, cin: Int) -> [Float] {
         precondition(w.count == cout * cin * 9, "conv weights: \(w.count) values for \(cout)x\(cin)x3x3")
-        let pad = cout.roundedUp(to: 8)
+        let pad = paddedChannels(cout)
         var out = [Float](repeating: 0, count: cin * 9 * pad)
         for o in 0..<cout {
             for i in 0..<cin {
@@ -17,7 +20,7 @@ public enum ConvLayout {
     /// same convolution maps a [cout] gradient to a [cin] one: [cout][9][cinPad].
     public static func backwardData(_ w: [Float], cout: Int, cin: Int) -> [Float] {
         precondition(w.count == cout * cin * 9, "conv weights: \(w.count) values for \(cout)x\(cin)x3x3")
-        let pad = cin.roundedUp(to: 8)
+        let pad = paddedChannels(cin)
         var out = [Float](repeating: 0, count: cout * 9 * pad)
         for o in 0..<cout {
             for i in 0..<cin {
@@ -27,7 +30,7 @@ public enum ConvLayout {
         return out
     }
 
-    /// A bias padded with zeros to a multiple of 8.
+    /// A bias padded with zeros to a multiple of 8 (enough for either block).
     public static func paddedBias(_ b: [Float]) -> [Float] {
         b + [Float](repeating: 0, count: b.count.roundedUp(to: 8) - b.count)
     }
