@@ -30,38 +30,44 @@
                // SIMD) or 1 (one tile per work-item, coalesced across work-items, a GPU)
 #endif
 
+#ifndef WOCB
+#define WOCB OCB  // output channels per weight-transform work-item: 8 or 16 (coutPad a multiple)
+#endif
+
 #include "vectors.cl"
 
-// The weight transform's vector: OCB output channels.
-#if OCB == 8
+// The weight transform's vector: WOCB output channels.
+#if WOCB == 8
 #define floatO float8
 #define vloadO vload8
 #define vstoreO vstore8
-#elif OCB == 16
+#elif WOCB == 16
 #define floatO float16
 #define vloadO vload16
 #define vstoreO vstore16
 #else
-#error "OCB must be 8 or 16"
+#error "WOCB must be 8 or 16"
 #endif
 
-// One work-item per (block of OCB output channels, input channel): g is [cout][cin][3][3]
+// One work-item per (block of WOCB output channels, input channel): g is [cout][cin][3][3]
 // (or, flipped, the forward weights of a conv whose cin/cout are this one's cout/cin). The
-// OCB channels are one vector, so the 36 stores are whole vectors (coutPad is a multiple of
-// OCB) and POCL need not vectorise across work-items (it ran this scalar, as slow as a GEMM).
+// WOCB channels are one vector, so the 36 stores are whole vectors (coutPad is a multiple of
+// WOCB) and POCL need not vectorise across work-items (it ran this scalar, as slow as a GEMM).
+// 16 channels make each store a whole 64-byte line: the unflipped transform, whose reads are
+// gathers, went from 8.5-9.5 to 5-7 ms for 512x512 on POCL (flipped: no gain).
 __kernel void winograd_weights(__global const float* g, __global float* u, const int cin, const int cout,
                                const int coutPad, const int flip) {
     const int ob = get_global_id(0), ic = get_global_id(1);
-    if (ob * OCB >= coutPad || ic >= cin) return;
+    if (ob * WOCB >= coutPad || ic >= cin) return;
     const float sixth = 1.0f / 6.0f, twelfth = 1.0f / 12.0f, twentyfourth = 1.0f / 24.0f;
     // Kernel element (i, j) of output channel oc: g[base(oc) + step * (3i + j)]; flipped, the
     // kernel is rotated by 180 degrees and transposed.
     floatO k[3][3];
     for (int i = 0; i < 3; ++i)
         for (int j = 0; j < 3; ++j) {
-            float lanes[OCB];
-            for (int l = 0; l < OCB; ++l) {
-                const int oc = ob * OCB + l;
+            float lanes[WOCB];
+            for (int l = 0; l < WOCB; ++l) {
+                const int oc = ob * WOCB + l;
                 lanes[l] = oc >= cout ? 0.0f
                          : flip ? g[((size_t)ic * cout + oc) * 9 + 8 - (i * 3 + j)]
                                 : g[((size_t)oc * cin + ic) * 9 + i * 3 + j];
@@ -79,7 +85,7 @@ __kernel void winograd_weights(__global const float* g, __global float* u, const
         r[5][j] = k[2][j];
     }
     const size_t plane = (size_t)cin * coutPad;
-    __global float* dst = u + (size_t)ic * coutPad + ob * OCB;
+    __global float* dst = u + (size_t)ic * coutPad + ob * WOCB;
     for (int i = 0; i < 6; ++i) {
         const floatO a0 = r[i][0], a1 = r[i][1], a2 = r[i][2];
         vstoreO(0.25f * a0, 0, dst + (i * 6 + 0) * plane);

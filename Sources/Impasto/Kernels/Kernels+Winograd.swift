@@ -72,8 +72,10 @@ extension Kernels {
         if let inputMask { precondition(inputMask.bytes >= Self.rowMaskBytes(channels: cin, height: h, width: w), "input mask too small") }
         scratch.reserve(cin: cin, cout: cout, h: h, w: w, backward: false)  // this call's direction only
         let (v, m, u) = try scratch.buffers(context)
-        var events = [try winogradWeights.launch(global: [coutPad / Self.convOCB, cin], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: winogradWeights, device: device),
-                                                 .b(weights), .b(u), .i(cin), .i(cout), .i(coutPad), .i(flipped ? 1 : 0))]
+        // Whole cache lines per store where the reads are gathers (see cl/winograd.cl).
+        let (weightsKernel, wocb) = !flipped && coutPad % 16 == 0 ? (winogradWeights16, 16) : (winogradWeights, Self.convOCB)
+        var events = [try weightsKernel.launch(global: [coutPad / wocb, cin], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: weightsKernel, device: device),
+                                               .b(weights), .b(u), .i(cin), .i(cout), .i(coutPad), .i(flipped ? 1 : 0))]
         let (tv, twp) = transformLayout(width: w)
         let (inputKernel, outputKernel) = tv == 16 ? (winogradInput, winogradOutput) : (winogradInput1, winogradOutput1)
         if let reluMask, tv == 1 { try reluMask.fill(0) }  // work-items OR their bits in

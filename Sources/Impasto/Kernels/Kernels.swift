@@ -19,6 +19,8 @@ public final class Kernels: @unchecked Sendable {
     let addNormalizedKernel, maskMultiplyKernel: Kernel
     let winogradWeights, winogradInput, winogradGemm, winogradOutput: Kernel
     let winogradInput1, winogradOutput1: Kernel
+    /// The weight transform 16 output channels per work-item (unflipped, coutPad a multiple of 16).
+    let winogradWeights16: Kernel
     let gramPartial, gramReduce, gramBackward: Kernel
     let msePartial, scaledDiff, sumPartials: Kernel
     let tvPartial, tvBackward: Kernel
@@ -53,6 +55,7 @@ public final class Kernels: @unchecked Sendable {
         maskMultiplyKernel = try context.kernel("axpby", "mask_multiply")
         let wino = ["VW": "\(Self.winogradVW)", "OCB": "\(Self.convOCB)", "TV": "\(self.tuning.transformTiles)"]
         winogradWeights = try context.kernel("winograd", "winograd_weights", defines: wino)
+        winogradWeights16 = try context.kernel("winograd", "winograd_weights", defines: wino.merging(["WOCB": "16"]) { $1 })
         winogradInput = try context.kernel("winograd", "winograd_input", defines: wino)
         winogradGemm = try context.kernel("winograd", "winograd_gemm", defines: wino)
         winogradOutput = try context.kernel("winograd", "winograd_output", defines: wino)
