@@ -63,8 +63,11 @@ struct Stylize: ParsableCommand {
         guarded { try stylize() }
     }
 
-    func stylize() throws {
-        // 1. Everything that can be checked cheaply, before any work or any file is written.
+    /// The checks that need no input file read and no device: option values, the output's
+    /// format and folder, and that no output would overwrite an input. Returns the loss
+    /// configuration, the style blend and the --init picture's path (nil for content, noise or
+    /// style).
+    func checkOptions() throws -> (LossConfig, [Float]?, String?) {
         try checkNumbers()
         _ = try ImageFile.format(of: output)
         let outputDir = URL(fileURLWithPath: output).deletingLastPathComponent().path
@@ -93,6 +96,12 @@ struct Stylize: ParsableCommand {
         }
         guard styleScale.isFinite, styleScale > 0, styleScale <= 16 else { throw ValidationError("--style-scale must be a number between 0 and 16") }
         if let log, samePath(log, output) { throw ValidationError("--log and --output are the same file") }
+        return (config, blend, initPath)
+    }
+
+    func stylize() throws {
+        // 1. Everything that can be checked cheaply, before any work or any file is written.
+        let (config, blend, initPath) = try checkOptions()
         let progress = ProgressDisplay(total: 0, quiet: quiet)
 
         // 2. Inputs.
