@@ -155,6 +155,7 @@ struct Stylize: ParsableCommand {
         let snapshotEvery = max(1, total / 5)
         Interrupt.install()
         let start = Date()
+        var iterating = 0.0  // seconds in the loops, without each scale's set-up
         var interruptedAt: Int?
         var previous: RGBImage?
         var balanced: (Float, Float, Float)?
@@ -209,6 +210,8 @@ struct Stylize: ParsableCommand {
 
             // 6. The loop.
             let lbfgs = optimizer == "lbfgs" ? try LBFGS(model: model, history: lbfgsHistory) : nil
+            let loopStart = Date()
+            defer { iterating += Date().timeIntervalSince(loopStart) }
             for k in 0..<perScale[scale] {
                 var rate = lbfgs == nil ? (lr ?? 0.3) * pow(lrDecayGamma, Double(k / lrDecayEvery)) : lr ?? 1
                 let terms: LossTerms
@@ -247,13 +250,14 @@ struct Stylize: ParsableCommand {
             if interruptedAt != nil { break }
             if lbfgs == nil && scale + 1 < sizes.count { adamState = try model.adamState() }
         }
+        let setUp = Date().timeIntervalSince(start) - iterating
         try ImageFile.write(finish(previous!), to: output, quality: quality)
         if let stopped = interruptedAt {
             display.message("interrupted after \(stopped) iterations: wrote \(output)")
             Foundation.exit(130)
         }
-        let seconds = Date().timeIntervalSince(start)
-        display.message(String(format: "wrote %@ (%.2f s per iteration)", output, total > 0 ? seconds / Double(total) : 0))
+        display.message(String(format: "wrote %@ (%.2f s per iteration, %.1f s of set-up: models, targets%@)", output,
+                               total > 0 ? iterating / Double(total) : 0, setUp, randomWeights ? ", loss balancing" : ""))
         if randomWeights {
             display.message("note: this used random VGG19 weights, a demo only; for real results let impasto download the official weights (network needed once) or pass --weights vgg19-dcbb9e9d.pth")
         }
