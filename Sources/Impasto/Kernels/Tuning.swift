@@ -105,24 +105,23 @@ public enum Autotune {
             return times.sorted()[2]
         }
         var best = Tuning.defaults(for: context.device)
-        func fastest<T>(_ choices: [T], _ set: (inout Tuning, T) -> Void) throws -> T {
-            let timed = try choices.map { choice -> (Double, T) in
+        /// Each choice's seconds, with the others as in `best`.
+        func timed<T>(_ choices: [T], _ set: (inout Tuning, T) -> Void) throws -> [(Double, T)] {
+            try choices.map { choice in
                 var t = best
                 set(&t, choice)
                 return (try seconds(t), choice)
             }
-            return timed.min { $0.0 < $1.0 }!.1
+        }
+        func fastest<T>(_ choices: [T], _ set: (inout Tuning, T) -> Void) throws -> T {
+            try timed(choices, set).min { $0.0 < $1.0 }!.1
         }
         best.gemmLocal = try fastest(Tuning.gemmLocalChoices) { $0.gemmLocal = $1 }
         best.transformTiles = try fastest(Tuning.transformTilesChoices) { $0.transformTiles = $1 }
         best.transformLocal = try fastest(Tuning.transformLocalChoices) { $0.transformLocal = $1 }
         // Tiles per pass only trade memory (V and M) against launches: the fewest within 5% of
         // the fastest (on POCL all were within its noise; 2048 cost 37 MB more than 256).
-        let tileTimes = try Tuning.tileChoices.map { tiles -> (Double, Int) in
-            var t = best
-            t.winogradTiles = tiles
-            return (try seconds(t), tiles)
-        }
+        let tileTimes = try timed(Tuning.tileChoices) { $0.winogradTiles = $1 }
         let fastestTime = tileTimes.map(\.0).min()!
         best.winogradTiles = tileTimes.filter { $0.0 <= fastestTime * 1.05 }.map(\.1).min()!
         return best
