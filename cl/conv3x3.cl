@@ -14,6 +14,12 @@
 // by shifting in one scalar each (zero past an edge); only a ragged last block loads lane by
 // lane with bounds checks.
 //
+// ReLU fuses into both ends, with masks laid out as cl/winograd.cl lays them (one bit per
+// element, rows of ceil(w/32) words): mask_mode 1 stores max(out, 0) and ORs the bits of
+// out > 0 into `mask` (the host zeroes it first: 32/VW work-items share a word); mask_mode 2
+// reads the input times `mask`'s bits (the ReLU's backward, ahead of this conv's backward).
+// VW divides 32 and x0 is a multiple of VW, so a work-item's pixels lie in one mask word.
+//
 // Grid: (ceil(w/VW), ceil(h/YB), coutPad/OCB). Any local size; bounds are checked here.
 
 #ifndef VW
@@ -28,13 +34,20 @@
 
 #include "vectors.cl"
 
-// VW values of a row starting at `start`, zero outside [0, w).
-inline floatV load_checked(__global const float* row, const int start, const int w) {
+// Bit x of a mask row.
+#define ROW_BIT(mrow, x) ((mrow[(x) >> 5] >> ((x) & 31)) & 1u)
+
+// A row's value at x, zero outside [0, w) and, when `masked`, where the mask bit is clear.
+inline float load_one(__global const float* row, __global const uint* mrow, const int masked,
+                      const int x, const int w) {
+    return x >= 0 && x < w && (!masked || ROW_BIT(mrow, x)) ? row[x] : 0.0f;
+}
+
+// VW values of a row starting at `start`, as load_one reads each.
+inline floatV load_checked(__global const float* row, __global const uint* mrow, const int masked,
+                           const int start, const int w) {
     float t[VW];
-    for (int j = 0; j < VW; ++j) {
-        const int x = start + j;
-        t[j] = (x >= 0 && x < w) ? row[x] : 0.0f;
-    }
+    for (int j = 0; j < VW; ++j) t[j] = load_one(row, mrow, masked, start + j, w);
     return vloadV(0, t);
 }
 
@@ -43,7 +56,9 @@ __kernel void conv3x3(__global const float* in,      // [cin][h][w]
                       __global const float* bias,    // [coutPad]
                       __global float* out,           // [cout][h][w]
                       const int cin, const int cout, const int h, const int w,
-                      const int accumulate)          // 1: out += result, 0: out = result
+                      const int accumulate,          // 1: out += result, 0: out = result
+                      __global uint* mask,           // [c][h][ceil(w/32)] words, see mask_mode
+                      const int mask_mode)           // 0: none, 1: ReLU on the output, 2: masked input
 {
     const int x0 = get_global_id(0) * VW;
     const int y0 = get_global_id(1) * YB;
@@ -51,6 +66,8 @@ __kernel void conv3x3(__global const float* in,      // [cin][h][w]
     if (x0 >= w || y0 >= h || oc0 >= cout) return;
     const int coutPad = (cout + OCB - 1) / OCB * OCB;
     const bool full = x0 + VW <= w;
+    const int words = (w + 31) / 32;
+    const int masked = mask_mode == 2;
     // shuffle2 masks: lanes of (v, edge) shifted by one, taking the new lane from `edge`.
     const uintV fromLeft = LANES + (uintV)(VW - 1);   // (edge.sN-1 , v.s0 .. v.sN-2)
     const uintV fromRight = LANES + (uintV)(1);       // (v.s1 .. v.sN-1, edge.s0)
@@ -69,17 +86,22 @@ __kernel void conv3x3(__global const float* in,      // [cin][h][w]
             const int iy = y0 - 1 + j;
             if (iy < 0 || iy >= h) continue;
             __global const float* row = in + ((size_t)ic * h + iy) * w;
+            __global const uint* mrow = mask + ((size_t)ic * h + iy) * words;
             floatV v0, v1, v2;
             if (full) {
                 v1 = vloadV(0, row + x0);
-                const float left = x0 > 0 ? row[x0 - 1] : 0.0f;
-                const float right = x0 + VW < w ? row[x0 + VW] : 0.0f;
+                if (masked) {  // all-ones where the bit is set, so cleared lanes are +0 exactly
+                    const uintV bits = ((uintV)(mrow[x0 >> 5] >> (x0 & 31)) >> LANES) & (uintV)(1u);
+                    v1 = as_floatV(as_uintV(v1) & ((uintV)(0u) - bits));
+                }
+                const float left = load_one(row, mrow, masked, x0 - 1, w);
+                const float right = load_one(row, mrow, masked, x0 + VW, w);
                 v0 = shuffle2((floatV)(left), v1, fromLeft);
                 v2 = shuffle2(v1, (floatV)(right), fromRight);
             } else {
-                v0 = load_checked(row, x0 - 1, w);
-                v1 = load_checked(row, x0, w);
-                v2 = load_checked(row, x0 + 1, w);
+                v0 = load_checked(row, mrow, masked, x0 - 1, w);
+                v1 = load_checked(row, mrow, masked, x0, w);
+                v2 = load_checked(row, mrow, masked, x0 + 1, w);
             }
 #pragma unroll
             for (int r = 0; r < YB; ++r) {
@@ -105,6 +127,14 @@ __kernel void conv3x3(__global const float* in,      // [cin][h][w]
         for (int o = 0; o < OCB; ++o) {
             if (oc0 + o >= cout) break;
             __global float* dst = out + ((size_t)(oc0 + o) * h + y) * w + x0;
+            if (mask_mode == 1) {
+                float t[VW];
+                vstoreV(acc[r][o], 0, t);
+                uint bits = 0;
+                for (int i = 0; i < lanes; ++i) bits |= (t[i] > 0.0f ? 1u : 0u) << i;
+                atomic_or(mask + ((size_t)(oc0 + o) * h + y) * words + (x0 >> 5), bits << (x0 & 31));
+                acc[r][o] = fmax(acc[r][o], 0.0f);
+            }
             if (lanes == VW) {
                 vstoreV(accumulate ? vloadV(0, dst) + acc[r][o] : acc[r][o], 0, dst);
             } else {

@@ -42,8 +42,15 @@ func parseBytes(_ s: String) throws -> Int {
 /// the first time this device (driver, kernels) is seen, which is said on stderr.
 func tunedContext(_ selector: String?, quiet: Bool = false) throws -> CLContext {
     let context = try CLContext(selecting: selector)
-    if try Autotune.apply(to: context), !quiet {
-        FileHandle.standardError.write(Data("tuned for \(context.device.name): \(context.tuning) (kept in \(Autotune.file.path))\n".utf8))
+    let source = try Autotune.apply(to: context)
+    if !quiet {
+        switch source {
+        case .cached, .disabled: break
+        case .measured:
+            FileHandle.standardError.write(Data("tuned for \(context.device.name) (\(source)): \(context.tuning) (kept in \(Autotune.file.path))\n".utf8))
+        case .defaults:
+            FileHandle.standardError.write(Data("\(context.device.name): \(source); \(context.tuning)\n".utf8))
+        }
     }
     return context
 }

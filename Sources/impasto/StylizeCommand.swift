@@ -21,8 +21,12 @@ struct Stylize: ParsableCommand {
     @Option(help: "Keep the content's colours: luminance (transfer on luminance only) or histogram (match the style's colours to the content first).")
     var preserveColors: String?
     @Option(help: "Pooling in VGG19: max or avg.") var pooling: String = "max"
-    @Option(help: "Content layers, comma-separated names (default conv4_4).") var contentLayers: String?
-    @Option(help: "Style layers, comma-separated names (default conv1_1,conv2_1,conv3_1,conv4_1,conv5_1).") var styleLayers: String?
+    @Option(help: "Convolutions: winograd (fast) or direct (slower, closest to float64; see the README's accuracy figures).")
+    var conv: String = "winograd"
+    @Option(help: "Content layers, comma-separated names (default relu4_4: the seed's conv4_4 tap, which torchvision's in-place ReLU turns into relu4_4's output).")
+    var contentLayers: String?
+    @Option(help: "Style layers, comma-separated names (default relu1_1,relu2_1,relu3_1,relu4_1,conv5_1: the seed's conv taps after torchvision's in-place ReLUs; conv1_1 … name the pre-ReLU outputs).")
+    var styleLayers: String?
     @Option(help: "A weight per style layer, comma-separated.") var styleLayerWeights: String?
     @Flag(help: "Divide each loss's gradient by its L1 norm (neural-style's -normalize_gradients).") var normalizeGradients = false
     @Option(help: "A picture (any size; resized) that is white where the style applies and black where the content stays.")
@@ -359,6 +363,8 @@ struct Stylize: ParsableCommand {
         }
         guard let p = VGG19.Pooling(rawValue: pooling) else { throw ValidationError("--pooling takes max or avg, not '\(pooling)'") }
         c.pooling = p
+        guard let algorithm = ConvAlgorithm(rawValue: conv) else { throw ValidationError("--conv takes winograd or direct, not '\(conv)'") }
+        c.convolution = algorithm
         c.normalizeGradients = normalizeGradients
         return c
     }

@@ -48,22 +48,44 @@ final class CacheTests: XCTestCase {
         Autotune.file = dir.appendingPathComponent("tuning.json")
         defer { Autotune.file = saved }
         let ctx = TestEnv.context, shape = (c: 16, h: 32, w: 64)
-        let (first, measured) = try Autotune.tuning(for: ctx, shape: shape)
-        XCTAssertTrue(measured)
+        let (first, source) = try Autotune.tuning(for: ctx, shape: shape)
+        guard case .measured(_, _, let complete) = source else { return XCTFail("\(source)") }
+        XCTAssertTrue(complete, "\(source)")
         XCTAssertTrue(first.isValid, "\(first)")
-        let (again, measuredAgain) = try Autotune.tuning(for: ctx, shape: shape)
-        XCTAssertFalse(measuredAgain)
+        let (again, sourceAgain) = try Autotune.tuning(for: ctx, shape: shape)
+        XCTAssertEqual(sourceAgain, .cached)
         XCTAssertEqual(again, first)
 
         let key = Autotune.key(for: ctx.device)
         let bad = "{\"\(key)\": {\"winogradTiles\": 3, \"gemmLocal\": [1, 1], \"transformLocal\": 16, \"transformTiles\": 16}, \"another-device\": {\"winogradTiles\": 512, \"gemmLocal\": [4, 4], \"transformLocal\": 64, \"transformTiles\": 1}}"
         try Data(bad.utf8).write(to: Autotune.file)
-        let (fixed, remeasured) = try Autotune.tuning(for: ctx, shape: shape)
-        XCTAssertTrue(remeasured)
+        let (fixed, resource) = try Autotune.tuning(for: ctx, shape: shape)
+        XCTAssertNotEqual(resource, .cached)
         XCTAssertTrue(fixed.isValid)
         let stored = try JSONDecoder().decode([String: Tuning].self, from: Data(contentsOf: Autotune.file))
         XCTAssertEqual(stored[key], fixed)
         XCTAssertEqual(stored["another-device"], Tuning(winogradTiles: 512, gemmLocal: [4, 4], transformLocal: 64, transformTiles: 1))
+    }
+
+    /// The autotune is bounded: a device slower than the probe's limit keeps the defaults
+    /// untimed (and nothing is cached), and a spent budget stops the timing with the best so far.
+    func testTuningIsBoundedInTime() throws {
+        let dir = try temporaryDirectory()
+        let saved = Autotune.file
+        Autotune.file = dir.appendingPathComponent("tuning.json")
+        defer { Autotune.file = saved }
+        let ctx = TestEnv.context, shape = (c: 16, h: 32, w: 64)
+        let (slow, slowSource) = try Autotune.tuning(for: ctx, shape: shape, limits: .init(probeSeconds: 0))
+        XCTAssertEqual(slow, Tuning.defaults(for: ctx.device))
+        guard case .defaults(let why) = slowSource else { return XCTFail("\(slowSource)") }
+        XCTAssertTrue(why.contains("probe"), why)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: Autotune.file.path), "defaults from a slow probe are not cached")
+
+        let (cut, cutSource) = try Autotune.tuning(for: ctx, shape: shape, limits: .init(budgetSeconds: 0))
+        XCTAssertTrue(cut.isValid)
+        guard case .measured(_, _, let complete) = cutSource else { return XCTFail("\(cutSource)") }
+        XCTAssertFalse(complete, "a zero budget leaves candidates untimed")
+        XCTAssertTrue("\(cutSource)".contains("time budget"))
     }
 
     /// Every tuning choice computes the same bits: a stale choice can be slow, never wrong.

@@ -6,13 +6,22 @@ final class EngineTests: XCTestCase {
     var ctx: CLContext { TestEnv.context }
 
     /// Odd sizes (every pool drops a row or column) through the whole objective: losses and
-    /// ∂total/∂X against the double-precision CPU objective and its finite differences.
+    /// ∂total/∂X against the double-precision CPU objective and its finite differences. With
+    /// the default taps (after the ReLUs: every ReLU fused into its conv) and with the
+    /// pre-ReLU taps (separate ReLUs, and conv1_1's style backward computed from the image).
     func testWholeObjectiveOnOddSizesAgainstCPU() throws {
+        try checkWholeObjective(styleLayers: VGG19.defaultStyleLayers, contentLayers: VGG19.defaultContentLayers)
+        try checkWholeObjective(styleLayers: [0, 5, 10, 19, 28], contentLayers: [25])
+    }
+
+    func checkWholeObjective(styleLayers: [Int], contentLayers: [Int]) throws {
         let (w, h) = (23, 19)
         let weights = try VGGWeights.random(seed: 3, widthDivisor: 16)
         var config = LossConfig()
         config.styleWeight = 1e3  // balance the terms so each gradient part is visible
         config.contentWeight = 10
+        config.styleLayers = styleLayers
+        config.contentLayers = contentLayers
         var rng = TestRNG(30)
         let style = rng.floats(3 * w * h), content = rng.floats(3 * w * h), start = rng.floats(3 * w * h)
         let model = try StyleTransfer(context: ctx, weights: weights, width: w, height: h, config: config)
@@ -80,15 +89,21 @@ final class EngineTests: XCTestCase {
         // Every tensor's value and gradient, each in its own buffer, is what a naive engine holds.
         let naive = g.shapes.indices.filter { !g.external.contains($0) }.reduce(0) { $0 + 2 * g.shapes[$1].count * 4 }
         XCTAssertLessThan(plan.totalBytes, naive / 2, "plan \(plan.totalBytes) B vs naive \(naive) B")
-        // Of the 12 ReLUs, the 6 after an untapped Winograd conv are fused into it (at width/8,
-        // conv1_2 has 8 channels and runs direct); relu1_2 stays and runs in place, and so does
-        // relu1_1 (style0's backward recomputes from the image instead of reading conv1_1's
-        // output); the 4 after the other loss taps (conv outputs 5, 10, 19, 25 are read again
-        // by their loss's backward) stay and cannot.
-        let relus = g.nodes.filter { $0.op is ReLUOp }
-        XCTAssertEqual(relus.map(\.op.name), ["1:relu1_1", "3:relu1_2", "6:relu2_1", "11:relu3_1", "20:relu4_1", "26:relu4_4"])
-        XCTAssertEqual(relus.filter { plan.valueSlot[$0.inputs[0]] == plan.valueSlot[$0.output!] }.map(\.op.name), ["1:relu1_1", "3:relu1_2"])
-        XCTAssertEqual(g.nodes.filter { ($0.op as? ConvOp)?.reluMask != nil }.count, 6)
+        // With the default taps, all after a ReLU (or conv5_1, which has none), each of the 12
+        // ReLUs is fused into its conv, the direct conv1_1 and conv1_2 (8 channels at width/8)
+        // included: no separate ReLU pass remains.
+        XCTAssertEqual(g.nodes.filter { $0.op is ReLUOp }.map(\.op.name), [])
+        XCTAssertEqual(g.nodes.filter { ($0.op as? ConvOp)?.reluMask != nil }.count, 12)
+        // Pre-ReLU taps keep their ReLU apart; one whose input nothing else reads runs in place.
+        var preReLU = LossConfig()
+        preReLU.styleLayers = [0, 5]
+        preReLU.contentLayers = [7]
+        let tapped = try StyleTransfer(context: ctx, weights: VGGWeights.random(seed: 5, widthDivisor: 8), width: 64, height: 48,
+                                       config: preReLU)
+        let relus = tapped.executorGraph.nodes.filter { $0.op is ReLUOp }
+        XCTAssertEqual(relus.map(\.op.name), ["1:relu1_1", "6:relu2_1"])  // the net ends at conv2_2, the content tap
+        // relu1_1 in place: style0's backward recomputes from the image instead of reading conv1_1's output.
+        XCTAssertEqual(relus.filter { tapped.plan.valueSlot[$0.inputs[0]] == tapped.plan.valueSlot[$0.output!] }.map(\.op.name), ["1:relu1_1"])
         // No two live values share a slot: checked by the golden and CPU tests' numbers; here,
         // a retained tensor never shares.
         let retained = try StyleTransfer(context: ctx, weights: VGGWeights.random(seed: 5, widthDivisor: 8),

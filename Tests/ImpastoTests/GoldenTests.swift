@@ -24,12 +24,19 @@ final class GoldenTests: XCTestCase {
         }
     }
 
+    /// The seed's layers are the ones after its in-place ReLUs, which are Impasto's defaults.
+    func testSeedLayersAreTheDefaults() {
+        XCTAssertEqual(golden.styleLayerNames, ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "conv5_1"])
+        XCTAssertEqual(golden.lossConfig.styleLayers, LossConfig().styleLayers)
+        XCTAssertEqual(golden.lossConfig.contentLayers, LossConfig().contentLayers)
+    }
+
     func testStyleGramTargetsMatch() throws {
         let model = try makeModel()
         try model.setStyle(golden.array("input_style"))
-        for op in model.styleOps {
-            let module = Int(op.name.dropFirst("style".count))!
-            XCTAssertLessThan(relativeL2(try op.targetGram.read(), golden.styleGram(module)), 1e-5, "gram \(module)")
+        XCTAssertEqual(model.styleOps.count, golden.seedStyleModules.count)
+        for (op, seedModule) in zip(model.styleOps, golden.seedStyleModules) {
+            XCTAssertLessThan(relativeL2(try op.targetGram.read(), golden.styleGram(seedModule)), 1e-5, "gram \(op.name) (seed's \(seedModule))")
         }
     }
 
@@ -47,37 +54,32 @@ final class GoldenTests: XCTestCase {
         XCTAssertLessThan(err, 1e-3, "grad_step0 relative L2 error")
     }
 
-    /// The seed's 20 Adam steps with StepLR. The run is chaotic at the level of float rounding
-    /// (a 1e-7 relative nudge to the input moves step 3's content term by 9%: it breaks exact
-    /// ties between neighbouring pixels, where the TV gradient's sign(0) = 0), so the content
-    /// term, small beside the others, is held to 2% of the total; total, style and TV to 2% of
-    /// themselves. The final image must agree within a few 8-bit levels.
+    /// The seed's 20 Adam steps with StepLR, judged as design.md §2 says: the loop is chaotic
+    /// at rounding level (a 1e-7 relative nudge of the start moves the final image by 21
+    /// levels), so Impasto's distance from the float64 run of the same reference may be at
+    /// most twice PyTorch float32's own distance from it: for the trajectory the worst
+    /// relative error of `total` over the steps, for the final image the mean absolute
+    /// difference in 8-bit levels.
     func testTrajectoryMatches() throws {
         let model = try makeModel()
         try model.setStyle(golden.array("input_style"))
         try model.setContent(golden.array("input_content"))
+        let exact = golden.float64
         let lr0 = golden.number("lr"), period = Int(golden.number("lr_decay_epoch")), gamma = golden.number("lr_decay_gamma")
+        var ours: [Double] = []
         for (i, want) in golden.trajectory.enumerated() {
             let lr = lr0 * pow(gamma, Double(i / period))
             XCTAssertEqual(lr, want.lr, accuracy: 1e-9, "schedule at step \(i)")
-            let got = try model.step(lr: Float(lr))
-            XCTAssertEqual(Double(got.total), want.total, accuracy: 0.02 * want.total, "total at step \(i)")
-            XCTAssertEqual(Double(got.style), want.style, accuracy: 0.02 * want.style, "style at step \(i)")
-            XCTAssertEqual(Double(got.tv), want.tv, accuracy: 0.02 * want.tv, "tv at step \(i)")
-            XCTAssertEqual(Double(got.content), want.content, accuracy: 0.02 * want.total, "content at step \(i)")
+            ours.append(Double(try model.step(lr: Float(lr)).total))
         }
-        let levels = zip(postprocessed(try model.image()), postprocessed(golden.array("final_image"))).map { abs($0 - $1) }
-        let mean = levels.reduce(0, +) / Double(levels.count)
-        let median = levels.sorted()[levels.count / 2]
-        XCTAssertLessThan(mean, 4, "final image: mean difference in 8-bit levels")
-        XCTAssertLessThan(median, 3, "final image: median difference in 8-bit levels")
+        let distances = GoldenDistances(golden: golden, exact: exact, totals: ours, finalImage: try model.image())
+        print("golden trajectory vs float64: \(distances)")
+        XCTAssertLessThanOrEqual(distances.trajectory.impasto, 2 * distances.trajectory.pytorch,
+                                 "worst relative error of total over the steps from float64: \(distances)")
+        XCTAssertLessThanOrEqual(distances.image.impasto, 2 * distances.image.pytorch,
+                                 "final image's mean difference from float64 in 8-bit levels: \(distances)")
     }
 
-    /// clamp(x·std + mean, 0, 1)·255 of a planar normalised image.
-    func postprocessed(_ x: [Float]) -> [Double] {
-        let mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225], plane = x.count / 3
-        return x.enumerated().map { i, v in min(max(Double(v) * std[i / plane] + mean[i / plane], 0), 1) * 255 }
-    }
 
     func testSafeTensorsRefusesDamage() throws {
         let data = try Data(contentsOf: golden.weightsURL)

@@ -63,6 +63,48 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// The direct conv's fused ReLU (conv1_1 carries relu1_1): max(conv + bias, 0) and the
+    /// mask's bits, then the backward reading its input through that mask, against the CPU
+    /// reference of conv-backward(g ⊙ mask).
+    func testConvFusedReLUMatchesReference() throws {
+        var rng = TestRNG(12)
+        for vw in Kernels.convWidths { for (cin, cout, h, w) in convShapes {
+            let x = rng.floats(cin * h * w), wt = rng.floats(cout * cin * 9, scale: 0.5), b = rng.floats(cout)
+            let g = rng.floats(cout * h * w)
+            let out = try ctx.buffer(floats: cout * h * w)
+            let mask = try ctx.buffer(floats: Kernels.rowMaskBytes(channels: cout, height: h, width: w) / 4)
+            try mask.fill(.nan)  // the kernel zeroes it before ORing bits in
+            try k.conv3x3(input: ctx.buffer(x), weights: ctx.buffer(ConvLayout.forward(wt, cout: cout, cin: cin)),
+                          bias: ctx.buffer(ConvLayout.paddedBias(b)), output: out, cin: cin, cout: cout, height: h, width: w,
+                          reluMask: mask, vectorWidth: vw)
+            let ref = CPURef.conv3x3(x.doubles, wt.doubles, b.doubles, cin: cin, cout: cout, h: h, w: w)
+            let fused = try out.read(count: cout * h * w)
+            assertClose(fused, ref.map { max($0, 0) }.floats, abs: 1e-5, rel: 1e-4, "fused relu \(cin)->\(cout) \(h)x\(w) VW \(vw)")
+            let positive = fused.map { $0 > 0 }
+            assertRowMask(try mask.read().map(\.bitPattern), positive, channels: cout, height: h, width: w, "direct VW \(vw)")
+
+            let gx = try ctx.buffer(floats: cin * h * w)
+            try k.conv3x3(input: ctx.buffer(g), weights: ctx.buffer(ConvLayout.backwardData(wt, cout: cout, cin: cin)),
+                          bias: ctx.buffer(floats: cin.roundedUp(to: 8)).zeroed(), output: gx,
+                          cin: cout, cout: cin, height: h, width: w, inputMask: mask, vectorWidth: vw)
+            let gMasked = zip(g, positive).map { $1 ? $0 : 0 }
+            let refB = CPURef.conv3x3BackwardData(gMasked.doubles, wt.doubles, cin: cin, cout: cout, h: h, w: w)
+            assertClose(try gx.read(), refB.floats, abs: 1e-5, rel: 1e-4, "masked backward \(cin)->\(cout) \(h)x\(w) VW \(vw)")
+        } }
+    }
+
+    /// Every word of a fused ReLU's mask (rows of ceil(w/32) words) holds exactly the bits of
+    /// the positive elements, and nothing past the row's end.
+    func assertRowMask(_ bits: [UInt32], _ positive: [Bool], channels c: Int, height h: Int, width w: Int, _ what: String,
+                       file: StaticString = #filePath, line: UInt = #line) {
+        let words = w.divRoundUp(32)
+        for o in 0..<c { for y in 0..<h { for word in 0..<words {
+            var expected: UInt32 = 0
+            for bit in 0..<32 where word * 32 + bit < w && positive[(o * h + y) * w + word * 32 + bit] { expected |= 1 << bit }
+            XCTAssertEqual(bits[(o * h + y) * words + word], expected, "mask word \(o),\(y),\(word) \(what)", file: file, line: line)
+        } } }
+    }
+
     /// Winograd F(4x4, 3x3), forward and backward-data (the flipped kernel), against the same
     /// references as the direct kernel; small tile passes force several chunks. Both forms of
     /// the transforms (16 tiles per work-item, which has a border-free fast path from 130
@@ -96,7 +138,6 @@ final class KernelTests: XCTestCase {
                 assertClose(try gx.read(), refB.map { 2 * $0 }.floats, abs: 2e-4, rel: 1e-3, "winograd accumulate")
 
                 // Fused ReLU: max(out, 0) and its mask bits (rows of 32-bit words) ...
-                let words = w.divRoundUp(32)
                 let mask = try ctx.buffer(floats: Kernels.rowMaskBytes(channels: cout, height: h, width: w) / 4)
                 try mask.fill(.nan)  // every bit must be written
                 try k.winogradConv(input: ctx.buffer(x), weights: bw, flipped: false, bias: ctx.buffer(ConvLayout.paddedBias(b)),
@@ -110,13 +151,7 @@ final class KernelTests: XCTestCase {
                     positive[i] = v > 0
                 }
                 XCTAssertEqual(plain, relu, "fused relu \(cin)->\(cout) \(h)x\(w) tv \(tv)")
-                for o in 0..<cout { for y in 0..<h {
-                    for word in 0..<words {
-                        var expected: UInt32 = 0
-                        for bit in 0..<32 where word * 32 + bit < w && positive[(o * h + y) * w + word * 32 + bit] { expected |= 1 << bit }
-                        XCTAssertEqual(bits[(o * h + y) * words + word], expected, "mask word \(o),\(y),\(word) tv \(tv)")
-                    }
-                } }
+                assertRowMask(bits, positive, channels: cout, height: h, width: w, "tv \(tv)")
                 // ... and the backward that reads its input through that mask (the ReLU's backward).
                 try k.winogradConv(input: ctx.buffer(g), weights: bw, flipped: true, bias: ctx.buffer(floats: cin.roundedUp(to: 8)).zeroed(),
                                    output: gx, cin: cout, cout: cin, height: h, width: w, inputMask: mask, scratch: scratch)

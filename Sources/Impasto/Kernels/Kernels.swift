@@ -99,23 +99,31 @@ public final class Kernels: @unchecked Sendable {
         convWidths.first { w.roundedUp(to: $0) - w <= w / 8 } ?? convWidths.last!
     }
 
-    /// out (+)= conv3x3(input) + bias, with weights laid out [cin][9][coutPad].
+    /// out (+)= conv3x3(input) + bias, with weights laid out [cin][9][coutPad]. With
+    /// `reluMask`, out = max(conv + bias, 0) and the mask gets the bits of conv + bias > 0; with
+    /// `inputMask`, the input is read times such a mask (both as `rowMaskBytes` lays them out).
     @discardableResult
     public func conv3x3(input: Buffer, weights: Buffer, bias: Buffer, output: Buffer,
                         cin: Int, cout: Int, height h: Int, width w: Int, accumulate: Bool = false,
-                        vectorWidth: Int? = nil) throws -> Event {
+                        reluMask: Buffer? = nil, inputMask: Buffer? = nil, vectorWidth: Int? = nil) throws -> Event {
         let ocb = Self.convBlock(cout: cout), coutPad = cout.roundedUp(to: ocb)
         need(input, cin * h * w, "conv3x3 input")
         need(weights, cin * 9 * coutPad, "conv3x3 weights")
         need(bias, coutPad, "conv3x3 bias")
         need(output, cout * h * w, "conv3x3 output")
+        precondition(reluMask == nil || (!accumulate && inputMask == nil), "a fused ReLU neither accumulates nor reads a mask")
+        if let reluMask { precondition(reluMask.bytes >= Self.rowMaskBytes(channels: cout, height: h, width: w), "relu mask too small") }
+        if let inputMask { precondition(inputMask.bytes >= Self.rowMaskBytes(channels: cin, height: h, width: w), "input mask too small") }
         let vw = vectorWidth ?? Self.convWidth(for: w)
         guard let conv = convByShape[ConvShape(vw: vw, ocb: ocb)] else { preconditionFailure("no conv3x3 built for VW=\(vw)") }
         let preferred = device.isCPU ? [1, 1, 1] : [8, 8, 1]
         let local = LaunchShape.fit(preferred, kernel: conv, device: device)
+        if let reluMask { try reluMask.fill(0) }  // work-items OR their bits in
+        let mode = reluMask != nil ? 1 : inputMask != nil ? 2 : 0
         return try conv.launch(global: [w.divRoundUp(vw), h.divRoundUp(Self.convRows), coutPad / ocb], local: local,
                                .b(input), .b(weights), .b(bias), .b(output),
-                               .i(cin), .i(cout), .i(h), .i(w), .i(accumulate ? 1 : 0))
+                               .i(cin), .i(cout), .i(h), .i(w), .i(accumulate ? 1 : 0),
+                               .b(reluMask ?? inputMask ?? output), .i(mode))
     }
 
     // MARK: elementwise

@@ -42,14 +42,53 @@ public struct Tuning: Codable, Equatable, CustomStringConvertible {
     }
 }
 
+/// Where a context's tuning came from, said by `stylize`, `bench` and `profile`.
+public enum TuningSource: Equatable, CustomStringConvertible {
+    /// Read from the cache file.
+    case cached
+    /// Timed now (and cached): in `seconds` of wall time, with the device's profiling events or,
+    /// where their clock is not plausible, the wall clock.
+    case measured(seconds: Double, clock: String, complete: Bool)
+    /// Not measured (and not cached): the defaults, and why.
+    case defaults(String)
+    /// `IMPASTO_AUTOTUNE=0`: the defaults, as the user asked.
+    case disabled
+
+    public var description: String {
+        switch self {
+        case .cached: return "cached"
+        case .measured(let s, let clock, let complete):
+            return String(format: "measured in %.1f s by the %@", s, clock) + (complete ? "" : ", stopped at its time budget")
+        case .defaults(let why): return "default tuning: \(why)"
+        case .disabled: return "default tuning (IMPASTO_AUTOTUNE=0)"
+        }
+    }
+}
+
 /// The short autotune run the first time a device is seen: each candidate is timed on a
 /// Winograd convolution, greedily (the GEMM's local size, the transforms' tiles per work-item
 /// and group size, then the fewest tiles per pass that are nearly as fast), and the
 /// winner is kept in `<cache>/tuning.json`, keyed by device, driver, platform and the SHA-256
 /// of every kernel source, so a new driver or changed kernels are tuned afresh.
+///
+/// It costs a few seconds on any device: a tiny probe convolution comes first, and a device
+/// that takes longer than `Limits.probeSeconds` over it (a simulator such as oclgrind, or a
+/// very slow driver) keeps the defaults untimed; otherwise candidates are timed until
+/// `Limits.budgetSeconds` have passed, and the best so far is kept.
 public enum Autotune {
     nonisolated(unsafe) public static var file = CacheDirectory.url.appendingPathComponent("tuning.json")
     static let schema = 3
+
+    public struct Limits {
+        /// Wall seconds the probe (a 16-channel 16x16 Winograd conv, about 0.3 ms on POCL) may take.
+        public var probeSeconds = 0.05
+        /// Wall seconds for all the candidates together.
+        public var budgetSeconds = 8.0
+        public init(probeSeconds: Double = 0.05, budgetSeconds: Double = 8) {
+            self.probeSeconds = probeSeconds
+            self.budgetSeconds = budgetSeconds
+        }
+    }
 
     public static func key(for device: Device) -> String {
         var h = SHA256()
@@ -62,69 +101,120 @@ public enum Autotune {
         return h.finalize()
     }
 
-    /// This device's tuning from the cache, or measured now (and cached): `measured` says which.
-    /// `IMPASTO_AUTOTUNE=0` skips both and keeps the defaults.
-    public static func tuning(for context: CLContext, shape: (c: Int, h: Int, w: Int) = (128, 128, 256)) throws -> (Tuning, measured: Bool) {
-        if ProcessInfo.processInfo.environment["IMPASTO_AUTOTUNE"] == "0" { return (Tuning.defaults(for: context.device), false) }
+    /// This device's tuning from the cache, or measured now (and cached), or the defaults
+    /// where measuring would be too slow; the source says which. `IMPASTO_AUTOTUNE=0` keeps
+    /// the defaults.
+    public static func tuning(for context: CLContext, shape: (c: Int, h: Int, w: Int) = (128, 128, 256),
+                              limits: Limits = Limits()) throws -> (Tuning, TuningSource) {
+        let defaults = Tuning.defaults(for: context.device)
+        if ProcessInfo.processInfo.environment["IMPASTO_AUTOTUNE"] == "0" { return (defaults, .disabled) }
         let key = key(for: context.device)
         var entries = (try? JSONDecoder().decode([String: Tuning].self, from: Data(contentsOf: file))) ?? [:]
-        if let cached = entries[key], cached.isValid { return (cached, false) }
-        let tuned = try measure(context, shape: shape)
-        entries[key] = tuned
-        store(entries)
-        return (tuned, true)
+        if let cached = entries[key], cached.isValid { return (cached, .cached) }
+        let (tuned, source) = try measure(context, shape: shape, limits: limits)
+        if case .measured = source {
+            entries[key] = tuned
+            store(entries)
+        }
+        return (tuned, source)
     }
 
-    /// Sets `context.tuning` (see `tuning(for:)`); returns whether it was measured now.
+    /// Sets `context.tuning` (see `tuning(for:)`) and says where it came from.
     @discardableResult
-    public static func apply(to context: CLContext) throws -> Bool {
-        let (t, measured) = try tuning(for: context)
+    public static func apply(to context: CLContext) throws -> TuningSource {
+        let (t, source) = try tuning(for: context)
         context.tuning = t
-        return measured
+        return source
     }
 
-    static func measure(_ context: CLContext, shape: (c: Int, h: Int, w: Int)) throws -> Tuning {
-        let (c, h, w) = shape
+    static func randomFloats(_ n: Int) -> [Float] {
         var seed: UInt64 = 1
-        let random = (0..<(c * h * w)).map { _ -> Float in
+        return (0..<n).map { _ -> Float in
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
             return Float(seed >> 40) / Float(1 << 24) - 0.5
         }
-        let input = try context.buffer(random), output = try context.buffer(floats: c * h * w)
-        let weights = try context.buffer(Array(random.prefix(c * c * 9))), bias = try context.buffer(floats: c.roundedUp(to: Kernels.convOCB))
-        try bias.fill(0)
-        func seconds(_ t: Tuning) throws -> Double {
+    }
+
+    static func wallSeconds(_ body: () throws -> Void) rethrows -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+
+    static func measure(_ context: CLContext, shape: (c: Int, h: Int, w: Int), limits: Limits) throws -> (Tuning, TuningSource) {
+        var best = Tuning.defaults(for: context.device)
+        /// A Winograd conv of c channels on h×w with tuning t, as a closure that runs it once.
+        func conv(_ t: Tuning, c: Int, h: Int, w: Int) throws -> () throws -> [Event] {
+            let random = randomFloats(c * h * w)
+            let input = try context.buffer(random), output = try context.buffer(floats: c * h * w)
+            let weights = try context.buffer(Array(random.prefix(c * c * 9))), bias = try context.buffer(floats: c.roundedUp(to: Kernels.convOCB))
+            try bias.fill(0)
             let k = try Kernels(context: context, tuning: t)
             let scratch = WinogradScratch(maxTiles: t.winogradTiles)
-            let run = { try k.winogradConv(input: input, weights: weights, flipped: false, bias: bias, output: output,
-                                           cin: c, cout: c, height: h, width: w, scratch: scratch) }
-            _ = try run()  // POCL specialises a kernel for its local size at the first launch
+            return { try k.winogradConv(input: input, weights: weights, flipped: false, bias: bias, output: output,
+                                        cin: c, cout: c, height: h, width: w, scratch: scratch) }
+        }
+
+        // The probe: compiled and run once first (POCL specialises a kernel at its first launch).
+        let probe = try conv(best, c: 16, h: 16, w: 16)
+        _ = try probe()
+        try context.finish()
+        let probeTime = try wallSeconds { _ = try probe(); try context.finish() }
+        if probeTime > limits.probeSeconds {
+            return (best, .defaults(String(format: "a 16-channel 16x16 probe convolution took %.0f ms (a simulator or a very slow device), so nothing was timed", 1000 * probeTime)))
+        }
+
+        let (c, h, w) = shape
+        let started = DispatchTime.now().uptimeNanoseconds
+        var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
+        // Profiling events are the precise clock, unless they are not plausible (rusticl on
+        // llvmpipe reads about 1 ns for everything): then the wall clock, after a finish.
+        var useEvents = true
+        var complete = true
+        /// The median of 5 runs (the candidates are often within a few percent of each other).
+        func seconds(_ t: Tuning) throws -> Double {
+            let run = try conv(t, c: c, h: h, w: w)
+            _ = try run()
             try context.finish()
-            // The median of 5: the candidates are often within a few percent of each other.
-            let times = try (0..<5).map { _ in try run().reduce(0) { $0 + (try $1.seconds()) } }
+            var times: [Double] = []
+            for _ in 0..<5 {
+                var events: [Event] = []
+                let wall = try wallSeconds { events = try run(); try context.finish() }
+                let profiled = try events.reduce(0) { $0 + (try $1.seconds()) }
+                if profiled < wall / 50 { useEvents = false }
+                times.append(useEvents ? profiled : wall)
+            }
             return times.sorted()[2]
         }
-        var best = Tuning.defaults(for: context.device)
-        /// Each choice's seconds, with the others as in `best`.
+        /// Each choice's seconds, with the others as in `best`; choices left when the budget
+        /// is spent are not timed.
         func timed<T>(_ choices: [T], _ set: (inout Tuning, T) -> Void) throws -> [(Double, T)] {
-            try choices.map { choice in
+            var results: [(Double, T)] = []
+            for choice in choices {
+                if elapsed > limits.budgetSeconds && !results.isEmpty { complete = false; break }
                 var t = best
                 set(&t, choice)
-                return (try seconds(t), choice)
+                results.append((try seconds(t), choice))
             }
+            return results
         }
         func fastest<T>(_ choices: [T], _ set: (inout Tuning, T) -> Void) throws -> T {
             try timed(choices, set).min { $0.0 < $1.0 }!.1
         }
-        best.gemmLocal = try fastest(Tuning.gemmLocalChoices) { $0.gemmLocal = $1 }
-        best.transformTiles = try fastest(Tuning.transformTilesChoices) { $0.transformTiles = $1 }
-        best.transformLocal = try fastest(Tuning.transformLocalChoices) { $0.transformLocal = $1 }
+        if elapsed <= limits.budgetSeconds { best.gemmLocal = try fastest(Tuning.gemmLocalChoices) { $0.gemmLocal = $1 } }
+        if elapsed <= limits.budgetSeconds { best.transformTiles = try fastest(Tuning.transformTilesChoices) { $0.transformTiles = $1 } }
+        if elapsed <= limits.budgetSeconds { best.transformLocal = try fastest(Tuning.transformLocalChoices) { $0.transformLocal = $1 } }
         // Tiles per pass only trade memory (V and M) against launches: the fewest within 5% of
         // the fastest (on POCL all were within its noise; 2048 cost 37 MB more than 256).
-        let tileTimes = try timed(Tuning.tileChoices) { $0.winogradTiles = $1 }
-        let fastestTime = tileTimes.map(\.0).min()!
-        best.winogradTiles = tileTimes.filter { $0.0 <= fastestTime * 1.05 }.map(\.1).min()!
-        return best
+        if elapsed <= limits.budgetSeconds {
+            let tileTimes = try timed(Tuning.tileChoices) { $0.winogradTiles = $1 }
+            let fastestTime = tileTimes.map(\.0).min()!
+            best.winogradTiles = tileTimes.filter { $0.0 <= fastestTime * 1.05 }.map(\.1).min()!
+        } else {
+            complete = false
+        }
+        return (best, .measured(seconds: elapsed, clock: useEvents ? "profiling events" : "wall clock (the profiling events were not plausible)",
+                                complete: complete))
     }
 
     /// Written to a temporary name and renamed; a cache that cannot be written only costs the

@@ -12,6 +12,8 @@ public struct LossConfig {
     public var pooling = VGG19.Pooling.max
     /// Divide each loss's gradient by its L1 norm (neural-style's -normalize_gradients).
     public var normalizeGradients = false
+    /// How the convolutions run (see `ConvAlgorithm`).
+    public var convolution = ConvAlgorithm.winograd
     public init() {}
 
     func layerFactor(_ module: Int) -> Float {
@@ -19,6 +21,11 @@ public struct LossConfig {
         return w[k]
     }
 }
+
+/// Which algorithm the 3×3 convolutions use. Winograd F(4x4, 3x3) takes 4× fewer multiplies
+/// on every layer with at least 16 channels (the RGB layer always runs direct); direct is the
+/// plain sum of 9·Cin products per output, closer to float64 (README, "Accuracy").
+public enum ConvAlgorithm: String, CaseIterable { case winograd, direct }
 
 /// The loss terms of one iteration, weighted, as the seed's trajectory reports them.
 public struct LossTerms: Equatable {
@@ -92,13 +99,14 @@ public final class StyleTransfer: Stylizer {
         var styles: [StyleLossOp] = [], factors: [Float] = [], contents: [ContentLossOp] = []
         var styleAt: [Int] = [], contentAt: [Int] = []
         let kernels = self.kernels, losses = self.losses, x = self.x, winograd = self.winograd
+        let scratch = config.convolution == .winograd ? winograd : nil
         let outputs = try VGG19.build(into: graph, input: image, kernels: kernels, weights: weights, upTo: last,
-                                      pooling: config.pooling, scratch: winograd,
+                                      pooling: config.pooling, scratch: scratch,
                                       keep: Set(config.styleLayers + config.contentLayers).union(retainModules)) { i, t in
             if config.styleLayers.contains(i) {
                 let factor = config.layerFactor(i)
                 // conv1_1's features are a linear function of the image, which outlives the backward.
-                let source = try i == 0 ? weights.convs[0].map {
+                let source = try i == 0 && scratch != nil ? weights.convs[0].map {
                     try StyleLossOp.LinearSource(kernels: kernels, input: x, cin: 3, weight: $0.weight, bias: $0.bias, scratch: winograd)
                 } : nil
                 let op = try StyleLossOp(name: "style\(i)", kernels: kernels, shape: graph.shape(t),

@@ -8,9 +8,12 @@ public enum VGG19 {
     /// Output channels of each conv in the real network.
     public static let realWidths: [Int: Int] = [0: 64, 2: 64, 5: 128, 7: 128, 10: 256, 12: 256, 14: 256,
                                                 16: 256, 19: 512, 21: 512, 23: 512, 25: 512, 28: 512]
-    /// The seed's layers: style taps are conv outputs before their ReLU.
-    public static let defaultStyleLayers = [0, 5, 10, 19, 28]
-    public static let defaultContentLayers = [25]
+    /// The seed's layers as it really computes them: relu1_1, relu2_1, relu3_1, relu4_1 and
+    /// conv5_1 for style, relu4_4 for content. The seed names modules 0, 5, 10, 19, 28 and 25,
+    /// but torchvision's ReLUs are in place, so each tensor it keeps after conv i is turned
+    /// into ReLU i+1's output before any loss reads it (conv5_1 is last: nothing follows it).
+    public static let defaultStyleLayers = [1, 6, 11, 20, 28]
+    public static let defaultContentLayers = [26]
 
     /// "conv3_2", "relu3_2", "pool3" for a module index.
     public static func name(of index: Int) -> String {
@@ -51,9 +54,10 @@ public enum VGG19 {
     public static let minimumSide = 16
 
     /// Adds modules 0…`last` to `graph` on top of `input` (a 3-channel image). Convs with
-    /// enough channels run as Winograd in `scratch`; without one, all run direct. A Winograd
-    /// conv whose own output nobody needs (not in `keep`: the loss taps and retained modules)
-    /// carries the ReLU after it, and that ReLU module is then the conv's output. `after` is
+    /// enough channels run as Winograd in `scratch`; without one, all run direct. A conv whose
+    /// own (pre-ReLU) output nobody needs (not in `keep`: the loss taps and retained modules)
+    /// carries the ReLU after it, and that ReLU module is then the conv's output: with the
+    /// default taps, which all follow a ReLU, every ReLU is fused. `after` is
     /// called with each module's output as soon as it exists, so losses can be attached right
     /// there. Returns every module's output tensor (a fused conv has none of its own).
     @discardableResult
@@ -70,7 +74,6 @@ public enum VGG19 {
                 fusedInto = nil
             } else if let w = weights.convs[i] {
                 let fuse = !keep.contains(i) && i < last && !poolIndices.contains(i + 1) && weights.convs[i + 1] == nil
-                    && ConvOp.usesWinograd(cin: shape.c, cout: w.cout, scratch: scratch)
                 let op = try ConvOp(name: fuse ? "\(name)+\(Self.name(of: i + 1))" : name, kernels: kernels, input: shape,
                                     cout: w.cout, weight: w.weight, bias: w.bias, scratch: scratch, fusedReLU: fuse)
                 x = graph.add(op, inputs: [x], output: op.outputShape)!
