@@ -95,12 +95,14 @@ static int exif_orientation(const unsigned char *d, unsigned len) {
 #define U16(p) (little ? (unsigned)((p)[0] | (p)[1] << 8) : (unsigned)((p)[0] << 8 | (p)[1]))
 #define U32(p) (little ? ((unsigned)(p)[0] | (unsigned)(p)[1] << 8 | (unsigned)(p)[2] << 16 | (unsigned)(p)[3] << 24) \
                        : ((unsigned)(p)[0] << 24 | (unsigned)(p)[1] << 16 | (unsigned)(p)[2] << 8 | (unsigned)(p)[3]))
+    // Every offset is compared by subtraction from n: a file's offset near 2^32 must not
+    // wrap a sum past the check. n < 65536 (a marker's length), so e cannot overflow.
     unsigned ifd = U32(t + 4);
-    if (ifd + 2 > n) return 1;
+    if (ifd > n || n - ifd < 2) return 1;
     unsigned count = U16(t + ifd);
     for (unsigned i = 0; i < count; ++i) {
         unsigned e = ifd + 2 + 12 * i;
-        if (e + 12 > n) break;
+        if (e > n || n - e < 12) break;
         if (U16(t + e) == 0x0112) {
             unsigned v = U16(t + e + 8);
             return (v >= 1 && v <= 8) ? (int)v : 1;

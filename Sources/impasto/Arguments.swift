@@ -47,10 +47,22 @@ func tunedContext(_ selector: String?, quiet: Bool = false) throws -> CLContext 
         switch source {
         case .cached, .disabled: break
         case .measured:
-            FileHandle.standardError.write(Data("tuned for \(context.device.name) (\(source)): \(context.tuning) (kept in \(Autotune.file.path))\n".utf8))
+            writeStderr("tuned for \(context.device.name) (\(source)): \(context.tuning) (kept in \(Autotune.file.path))\n")
         case .defaults:
-            FileHandle.standardError.write(Data("\(context.device.name): \(source); \(context.tuning)\n".utf8))
+            writeStderr("\(context.device.name): \(source); \(context.tuning)\n")
         }
     }
     return context
+}
+
+/// bench and profile run the whole image untiled: refuse a size whose model (measured dry,
+/// nothing allocated) does not fit the device, or whose pictures do not fit the host.
+func checkWholeImageFits(_ context: CLContext, _ w: Int, _ h: Int, command: String, weights: VGGWeights? = nil) throws {
+    try HostMemory.check(width: w, height: h, bytesPerPixel: 48, what: "\(command) --size")
+    let need = try Stylizers.measureWhole(context: context, weights: weights ?? VGGWeights.random(seed: 1), width: w, height: h,
+                                          config: LossConfig())
+    let device = context.device
+    guard need.total <= Int(device.globalMemBytes), need.largest <= Int(device.maxAllocBytes) else {
+        throw ValidationError("\(command) --size \(w)x\(h) needs \(need) of device memory; \(device.name) has \(mebibytes(Int(device.globalMemBytes))), at most \(mebibytes(Int(device.maxAllocBytes))) in one buffer")
+    }
 }

@@ -15,6 +15,7 @@ struct ImpastoCommand: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        signal(SIGPIPE, SIG_IGN)  // a reader that went away is an error on that write, not death
         do {
             var command = try ImpastoCommand.parseAsRoot()
             try command.run()
@@ -24,7 +25,7 @@ enum Main {
             let message = ImpastoCommand.message(for: error)
                 .split(separator: "\n").first.map(String.init) ?? "failed"
             let text = message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message
-            FileHandle.standardError.write(Data("impasto: \(text)\n".utf8))
+            writeStderr("impasto: \(text)\n")
             exit(code.rawValue == 0 || code.rawValue >= 128 ? 1 : code.rawValue)
         }
     }
@@ -41,7 +42,7 @@ struct DeviceOptions: ParsableArguments {
 /// Ends the process with one line on stderr and exit status 1: the way every command fails.
 func fail(_ error: Error) -> Never {
     let text = String(describing: error).split(separator: "\n").first.map(String.init) ?? "failed"
-    FileHandle.standardError.write(Data("impasto: \(text)\n".utf8))
+    writeStderr("impasto: \(text)\n")
     exit(1)
 }
 
@@ -50,6 +51,19 @@ func guarded<T>(_ body: () throws -> T) -> T {
     do { return try body() } catch { fail(error) }
 }
 
+/// Writes to stderr and ignores failure: a closed or broken stderr (`2>&-`, `| head -c 1`)
+/// must never stop the work (SIGPIPE is ignored, so a broken pipe is an error code here).
+func writeStderr(_ text: String) {
+    let bytes = Array(text.utf8)
+    var done = 0
+    while done < bytes.count {
+        let n = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress! + done, bytes.count - done) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return }
+        done += n
+    }
+}
+
 func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+    writeStderr((line + "\n"))
 }

@@ -17,6 +17,7 @@ struct Profile: ParsableCommand {
             guard iterations > 0 else { throw ValidationError("--iterations must be at least 1") }
             let context = try tunedContext(deviceOptions.selector)
             let vgg = try loadWeights(weights)
+            try checkWholeImageFits(context, w, h, command: "profile", weights: vgg)
             let model = try StyleTransfer(context: context, weights: vgg, width: w, height: h)
             var rng = SplitMix64(seed: 9)
             let n = 3 * w * h

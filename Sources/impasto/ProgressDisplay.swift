@@ -25,8 +25,8 @@ struct ProgressDisplay {
             // Redraw at most ten times a second, and always on the last iteration.
             guard Date().timeIntervalSince(lastDraw) > 0.1 || done == total else { return }
             lastDraw = Date()
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
-            if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
+            writeStderr("\r\u{1B}[K\(line)")
+            if done == total { writeStderr("\n") }
         } else {
             let every = max(1, total / 20)
             if done % every == 0 || done == total || done == 1 { printError(line) }
@@ -35,7 +35,7 @@ struct ProgressDisplay {
 
     func message(_ text: String) {
         guard !quiet else { return }
-        if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if isTerminal { writeStderr("\r\u{1B}[K") }
         printError(text)
     }
 

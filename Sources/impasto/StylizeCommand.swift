@@ -63,6 +63,9 @@ struct Stylize: ParsableCommand {
     @Option(help: "Refuse input images with more pixels than this.") var maxPixels = ImageFile.defaultMaxPixels
     @Flag(help: "No progress display.") var quiet = false
 
+    /// Iterations per scale at most (8 scales of them still add up without overflow).
+    static let maxIterations = 100_000_000
+
     func run() throws {
         guarded { try stylize() }
     }
@@ -71,27 +74,31 @@ struct Stylize: ParsableCommand {
     /// format and folder, and that no output would overwrite an input. Returns the loss
     /// configuration, the style blend and the --init picture's path (nil for content, noise or
     /// style).
-    func checkOptions() throws -> (LossConfig, [Float]?, String?) {
+    func checkOptions() throws -> (LossConfig, [Float]?, String?, OutputGuard) {
         try checkNumbers()
         _ = try ImageFile.format(of: output)
-        let outputDir = URL(fileURLWithPath: output).deletingLastPathComponent().path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: outputDir, isDirectory: &isDir), isDir.boolValue else {
-            throw ValidationError("the output directory \(outputDir) does not exist")
-        }
         if demo && (content != nil || !style.isEmpty) { throw ValidationError("--demo paints its own pictures: leave out --content and --style") }
         if !demo && (content == nil || style.isEmpty) {
             throw ValidationError("give --content and --style (or --demo for built-in sample pictures)")
         }
         let initPath = ["content", "noise", "style"].contains(initImage) ? nil : initImage
-        for input in ([content, log, initPath, mask].compactMap { $0 } + style) {
-            for out in [output, progressImage].compactMap({ $0 }) where samePath(input, out) {
-                throw ValidationError("\(out) would overwrite the input \(input)")
-            }
+        // Every file written is checked against every input, by identity, before any work.
+        var outputs = OutputGuard()
+        for (path, option) in [(content, "--content"), (initPath, "--init"), (mask, "--mask")] + style.map({ ($0, "--style") }) {
+            if let path { try outputs.protect(path, as: option) }
         }
+        if let weights, !weights.hasPrefix("random") { try outputs.protect(weights, as: "--weights") }
+        try outputs.checkReplaceable(output, option: "--output")
+        if let saveEvery, saveEvery > 0 { try outputs.checkReplaceable(numbered(output, saveEvery), option: "--save-every") }
         if let progressImage {
             _ = try ImageFile.format(of: progressImage)
+            try outputs.checkReplaceable(progressImage, option: "--progress-image")
             if samePath(progressImage, output) { throw ValidationError("--progress-image and --output are the same file") }
+        }
+        if let log {
+            for other in [output, progressImage].compactMap({ $0 }) where samePath(log, other) {
+                throw ValidationError("--log and \(other == output ? "--output" : "--progress-image") are the same file")
+            }
         }
         let config = try lossConfig()
         let blend = try blendWeights()
@@ -99,14 +106,15 @@ struct Stylize: ParsableCommand {
             throw ValidationError("--preserve-colors takes luminance or histogram, not '\(preserveColors!)'")
         }
         guard styleScale.isFinite, styleScale > 0, styleScale <= 16 else { throw ValidationError("--style-scale must be a number between 0 and 16") }
-        if let log, samePath(log, output) { throw ValidationError("--log and --output are the same file") }
-        return (config, blend, initPath)
+        return (config, blend, initPath, outputs)
     }
 
     func stylize() throws {
         // 1. Everything that can be checked cheaply, before any work or any file is written.
-        let (config, blend, initPath) = try checkOptions()
+        let (config, blend, initPath, outputs) = try checkOptions()
+        let logFile = try log.map { try outputs.openLog($0, option: "--log") }
         let progress = ProgressDisplay(total: 0, quiet: quiet)
+        Interrupt.install()
 
         // 2. Inputs.
         let contentImage = try content.map { try ImageFile.read($0, maxPixels: maxPixels) } ?? SampleImages.landscape()
@@ -143,21 +151,13 @@ struct Stylize: ParsableCommand {
         // 4. The schedule, the log, the progress display.
         let sizes = try scaleSchedule(w, h)
         let perScale = try iterationSchedule(scales: sizes.count)
-        let total = perScale.reduce(0, +)
+        let total = perScale.reduce(0, +)  // each count is at most maxIterations (checkNumbers, iterationSchedule)
         let memoryLimit = try deviceMemoryLimit(context.device)
         var display = ProgressDisplay(total: total, quiet: quiet)
-        let logFile = try log.map { path -> FileHandle in
-            guard FileManager.default.createFile(atPath: path, contents: nil), let f = FileHandle(forWritingAtPath: path) else {
-                throw ValidationError("cannot create the log file \(path)")
-            }
-            return f
-        }
-        defer { try? logFile?.close() }
         let scaleText = sizes.count > 1 ? " in \(sizes.count) scales (" + sizes.map { "\($0.0)x\($0.1)" }.joined(separator: ", ") + ")" : ""
         progress.message("stylizing \(w)x\(h)\(scaleText) on \(context.device.name), \(total) iterations, weights \(weightsOrigin)")
         var sheet = progressImage.map { _ in ProgressSheet(outputWidth: w, outputHeight: h) }
         let snapshotEvery = max(1, total / 5)
-        Interrupt.install()
         let start = Date()
         var iterating = 0.0  // seconds in the loops, without each scale's set-up
         var interruptedAt: Int?
@@ -170,7 +170,7 @@ struct Stylize: ParsableCommand {
         for (scale, (sw, sh)) in sizes.enumerated() {
             // 5. The model at this scale (tiled if it must be): targets, loss weights, starting point.
             let lbfgsBytes = optimizer == "lbfgs" ? (2 * lbfgsHistory + 5) * 3 * sw * sh * 4 : 0
-            guard memoryLimit > lbfgsBytes else {
+            guard lbfgsBytes == 0 || memoryLimit > lbfgsBytes else {
                 throw ValidationError("L-BFGS's history needs \(mebibytes(lbfgsBytes)) at \(sw)x\(sh), more than the \(mebibytes(memoryLimit)) of device memory allowed: lower --lbfgs-history or the size")
             }
             let choice = try Stylizers.choose(context: context, weights: vgg!, width: sw, height: sh, config: config,
@@ -234,7 +234,7 @@ struct Stylize: ParsableCommand {
                     let scaleField = sizes.count > 1 ? String(format: ",\"scale\":\"%dx%d\"", sw, sh) : ""
                     let line = String(format: "{\"iter\":%d,\"content\":%.9g,\"style\":%.9g,\"tv\":%.9g,\"total\":%.9g,\"lr\":%.9g,\"elapsed\":%.6f%@}\n",
                                       i, terms.content, terms.style, terms.tv, terms.total, rate, elapsed, scaleField)
-                    try logFile.write(contentsOf: Data(line.utf8))
+                    try logFile.write(line)
                 }
                 display.update(iteration: i, losses: terms, elapsed: elapsed)
                 i += 1
@@ -246,6 +246,7 @@ struct Stylize: ParsableCommand {
                     }
                 }
                 if let every = saveEvery, i % every == 0, i < total {
+                    try outputs.checkReplaceable(numbered(output, i), option: "--save-every")
                     try ImageFile.write(finish(try model.picture()), to: numbered(output, i), quality: quality)
                 }
                 if Interrupt.requested != 0 { interruptedAt = i; break }
@@ -258,7 +259,7 @@ struct Stylize: ParsableCommand {
         try ImageFile.write(finish(previous!), to: output, quality: quality)
         if let stopped = interruptedAt {
             display.message("interrupted after \(stopped) iterations: wrote \(output)")
-            Foundation.exit(130)
+            Foundation.exit(Interrupt.exitStatus)
         }
         display.message(String(format: "wrote %@ (%.2f s per iteration, %.1f s of set-up: models, targets%@)", output,
                                total > 0 ? iterating / Double(total) : 0, setUp, randomWeights ? ", loss balancing" : ""))
@@ -302,8 +303,8 @@ struct Stylize: ParsableCommand {
     func iterationSchedule(scales n: Int) throws -> [Int] {
         if let list = scaleIterations {
             let counts = try list.split(separator: ",", omittingEmptySubsequences: false).map { part -> Int in
-                guard let v = Int(part.trimmingCharacters(in: .whitespaces)), v >= 0 else {
-                    throw ValidationError("--scale-iterations: '\(part)' is not a whole number 0 or more")
+                guard let v = Int(part.trimmingCharacters(in: .whitespaces)), (0...Self.maxIterations).contains(v) else {
+                    throw ValidationError("--scale-iterations: '\(part)' is not a whole number from 0 to \(Self.maxIterations)")
                 }
                 return v
             }
@@ -322,7 +323,10 @@ struct Stylize: ParsableCommand {
     }
 
     func checkNumbers() throws {
-        if let iterations, iterations < 0 { throw ValidationError("--iterations must be 0 or more, got \(iterations)") }
+        if let iterations, !(0...Self.maxIterations).contains(iterations) {
+            throw ValidationError("--iterations must be between 0 and \(Self.maxIterations), got \(iterations)")
+        }
+        if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be at least 1") }
         if let lr { guard lr.isFinite, lr > 0 else { throw ValidationError("--lr must be a positive number") } }
         guard ["adam", "lbfgs"].contains(optimizer) else { throw ValidationError("--optimizer takes adam or lbfgs, not '\(optimizer)'") }
         guard (1...1000).contains(lbfgsHistory) else { throw ValidationError("--lbfgs-history must be between 1 and 1000") }
@@ -334,7 +338,9 @@ struct Stylize: ParsableCommand {
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be between 1 and 100") }
         if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be at least 1") }
         guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
-        if let m = maxMemory { _ = try parseBytes(m) }
+        if let m = maxMemory, try parseBytes(m) < 16 << 20 {
+            throw ValidationError("--max-memory \(m) is below 16M, too little for any model (tiles need at least a few MiB each)")
+        }
         if size != nil && maxSize != nil { throw ValidationError("give --size or --max-size, not both") }
         if let s = size { _ = try checkedSize(try parseSize(s)) }
         if let m = maxSize, m < VGG19.minimumSide || m > 65536 {
@@ -391,6 +397,7 @@ struct Stylize: ParsableCommand {
         guard s.0 >= VGG19.minimumSide, s.1 >= VGG19.minimumSide else {
             throw ValidationError("size \(s.0)x\(s.1) is too small: VGG19's four poolings need at least \(VGG19.minimumSide)x\(VGG19.minimumSide)")
         }
+        try HostMemory.check(width: s.0, height: s.1, what: "the output")  // tiles bound the device's share, not the host's
         return s
     }
 
@@ -437,8 +444,8 @@ struct Stylize: ParsableCommand {
             } else {
                 text = String(format: "downloading VGG19 weights %.0f MB %.1f MB/s", mb, speed)
             }
-            FileHandle.standardError.write(Data((isatty(STDERR_FILENO) != 0 ? "\r\u{1B}[K" + text : text + "\n").utf8))
-            if got == total && isatty(STDERR_FILENO) != 0 { FileHandle.standardError.write(Data("\n".utf8)) }
+            writeStderr((isatty(STDERR_FILENO) != 0 ? "\r\u{1B}[K" + text : text + "\n"))
+            if got == total && isatty(STDERR_FILENO) != 0 { writeStderr("\n") }
         }
     }
 

@@ -7,11 +7,9 @@ public enum ImageFile {
     public static let defaultMaxPixels = 100_000_000
 
     public static func read(_ path: String, maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
-        guard FileManager.default.fileExists(atPath: path) else { throw ImageError("\(path): no such file") }
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw ImageError("\(path): cannot be read") }
-        let magic = (try? handle.read(upToCount: 8)) ?? Data()
-        try? handle.close()
-        if magic.isEmpty { throw ImageError("\(path): the file is empty") }
+        let file = try InputFile.Reader(path)  // a regular file, or a one-line error
+        if file.size == 0 { throw ImageError("\(InputFile.display(path)): the file is empty") }
+        let magic = try file.read(at: 0, count: min(8, file.size))
         var image = imp_image()
         var err = [CChar](repeating: 0, count: 512)
         let status: Int32
@@ -20,9 +18,9 @@ public enum ImageFile {
         } else if magic.starts(with: [0xFF, 0xD8]) {
             status = imp_read_jpeg(path, Int64(maxPixels), &image, &err, err.count)
         } else {
-            throw ImageError("\(path): not a PNG or JPEG image")
+            throw ImageError("\(InputFile.display(path)): not a PNG or JPEG image")
         }
-        if status != 0 { throw ImageError("\(path): \(String(cString: err))") }
+        if status != 0 { throw ImageError("\(InputFile.display(path)): \(String(cString: err))") }
         defer { imp_free(image.rgb) }
         let count = Int(image.width) * Int(image.height) * 3
         let picture = RGBImage(width: Int(image.width), height: Int(image.height),
@@ -50,7 +48,10 @@ public enum ImageFile {
         guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
             throw ImageError("\(path): the directory \(dir.path) does not exist")
         }
+        try OutputGuard().checkReplaceable(path, option: "output")
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+        PendingFile.set(tmp.path)
+        defer { PendingFile.clear() }
         var err = [CChar](repeating: 0, count: 512)
         let bytes = image.bytes
         let status = bytes.withUnsafeBufferPointer { p -> Int32 in

@@ -123,7 +123,13 @@ public struct Device: @unchecked Sendable {
 /// No OpenCL platform at all: says what to install.
 public struct NoOpenCL: Error, CustomStringConvertible {
     public var description: String {
-        "no OpenCL device found: install a GPU driver's OpenCL ICD, or `pocl-opencl-icd` for the CPU "
+        // POCL lists no device when it cannot make its kernel cache: say that, not "install".
+        let base = CacheDirectory.url.deletingLastPathComponent().path
+        if let problem = CacheDirectory.problem(base) {
+            return "no OpenCL device could start: the cache directory \(InputFile.display(base)) is unusable (\(problem)); "
+                + "drivers such as POCL keep compiled kernels there: set XDG_CACHE_HOME to a writable directory"
+        }
+        return "no OpenCL device found: install a GPU driver's OpenCL ICD, or `pocl-opencl-icd` for the CPU "
             + "(Debian/Ubuntu: apt-get install pocl-opencl-icd)"
     }
 }
@@ -134,7 +140,7 @@ public struct UnknownDevice: Error, CustomStringConvertible {
     public let devices: [Device]
     public var description: String {
         let choices = devices.map { "\($0.index): \($0.name)" }.joined(separator: ", ")
-        return "unknown device '\(selector)'; choices are \(choices)"
+        return "unknown device '\(InputFile.display(selector))'; choices are \(choices)"
     }
 }
 

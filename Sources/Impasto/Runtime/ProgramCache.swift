@@ -30,15 +30,32 @@ public enum ProgramCache {
 
     static func file(_ key: String) -> URL { directory.appendingPathComponent(key + ".bin") }
 
-    static func load(_ key: String) -> Data? { try? Data(contentsOf: file(key)) }
+    /// A cached file is "IMPB", the binary's length (8 bytes, little-endian), its SHA-256 (64
+    /// hex digits), then the binary: a truncated or damaged file is never handed to the driver
+    /// (some crash inside clCreateProgramWithBinary on one).
+    static let magic = Data("IMPB".utf8)
+
+    static func load(_ key: String) -> Data? {
+        guard let file = try? InputFile.Reader(file(key).path), file.size >= 76, file.size < 1 << 30,
+              let all = try? file.read(at: 0, count: file.size), all.prefix(4) == magic else { return nil }
+        let length = all[4..<12].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        guard length == all.count - 76 else { return nil }
+        let binary = all.subdata(in: 76..<all.count)
+        var h = SHA256()
+        h.update(binary)
+        return h.finalize() == String(decoding: all[12..<76], as: UTF8.self) ? binary : nil
+    }
 
     /// Writes to a temporary name and renames, so a reader never sees half a binary.
     static func store(_ binary: Data, key: String) {
         let fm = FileManager.default
         let tmp = directory.appendingPathComponent(".\(key).\(getpid()).tmp")
+        var h = SHA256()
+        h.update(binary)
+        let framed = magic + Data((0..<8).map { UInt8((binary.count >> (8 * $0)) & 0xFF) }) + Data(h.finalize().utf8) + binary
         do {
             try fm.createDirectory(at: directory, withIntermediateDirectories: true)
-            try binary.write(to: tmp)
+            try framed.write(to: tmp)
             if rename(tmp.path, file(key).path) != 0 { try? fm.removeItem(at: tmp) }
         } catch {
             try? fm.removeItem(at: tmp)  // a cache that cannot be written only costs start-up time
@@ -53,5 +70,29 @@ public enum CacheDirectory {
         let env = ProcessInfo.processInfo.environment
         if let x = env["XDG_CACHE_HOME"], !x.isEmpty { return URL(fileURLWithPath: x).appendingPathComponent("impasto") }
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/impasto")
+    }
+
+    /// Makes the directory, or says in one line what is wrong with it.
+    public static func create() throws {
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            throw FileError("cannot use the cache directory \(InputFile.display(url.path)) (from XDG_CACHE_HOME or HOME): \(problem(url.path) ?? "it cannot be created")")
+        }
+    }
+
+    /// What is wrong with a cache folder (it or a parent is a file, or it is not writable), nil if nothing.
+    public static func problem(_ path: String) -> String? {
+        var p = URL(fileURLWithPath: path)
+        while true {
+            var st = stat()
+            if stat(p.path, &st) == 0 {
+                if st.st_mode & S_IFMT != S_IFDIR { return "\(InputFile.display(p.path)) is not a directory" }
+                return access(p.path, W_OK | X_OK) == 0 ? nil : "\(InputFile.display(p.path)) is not writable"
+            }
+            let parent = p.deletingLastPathComponent()
+            if parent.path == p.path { return nil }
+            p = parent
+        }
     }
 }

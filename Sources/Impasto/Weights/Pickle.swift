@@ -13,8 +13,14 @@ enum Pickle {
         case tensor(TensorRef)
     }
 
-    final class ListBox { var items: [Value] = [] }
-    final class DictBox { var items: [(Value, Value)] = [] }
+    /// Lists and dicts are filled while on top of the stack, before they are nested into
+    /// anything (that is how pickle writes them); `depth` is their nesting depth so far.
+    final class ListBox { var items: [Value] = []; var depth = 1; var nested = false }
+    final class DictBox { var items: [(Value, Value)] = []; var depth = 1; var nested = false }
+
+    /// A state dict nests a handful of levels (dict, tensor record, shape tuple). Deeper values
+    /// are refused: freeing a 60,000-level value recurses once per level and overflows the stack.
+    static let maxDepth = 32
 
     /// A torch storage named by a persistent id: its key (file or section name) and length.
     struct StorageRef { let key: String; let dtype: String; let count: Int }
@@ -42,7 +48,7 @@ enum Pickle {
             return data[data.startIndex + pos]
         }
         func bytes(_ n: Int) throws -> Data {
-            guard n >= 0, pos + n <= data.count else { throw fail("truncated pickle") }
+            guard n >= 0, n <= data.count - pos else { throw fail("truncated pickle") }  // no pos + n: n may be near Int.max
             defer { pos += n }
             return data.subdata(in: (data.startIndex + pos)..<(data.startIndex + pos + n))
         }
@@ -58,6 +64,44 @@ enum Pickle {
             guard let m = marks.popLast(), m <= stack.count else { throw fail("pickle MARK missing") }
             defer { stack.removeSubrange(m...) }
             return Array(stack[m...])
+        }
+        /// The nesting depth of a value (tuples are checked when made, so this recursion is
+        /// bounded by maxDepth).
+        func depth(_ v: Value) -> Int {
+            switch v {
+            case .tuple(let items): return 1 + (items.map(depth).max() ?? 0)
+            case .list(let l): return l.depth
+            case .dict(let d): return d.depth
+            default: return 0
+            }
+        }
+        /// `children` are about to be nested one level deeper: refuses too deep a value, and
+        /// seals the lists and dicts among them (a later APPEND or SETITEM on one is refused).
+        func nest(_ children: [Value]) throws -> Int {
+            var d = 1
+            for c in children {
+                d = max(d, 1 + depth(c))
+                if case .list(let l) = c { l.nested = true }
+                if case .dict(let x) = c { x.nested = true }
+            }
+            guard d <= Pickle.maxDepth else { throw fail("pickle nests deeper than \(Pickle.maxDepth) levels; a state dict needs a handful") }
+            return d
+        }
+        func tuple(_ items: [Value]) throws -> Value {
+            _ = try nest(items)
+            return .tuple(items)
+        }
+        func addToList(_ items: [Value]) throws {
+            guard case .list(let l) = stack.last else { throw fail("APPEND on a non-list") }
+            guard !l.nested else { throw fail("pickle appends to a list after nesting it") }
+            l.depth = max(l.depth, try nest(items))
+            l.items.append(contentsOf: items)
+        }
+        func addToDict(_ items: [Value]) throws {
+            guard case .dict(let d) = stack.last, items.count % 2 == 0 else { throw fail("SETITEMS on a non-dict") }
+            guard !d.nested else { throw fail("pickle sets items of a dict after nesting it") }
+            d.depth = max(d.depth, try nest(items))
+            for i in stride(from: 0, to: items.count, by: 2) { d.items.append((items[i], items[i + 1])) }
         }
         func text(_ d: Data) throws -> String {
             guard let s = String(data: d, encoding: .utf8) else { throw fail("invalid UTF-8 in pickle") }
@@ -83,10 +127,10 @@ enum Pickle {
             case 0x7D: stack.append(.dict(DictBox()))       // EMPTY_DICT
             case 0x5D: stack.append(.list(ListBox()))       // EMPTY_LIST
             case 0x29: stack.append(.tuple([]))             // EMPTY_TUPLE
-            case 0x74: stack.append(.tuple(try popMark()))  // TUPLE
-            case 0x85: stack.append(.tuple([try pop()]))    // TUPLE1
-            case 0x86: let b = try pop(), a = try pop(); stack.append(.tuple([a, b]))
-            case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(.tuple([a, b, c]))
+            case 0x74: stack.append(try tuple(try popMark()))  // TUPLE
+            case 0x85: stack.append(try tuple([try pop()]))    // TUPLE1
+            case 0x86: let b = try pop(), a = try pop(); stack.append(try tuple([a, b]))
+            case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(try tuple([a, b, c]))
             case 0x71, 0x72, 0x94:                          // BINPUT, LONG_BINPUT, MEMOIZE
                 let key = op == 0x71 ? try uint(1) : op == 0x72 ? try uint(4) : memo.count
                 guard let top = stack.last else { throw fail("pickle stack underflow") }
@@ -141,24 +185,17 @@ enum Pickle {
                 guard stack.last != nil else { throw fail("pickle stack underflow") }
             case 0x73:                                      // SETITEM
                 let v = try pop(), k = try pop()
-                guard case .dict(let d) = stack.last else { throw fail("SETITEM on a non-dict") }
-                d.items.append((k, v))
+                try addToDict([k, v])
             case 0x75:                                      // SETITEMS
-                let items = try popMark()
-                guard case .dict(let d) = stack.last, items.count % 2 == 0 else { throw fail("SETITEMS on a non-dict") }
-                for i in stride(from: 0, to: items.count, by: 2) { d.items.append((items[i], items[i + 1])) }
+                try addToDict(try popMark())
             case 0x61:                                      // APPEND
-                let v = try pop()
-                guard case .list(let l) = stack.last else { throw fail("APPEND on a non-list") }
-                l.items.append(v)
+                try addToList([try pop()])
             case 0x65:                                      // APPENDS
-                let items = try popMark()
-                guard case .list(let l) = stack.last else { throw fail("APPENDS on a non-list") }
-                l.items.append(contentsOf: items)
+                try addToList(try popMark())
             default:
                 throw fail(String(format: "pickle opcode 0x%02X is not allowed in a weights file", op))
             }
-            if stack.count > 100_000 { throw fail("pickle stack too deep") }
+            if stack.count > 100_000 || marks.count > 100_000 { throw fail("pickle stack too deep") }
         }
 
         func pushGlobal(_ qualified: String) throws {
@@ -185,6 +222,7 @@ enum Pickle {
                 let d = DictBox()
                 if case .list(let pairs)? = a.first {
                     for case .tuple(let kv) in pairs.items where kv.count == 2 { d.items.append((kv[0], kv[1])) }
+                    d.depth = max(1, try nest(pairs.items))
                 }
                 return .dict(d)
             case "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor":

@@ -6,15 +6,18 @@ import Foundation
 public enum TorchCheckpoint {
     public typealias Tensors = [String: (shape: [Int], values: [Float])]
 
-    public static func read(_ url: URL, only keep: (String) -> Bool = { _ in true }) throws -> Tensors {
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw WeightsError("cannot read \(url.path): \(error.localizedDescription)")
-        }
+    public static func read(_ url: URL, only keep: (String) -> Bool = { _ in true },
+                            check: SafeTensors.ShapeCheck = { _, _ in nil }) throws -> Tensors {
+        try read(url, data: InputFile.read(url.path, maxBytes: WeightsFile.maxBytes), only: keep, check: check)
+    }
+
+    /// `data`: the file's bytes (read, not mapped). `check` sees each kept tensor's shape
+    /// before its data is touched.
+    static func read(_ url: URL, data: Data, only keep: (String) -> Bool, check: SafeTensors.ShapeCheck) throws -> Tensors {
         let name = url.lastPathComponent
         do {
-            if data.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return try readZip(data, name: name, keep: keep) }
-            if data.starts(with: [0x80]) { return try readLegacy(data, name: name, keep: keep) }
+            if data.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return try readZip(data, name: name, keep: keep, check: check) }
+            if data.starts(with: [0x80]) { return try readLegacy(data, name: name, keep: keep, check: check) }
         } catch let e as Pickle.Failure {
             throw WeightsError(e.description)
         }
@@ -23,14 +26,14 @@ public enum TorchCheckpoint {
 
     // MARK: zip archive
 
-    static func readZip(_ data: Data, name: String, keep: (String) -> Bool) throws -> Tensors {
+    static func readZip(_ data: Data, name: String, keep: (String) -> Bool, check: SafeTensors.ShapeCheck) throws -> Tensors {
         let entries = try ZipDirectory(data, name: name)
         guard let pklName = entries.names.first(where: { $0.hasSuffix("/data.pkl") || $0 == "data.pkl" }) else {
             throw WeightsError("\(name): the archive has no data.pkl")
         }
         let prefix = String(pklName.dropLast("data.pkl".count))
         let (root, _) = try Pickle.load(try entries.contents(pklName), name: name)
-        return try materialize(root, name: name, keep: keep) { storage in
+        return try materialize(root, name: name, keep: keep, check: check) { storage in
             try entries.contents(prefix + "data/" + storage.key)
         }
     }
@@ -39,7 +42,7 @@ public enum TorchCheckpoint {
 
     /// The legacy layout: magic number, protocol version, system info, the state dict, the list
     /// of storage keys, then each storage as an 8-byte element count and its raw bytes.
-    static func readLegacy(_ data: Data, name: String, keep: (String) -> Bool) throws -> Tensors {
+    static func readLegacy(_ data: Data, name: String, keep: (String) -> Bool, check: SafeTensors.ShapeCheck) throws -> Tensors {
         let magic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]  // 0x1950a86a20f9469cfc6c
         let (m, p1) = try Pickle.load(data, name: name)
         guard case .bigInt(let bytes) = m, bytes == magic else {
@@ -59,16 +62,16 @@ public enum TorchCheckpoint {
         var located: [String: Range<Int>] = [:]
         var pos = p5
         for case .string(let key) in keyList.items {
-            guard pos + 8 <= data.count else { throw WeightsError("\(name): truncated storage data") }
+            guard data.count - pos >= 8 else { throw WeightsError("\(name): truncated storage data") }
             let count = data.subdata(in: pos..<(pos + 8)).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
             let size = count.multipliedReportingOverflow(by: 4)
-            guard count >= 0, !size.overflow, pos + 8 + size.partialValue <= data.count else {
+            guard count >= 0, !size.overflow, size.partialValue <= data.count - pos - 8 else {
                 throw WeightsError("\(name): truncated storage data")
             }
             located[key] = (pos + 8)..<(pos + 8 + size.partialValue)
             pos += 8 + size.partialValue
         }
-        return try materialize(root, name: name, keep: keep) { storage in
+        return try materialize(root, name: name, keep: keep, check: check) { storage in
             guard let range = located[storage.key] else { throw WeightsError("\(name): storage \(storage.key) is missing") }
             return data.subdata(in: range)
         }
@@ -76,7 +79,7 @@ public enum TorchCheckpoint {
 
     // MARK: tensors
 
-    static func materialize(_ root: Pickle.Value, name: String, keep: (String) -> Bool,
+    static func materialize(_ root: Pickle.Value, name: String, keep: (String) -> Bool, check: SafeTensors.ShapeCheck,
                             storage: (Pickle.StorageRef) throws -> Data) throws -> Tensors {
         guard case .dict(let dict) = root else { throw WeightsError("\(name): the checkpoint is not a state dict") }
         var out: Tensors = [:]
@@ -84,8 +87,16 @@ public enum TorchCheckpoint {
             guard case .string(let key) = k else { throw WeightsError("\(name): a state-dict key is not a string") }
             guard keep(key) else { continue }
             guard case .tensor(let t) = v else { throw WeightsError("\(name): \(key) is not a tensor") }
-            let count = t.shape.reduce(1, *)
-            guard t.shape.allSatisfy({ $0 >= 0 }), t.offset >= 0, t.offset + count <= t.storage.count else {
+            guard t.shape.allSatisfy({ $0 >= 0 }), t.shape.count == t.stride.count else { throw WeightsError("\(name): \(key) has shape \(t.shape)") }
+            if let why = check(key, t.shape) { throw WeightsError("\(name): \(why)") }
+            // Every number here comes from the file: checked arithmetic, no trap.
+            var count = 1
+            for d in t.shape {
+                let (p, o) = count.multipliedReportingOverflow(by: d)
+                guard !o else { throw WeightsError("\(name): \(key)'s shape \(t.shape) has more elements than can be counted") }
+                count = p
+            }
+            guard t.offset >= 0, t.offset <= t.storage.count, count <= t.storage.count - t.offset else {
                 throw WeightsError("\(name): \(key) reaches past its storage")
             }
             var expected = 1
@@ -94,7 +105,7 @@ public enum TorchCheckpoint {
                 expected *= size
             }
             let bytes = try storage(t.storage)
-            guard bytes.count >= (t.offset + count) * 4 else { throw WeightsError("\(name): \(key)'s storage is truncated") }
+            guard t.offset + count <= bytes.count / 4 else { throw WeightsError("\(name): \(key)'s storage is truncated") }
             let values = SafeTensors.decode(bytes.subdata(in: (t.offset * 4)..<((t.offset + count) * 4)), dtype: "F32", count: count)
             out[key] = (t.shape, values)
         }
@@ -108,7 +119,7 @@ struct ZipDirectory {
     private var entries: [String: Range<Int>] = [:]
     let data: Data
     let name: String
-    var names: [String] { Array(entries.keys) }
+    var names: [String] { Array(entries.keys) + Array(compressedNames) }
 
     init(_ data: Data, name: String) throws {
         self.data = data
@@ -146,7 +157,9 @@ struct ZipDirectory {
     private var compressedNames: Set<String> = []
 
     func contents(_ entry: String) throws -> Data {
-        if compressedNames.contains(entry) { throw WeightsError("\(name): \(entry) is compressed; torch writes checkpoints uncompressed") }
+        if compressedNames.contains(entry) {
+            throw WeightsError("\(name): \(entry) is compressed inside the zip (torch writes checkpoints uncompressed; load and torch.save it again, or use .safetensors)")
+        }
         guard let r = entries[entry] else { throw WeightsError("\(name): the archive has no \(entry)") }
         return data.subdata(in: r)
     }

@@ -46,6 +46,19 @@ public struct VGGWeights {
         self.origin = origin
     }
 
+    /// The keys a VGG19 up to conv5_1 is made of.
+    public static let neededKeys: Set<String> = Set(VGG19.convIndices.flatMap { ["features.\($0).weight", "features.\($0).bias"] })
+
+    /// VGG19's widths are at most 512; anything far larger is no VGG19 (and must not be read:
+    /// a file may declare a tensor of 100 GB). Checked on the declared shape, before any data.
+    public static let maxChannels = 4096
+    public static func plausible(_ key: String, _ shape: [Int]) -> String? {
+        let ok = key.hasSuffix(".weight")
+            ? shape.count == 4 && shape[2] == 3 && shape[3] == 3 && (1...maxChannels).contains(shape[0]) && (1...maxChannels).contains(shape[1])
+            : shape.count == 1 && (1...maxChannels).contains(shape[0])
+        return ok ? nil : "\(key) has shape \(shape), expected \(key.hasSuffix(".weight") ? "[cout, cin, 3, 3]" : "[cout]") with at most \(maxChannels) channels"
+    }
+
     /// He-initialised weights (normal, std √(2 / (cout·9)), torchvision's fan-out rule; zero
     /// bias) at the real VGG19 widths divided by `widthDivisor`. Deterministic in `seed`.
     public static func random(seed: UInt64, widthDivisor: Int = 1) throws -> VGGWeights {

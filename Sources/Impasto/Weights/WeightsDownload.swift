@@ -26,26 +26,46 @@ public enum WeightsDownload {
         return hex.count >= 6 && hex.allSatisfy(\.isHexDigit) ? hex.lowercased() : nil
     }
 
-    /// The cached file, downloading it first if needed. `progress` gets (bytes so far, total or nil).
+    /// The name a download is cached under: the URL's last part (percent-decoded by URL),
+    /// reduced to letters, digits, `.`, `_` and `-` with no leading dot, so no URL can name a
+    /// path outside the cache (`..%2F..%2Fx`) or a hidden file.
+    static func cacheName(for url: URL) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        let kept = String(url.lastPathComponent.filter { allowed.contains($0) }.drop { $0 == "." })
+        return kept.isEmpty ? "vgg19-weights.pth" : kept
+    }
+
+    /// A download slower than this on average, once `grace` seconds have passed, is given up
+    /// (the idle timeout alone lets a server that sends a byte every few seconds hang a run).
+    nonisolated(unsafe) public static var minimumBytesPerSecond = 16_384.0
+    nonisolated(unsafe) public static var grace: TimeInterval = 30
+
+    /// The cached file, downloading it first if needed. `progress` gets (bytes so far, total or
+    /// nil). Two runs at once: the second waits for the first (a lock file), then finds the file.
     public static func cachedWeights(from url: URL = sourceURL, progress: ((Int64, Int64?) -> Void)? = nil) throws -> URL {
-        let dest = cacheDirectory.appendingPathComponent(url.lastPathComponent)
+        let dest = cacheDirectory.appendingPathComponent(cacheName(for: url))
         if FileManager.default.fileExists(atPath: dest.path) { return dest }
-        do {
-            try FileManager.default.createDirectory(at: cacheDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw WeightsError("cannot create the cache directory \(cacheDirectory.path): \(error.localizedDescription)")
-        }
+        try CacheDirectory.create()
+        let lockPath = cacheDirectory.appendingPathComponent(".\(dest.lastPathComponent).lock").path
+        let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lock >= 0 else { throw WeightsError("cannot create \(InputFile.display(lockPath)): \(InputFile.reason(errno))") }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
+        if FileManager.default.fileExists(atPath: dest.path) { return dest }  // another run fetched it meanwhile
         try download(url, to: dest, progress: progress)
         return dest
     }
 
     static func download(_ url: URL, to dest: URL, progress: ((Int64, Int64?) -> Void)?) throws {
-        let part = dest.appendingPathExtension("part")
-        try? FileManager.default.removeItem(at: part)
+        // A name of this process's own: nobody else writes or renames it.
+        let part = dest.deletingLastPathComponent().appendingPathComponent(".\(dest.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).part")
         guard FileManager.default.createFile(atPath: part.path, contents: nil), let out = FileHandle(forWritingAtPath: part.path) else {
-            throw WeightsError("cannot write \(part.path)")
+            throw WeightsError("cannot write \(InputFile.display(part.path))")
         }
-        let sink = DownloadSink(out: out, progress: progress)
+        defer { try? FileManager.default.removeItem(at: part) }
+        PendingFile.set(part.path)
+        defer { PendingFile.clear() }
+        let sink = DownloadSink(out: out, progress: progress, minimumRate: minimumBytesPerSecond, grace: grace)
         let session = URLSession(configuration: .ephemeral, delegate: sink, delegateQueue: nil)
         session.dataTask(with: URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 60)).resume()
         sink.done.wait()
@@ -53,17 +73,26 @@ public enum WeightsDownload {
         try? out.close()
         let howToPlace = "place \(dest.lastPathComponent) in \(dest.deletingLastPathComponent().path) by hand, or pass --weights PATH (or --weights random for a demo)"
         if let failure = sink.failure {
-            try? FileManager.default.removeItem(at: part)
             throw WeightsError("cannot download \(url.absoluteString) (\(failure)); \(howToPlace)")
         }
+        // Never an unverified file under the final name: the hash its name promises, else the
+        // one IMPASTO_WEIGHTS_SHA256 gives, else at least the structure of a VGG19 checkpoint.
         let digest = sink.digest.finalize()
-        if let expected = expectedPrefix(url.lastPathComponent), !digest.hasPrefix(expected) {
-            try? FileManager.default.removeItem(at: part)
-            throw WeightsError("the download of \(url.lastPathComponent) is corrupt: its SHA-256 starts \(digest.prefix(8)), expected \(expected); try again, or \(howToPlace)")
+        if let expected = expectedPrefix(dest.lastPathComponent) {
+            guard digest.hasPrefix(expected) else {
+                throw WeightsError("the download of \(dest.lastPathComponent) is corrupt: its SHA-256 starts \(digest.prefix(8)), expected \(expected); try again, or \(howToPlace)")
+            }
+        } else if let expected = ProcessInfo.processInfo.environment["IMPASTO_WEIGHTS_SHA256"]?.lowercased(), !expected.isEmpty {
+            guard digest == expected else {
+                throw WeightsError("the download of \(dest.lastPathComponent) has SHA-256 \(digest), not IMPASTO_WEIGHTS_SHA256's \(expected)")
+            }
+        } else {
+            do { _ = try WeightsFile.load(part) } catch {
+                throw WeightsError("the download of \(url.absoluteString) is not VGG19 weights (\(error)); its name carries no SHA-256 prefix, so set IMPASTO_WEIGHTS_SHA256 or \(howToPlace)")
+            }
         }
         guard rename(part.path, dest.path) == 0 else {
-            try? FileManager.default.removeItem(at: part)
-            throw WeightsError("cannot move the download into \(dest.path)")
+            throw WeightsError("cannot move the download into \(InputFile.display(dest.path)): \(InputFile.reason(errno))")
         }
     }
 }
@@ -78,9 +107,15 @@ private final class DownloadSink: NSObject, URLSessionDataDelegate, @unchecked S
     var expected: Int64?
     var failure: String?
 
-    init(out: FileHandle, progress: ((Int64, Int64?) -> Void)?) {
+    let minimumRate: Double
+    let grace: TimeInterval
+    let start = Date()
+
+    init(out: FileHandle, progress: ((Int64, Int64?) -> Void)?, minimumRate: Double, grace: TimeInterval) {
         self.out = out
         self.progress = progress
+        self.minimumRate = minimumRate
+        self.grace = grace
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
@@ -104,6 +139,11 @@ private final class DownloadSink: NSObject, URLSessionDataDelegate, @unchecked S
         digest.update(data)
         received += Int64(data.count)
         progress?(received, expected)
+        let elapsed = Date().timeIntervalSince(start)
+        if elapsed > grace, Double(received) / elapsed < minimumRate {
+            failure = String(format: "too slow: %lld bytes in %.0f s, below %.0f KB/s", received, elapsed, minimumRate / 1024)
+            dataTask.cancel()
+        }
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {

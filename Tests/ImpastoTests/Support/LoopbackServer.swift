@@ -8,8 +8,14 @@ final class LoopbackServer: @unchecked Sendable {
     private let files: [String: Data]
     private var running = true
 
-    init(files: [String: Data]) throws {
+    /// Files served one byte every `trickleInterval` seconds (a misbehaving server).
+    private let trickle: Set<String>
+    private let trickleInterval: TimeInterval
+
+    init(files: [String: Data], trickle: Set<String> = [], trickleInterval: TimeInterval = 0.5) throws {
         self.files = files
+        self.trickle = trickle
+        self.trickleInterval = trickleInterval
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
@@ -37,6 +43,17 @@ final class LoopbackServer: @unchecked Sendable {
             let line = String(decoding: request.prefix(max(n, 0)), as: UTF8.self).split(separator: "\r\n").first ?? ""
             let path = line.split(separator: " ").dropFirst().first.map { String($0.dropFirst()) } ?? ""
             var response: Data
+            if trickle.contains(path), let body = files[path] {
+                let header = Data("HTTP/1.0 200 OK\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+                _ = header.withUnsafeBytes { send(client, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+                for byte in body {  // bounded by the body; ends when the client hangs up
+                    var b = byte
+                    if send(client, &b, 1, Int32(MSG_NOSIGNAL)) <= 0 || !running { break }  // no SIGPIPE when the client gives up
+                    usleep(UInt32(trickleInterval * 1e6))
+                }
+                close(client)
+                continue
+            }
             if let body = files[path] {
                 response = Data("HTTP/1.0 200 OK\r\nContent-Length: \(body.count)\r\nContent-Type: application/octet-stream\r\n\r\n".utf8) + body
             } else {
@@ -45,7 +62,7 @@ final class LoopbackServer: @unchecked Sendable {
             response.withUnsafeBytes { raw in
                 var off = 0
                 while off < raw.count {
-                    let w = write(client, raw.baseAddress! + off, raw.count - off)
+                    let w = send(client, raw.baseAddress! + off, raw.count - off, Int32(MSG_NOSIGNAL))
                     if w <= 0 { break }
                     off += w
                 }

@@ -1,0 +1,114 @@
+import Foundation
+
+/// The one check every file impasto writes goes through: never an input (by device and inode,
+/// so symlinks, hard links and `./` count), never something that is not a regular file (a
+/// picture is renamed into place, which would replace a device node, a FIFO or a link; a log
+/// may append to a FIFO or a character device such as /dev/null, but never replaces one).
+public struct OutputGuard {
+    /// The inputs by identity, with the option that named each (for the message).
+    private var inputs: [FileIdentity: String] = [:]
+
+    public init() {}
+
+    /// Records an input (it must exist; see `InputFile.check`).
+    public mutating func protect(_ path: String, as option: String) throws {
+        let id: FileIdentity
+        do { (id, _) = try InputFile.check(path) } catch let e as FileError { throw FileError("\(option) \(e)") }
+        if inputs[id] == nil { inputs[id] = "\(option) \(InputFile.display(path))" }
+    }
+
+    private func existing(_ path: String) -> stat? {
+        var st = stat()
+        return lstat(path, &st) == 0 ? st : nil
+    }
+
+    private func refuseInput(_ path: String, option: String) throws {
+        var st = stat()
+        if stat(path, &st) == 0, let input = inputs[FileIdentity(st)] {
+            throw FileError("\(option) \(InputFile.display(path)) is the input \(input); impasto never writes over an input")
+        }
+    }
+
+    /// A picture (or other file) that will be written to a temporary name and renamed to
+    /// `path`: its folder must exist, and whatever is at `path` must be a regular file that is
+    /// no input.
+    public func checkReplaceable(_ path: String, option: String) throws {
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var st = stat()
+        guard stat(dir, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+            throw FileError("\(option) \(InputFile.display(path)): the folder \(InputFile.display(dir)) does not exist")
+        }
+        guard let there = existing(path) else { return }
+        if there.st_mode & S_IFMT == S_IFLNK {
+            throw FileError("\(option) \(InputFile.display(path)) is a symbolic link; impasto writes pictures by renaming a new file into place and will not replace a link")
+        }
+        if let k = InputFile.kind(there.st_mode) { throw FileError("\(option) \(InputFile.display(path)) is \(k); impasto will not replace it") }
+        try refuseInput(path, option: option)
+    }
+
+    /// Opens a log: a regular file (through links) is truncated, a FIFO or a character device
+    /// is appended to, anything else is refused, and an input never.
+    public func openLog(_ path: String, option: String) throws -> LogFile {
+        try refuseInput(path, option: option)
+        var st = stat()
+        var flags = O_WRONLY | O_CLOEXEC
+        if stat(path, &st) == 0 {
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: flags |= O_TRUNC
+            case S_IFIFO, S_IFCHR: flags |= O_APPEND | O_NONBLOCK
+            default: throw FileError("\(option) \(InputFile.display(path)) is \(InputFile.kind(st.st_mode) ?? "not a file"); impasto will not write a log there")
+            }
+        } else {
+            flags |= O_CREAT | O_EXCL
+        }
+        let fd = open(path, flags, 0o644)
+        guard fd >= 0 else { throw FileError("\(option) \(InputFile.display(path)): \(InputFile.reason(errno))") }
+        if flags & O_NONBLOCK != 0 { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) }  // a FIFO opens only with a reader; then block as usual
+        return LogFile(fd: fd, name: "\(option) \(InputFile.display(path))")
+    }
+}
+
+/// A log being written: each failed write (a full disk) is a one-line error naming the file.
+public final class LogFile {
+    let fd: Int32
+    let name: String
+    init(fd: Int32, name: String) { self.fd = fd; self.name = name }
+    deinit { close(fd) }
+
+    public func write(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { throw FileError("\(name): cannot write the log (\(InputFile.reason(errno)))") }
+            done += n
+        }
+    }
+}
+
+/// The temporary file an atomic write is filling, if any, kept where a signal handler can
+/// reach it without allocating: a second Ctrl-C or SIGTERM removes it before quitting, so no
+/// `.NAME.PID.tmp` is left behind.
+public enum PendingFile {
+    nonisolated(unsafe) private static let buffer: UnsafeMutablePointer<CChar> = {
+        let p = UnsafeMutablePointer<CChar>.allocate(capacity: Int(PATH_MAX) + 1)
+        p.initialize(repeating: 0, count: Int(PATH_MAX) + 1)
+        return p
+    }()
+
+    static func set(_ path: String) {
+        let bytes = Array(path.utf8.prefix(Int(PATH_MAX)))
+        buffer[0] = 0
+        for (i, b) in bytes.enumerated() where i > 0 { buffer[i] = CChar(bitPattern: b) }
+        buffer[bytes.count] = 0
+        if let first = bytes.first { buffer[0] = CChar(bitPattern: first) }  // last: the handler sees a whole path or none
+    }
+
+    static func clear() { buffer[0] = 0 }
+
+    /// Async-signal-safe: unlink only.
+    public static func removeFromSignalHandler() {
+        if buffer[0] != 0 { unlink(buffer) }
+    }
+}
