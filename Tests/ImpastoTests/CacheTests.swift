@@ -40,13 +40,18 @@ final class CacheTests: XCTestCase {
         XCTAssertTrue(try CLContext(device: device).program("saxpy").fromCache, "the damaged binary was replaced")
     }
 
-    /// Tuned once per device, then read back; an entry with values outside the choices is
-    /// measured again; other devices' entries are kept.
-    func testTuningIsMeasuredOnceAndCached() throws {
+    /// Points the autotune's cache at a fresh file for the rest of this test.
+    func useTemporaryTuningFile() throws {
         let dir = try temporaryDirectory()
         let saved = Autotune.file
         Autotune.file = dir.appendingPathComponent("tuning.json")
-        defer { Autotune.file = saved }
+        addTeardownBlock { Autotune.file = saved }
+    }
+
+    /// Tuned once per device, then read back; an entry with values outside the choices is
+    /// measured again; other devices' entries are kept.
+    func testTuningIsMeasuredOnceAndCached() throws {
+        try useTemporaryTuningFile()
         let ctx = TestEnv.context, shape = (c: 16, h: 32, w: 64)
         let (first, source) = try Autotune.tuning(for: ctx, shape: shape)
         guard case .measured(_, _, let complete) = source else { return XCTFail("\(source)") }
@@ -70,10 +75,7 @@ final class CacheTests: XCTestCase {
     /// The autotune is bounded: a device slower than the probe's limit keeps the defaults
     /// untimed (and nothing is cached), and a spent budget stops the timing with the best so far.
     func testTuningIsBoundedInTime() throws {
-        let dir = try temporaryDirectory()
-        let saved = Autotune.file
-        Autotune.file = dir.appendingPathComponent("tuning.json")
-        defer { Autotune.file = saved }
+        try useTemporaryTuningFile()
         let ctx = TestEnv.context, shape = (c: 16, h: 32, w: 64)
         let (slow, slowSource) = try Autotune.tuning(for: ctx, shape: shape, limits: .init(probeSeconds: 0))
         XCTAssertEqual(slow, Tuning.defaults(for: ctx.device))
