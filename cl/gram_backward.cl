@@ -3,7 +3,8 @@
 // the 1/(C N) of the Gram matrix. A small GEMM: work-item (rb, nb) computes RB rows by VW
 // columns, one vector accumulator per row, each F vector loaded once and used RB times. S is
 // symmetric, so the RB coefficients S[i0..i0+RB-1][j] are the contiguous S[j][i0..] and come
-// as one vector load; a ragged last row or column block is done element by element.
+// as one vector load; a ragged last row or column block loads zeros past the edge and stores
+// only what lies inside. Every work-item's loops run c trips (no driver's loop limit is near).
 
 #ifndef VW
 #define VW 16
@@ -51,14 +52,26 @@ __kernel void gram_backward(__global const float* s, __global const float* f, __
             vstoreV(accumulate ? vloadV(0, dst) + acc[r] : acc[r], 0, dst);
         }
     } else {
-        const int rows = min(RB, c - i0), end = min(n, n0 + VW);
+        // The same accumulation with zeros loaded past the ragged edges: one loop of c trips
+        // per work-item, like the full blocks (a loop nest of RB x VW x c trips here once ran
+        // past llvmpipe's 65535-iteration limit and silently stopped early).
+        const int rows = min(RB, c - i0), cols = min(VW, n - n0);
+        floatV acc[RB];
+#pragma unroll
+        for (int r = 0; r < RB; ++r) acc[r] = (floatV)(0.0f);
+        for (int j = 0; j < c; ++j) {
+            float fl[VW];
+#pragma unroll
+            for (int t = 0; t < VW; ++t) fl[t] = t < cols ? f[(size_t)j * n + n0 + t] : 0.0f;
+            const floatV fv = vloadV(0, fl);
+#pragma unroll
+            for (int r = 0; r < RB; ++r) acc[r] = mad((floatV)(r < rows ? s[(size_t)j * c + i0 + r] : 0.0f), fv, acc[r]);
+        }
         for (int r = 0; r < rows; ++r) {
-            for (int t = n0; t < end; ++t) {
-                float a = 0.0f;
-                for (int j = 0; j < c; ++j) a = mad(s[(i0 + r) * c + j], f[(size_t)j * n + t], a);
-                __global float* dst = gf + (size_t)(i0 + r) * n + t;
-                *dst = accumulate ? *dst + a : a;
-            }
+            float out[VW];
+            vstoreV(acc[r], 0, out);
+            __global float* dst = gf + (size_t)(i0 + r) * n + n0;
+            for (int t = 0; t < cols; ++t) dst[t] = accumulate ? dst[t] + out[t] : out[t];
         }
     }
 }
