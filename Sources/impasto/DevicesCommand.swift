@@ -45,6 +45,8 @@ struct DeviceReport: Encodable {
     let maxWorkGroupSize: Int
     let fp16: Bool
     let fp64: Bool
+    /// DriverQuirks that apply: name, symptom and what impasto does.
+    let quirks: [[String: String]]
 
     init(_ d: Device, selected: Bool) {
         index = d.index
@@ -65,6 +67,7 @@ struct DeviceReport: Encodable {
         maxWorkGroupSize = d.maxWorkGroupSize
         fp16 = d.hasFP16
         fp64 = d.hasFP64
+        quirks = DriverQuirks.of(d).map { ["name": $0.name, "symptom": $0.symptom, "handling": $0.handling] }
     }
 
     var text: String {
@@ -77,6 +80,6 @@ struct DeviceReport: Encodable {
             compute         \(computeUnits) units at \(clockMHz) MHz, work-group up to \(maxWorkGroupSize)
             memory          global \(mib(globalMemBytes)), local \(localMemBytes / 1024) KiB, largest allocation \(mib(maxAllocBytes))
             fp16, fp64      \(fp16 ? "yes" : "no"), \(fp64 ? "yes" : "no")
-        """
+        """ + quirks.map { "\n    quirk           \($0["name"]!): \($0["symptom"]!); \($0["handling"]!)" }.joined()
     }
 }

@@ -33,9 +33,11 @@ final class AccuracyTests: XCTestCase {
         }
     }
 
-    /// `--conv direct` on the golden data: at most PyTorch float32's own distance from the
-    /// float64 run (the default Winograd is held to twice that, in GoldenTests).
-    func testDirectConvolutionRunIsAsCloseToFloat64AsPyTorch() throws {
+    /// `--conv direct` on the golden data, held to design.md §2's rule like the default (at
+    /// most twice PyTorch float32's own distance from the float64 run). Measured: on POCL 3.1
+    /// 1.16% / 4.80 levels (closer than PyTorch's 1.25% / 4.94), on Intel's CPU runtime
+    /// 1.36% / 4.26: the loop is chaotic, so being closer than PyTorch is not guaranteed.
+    func testDirectConvolutionRunMeetsTheGoldenRule() throws {
         let golden = Golden.div8
         var config = golden.lossConfig
         config.convolution = .direct
@@ -48,8 +50,8 @@ final class AccuracyTests: XCTestCase {
         for i in golden.trajectory.indices { totals.append(Double(try model.step(lr: Float(lr0 * pow(gamma, Double(i / period)))).total)) }
         let d = GoldenDistances(golden: golden, exact: golden.float64, totals: totals, finalImage: try model.image())
         print("golden trajectory vs float64 with --conv direct: \(d)")
-        XCTAssertLessThanOrEqual(d.trajectory.impasto, d.trajectory.pytorch, "\(d)")
-        XCTAssertLessThanOrEqual(d.image.impasto, d.image.pytorch, "\(d)")
+        XCTAssertLessThanOrEqual(d.trajectory.impasto, 2 * d.trajectory.pytorch, "\(d)")
+        XCTAssertLessThanOrEqual(d.image.impasto, 2 * d.image.pytorch, "\(d)")
     }
 
     func relativeL2Double(_ a: [Float], _ e: [Double]) -> Double {

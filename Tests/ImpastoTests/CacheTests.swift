@@ -40,6 +40,19 @@ final class CacheTests: XCTestCase {
         XCTAssertTrue(try CLContext(device: device).program("saxpy").fromCache, "the damaged binary was replaced")
     }
 
+    /// The quirk table drives the program cache's default: off on POCL (its own cache) and on
+    /// Intel's CPU runtime (binaries drop the argument types the launches are checked against).
+    func testDriverQuirksSetTheProgramCacheDefault() throws {
+        let device = TestEnv.context.device
+        let quirks = DriverQuirks.of(device).map(\.name)
+        let platform = device.platformName.lowercased()
+        if platform.contains("portable computing language") { XCTAssertTrue(quirks.contains("pocl-own-cache"), "\(quirks)") }
+        if platform.contains("intel(r) opencl") { XCTAssertTrue(quirks.contains("intel-binaries-drop-arg-info"), "\(quirks)") }
+        if ProcessInfo.processInfo.environment["IMPASTO_PROGRAM_CACHE"] == nil {
+            XCTAssertEqual(ProgramCache.enabled(for: device), !DriverQuirks.of(device).contains { $0.effect == .noProgramCache })
+        }
+    }
+
     /// Points the autotune's cache at a fresh file for the rest of this test.
     func useTemporaryTuningFile() throws {
         let dir = try temporaryDirectory()

@@ -94,11 +94,15 @@ public struct Device: @unchecked Sendable {
     }
 
     /// The device used when none is named: a GPU before anything else, then the most
-    /// compute units × clock.
+    /// compute units × clock. A device that reports no clock (Intel's CPU runtime says 0 MHz)
+    /// is ranked with the fastest clock the others report, not last; ties keep the first.
     public static func preferred(among devices: [Device]) -> Device? {
-        devices.max { a, b in
-            if a.isGPU != b.isGPU { return !a.isGPU }
-            return a.computeUnits * max(a.clockMHz, 1) < b.computeUnits * max(b.clockMHz, 1)
+        let knownClock = max(devices.map(\.clockMHz).max() ?? 1, 1)
+        func score(_ d: Device) -> Int { d.computeUnits * (d.clockMHz > 0 ? d.clockMHz : knownClock) }
+        return devices.reduce(nil as Device?) { best, d in
+            guard let best else { return d }
+            if best.isGPU != d.isGPU { return d.isGPU ? d : best }
+            return score(d) > score(best) ? d : best
         }
     }
 

@@ -4,9 +4,9 @@ import Foundation
 /// Compiled programs kept on disk so that a second run starts without compiling (the scheme of
 /// ggml-opencl): a binary is keyed by the SHA-256 of its source, build options, device, driver
 /// and platform, written atomically, and any failure to load it falls back to compiling the
-/// source. Off on POCL by default: POCL caches compiled kernels itself (`$POCL_CACHE_DIR`), and
-/// asking it for a program's binary costs one more compile. `IMPASTO_PROGRAM_CACHE=1` turns it
-/// on there too, `=0` turns it off everywhere.
+/// source. Off by default where `DriverQuirks` says so (POCL caches compiled kernels itself and
+/// asking it for a binary costs a compile; Intel's CPU runtime drops the argument types of
+/// programs built from binaries). `IMPASTO_PROGRAM_CACHE=1` turns it on there too, `=0` off everywhere.
 public enum ProgramCache {
     /// Where binaries go: `<cache>/programs` (see `CacheDirectory`).
     nonisolated(unsafe) public static var directory = CacheDirectory.url.appendingPathComponent("programs")
@@ -15,7 +15,7 @@ public enum ProgramCache {
         switch ProcessInfo.processInfo.environment["IMPASTO_PROGRAM_CACHE"] {
         case "1": return true
         case "0": return false
-        default: return !device.platformName.lowercased().contains("portable computing language")
+        default: return !DriverQuirks.of(device).contains { $0.effect == .noProgramCache }
         }
     }
 

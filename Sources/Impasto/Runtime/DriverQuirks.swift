@@ -1,0 +1,45 @@
+/// What some OpenCL implementations do that the rest of Impasto must allow for, in one table:
+/// which driver, the measured symptom, and what Impasto does about it. `impasto devices`
+/// shows the quirks of each device.
+public struct DriverQuirk: Equatable, Sendable {
+    public enum Effect: Sendable {
+        /// The program binary cache stays off (unless IMPASTO_PROGRAM_CACHE=1).
+        case noProgramCache
+        /// Nothing to switch: the symptom is handled where it arises (noted for `devices`).
+        case handled
+    }
+    public let name: String
+    public let symptom: String
+    public let handling: String
+    public let effect: Effect
+    let matches: @Sendable (Device) -> Bool
+
+    public static func == (a: DriverQuirk, b: DriverQuirk) -> Bool { a.name == b.name }
+}
+
+public enum DriverQuirks {
+    static func platform(_ text: String) -> @Sendable (Device) -> Bool {
+        { $0.platformName.lowercased().contains(text) }
+    }
+
+    public static let table: [DriverQuirk] = [
+        DriverQuirk(name: "pocl-own-cache",
+                    symptom: "POCL caches compiled kernels itself, and asking it for a program's binary costs one more compile",
+                    handling: "the program cache is off", effect: .noProgramCache,
+                    matches: platform("portable computing language")),
+        DriverQuirk(name: "intel-binaries-drop-arg-info",
+                    symptom: "Intel's CPU runtime 2026.2: programs built from a cached binary report no kernel argument types",
+                    handling: "the program cache is off, so every launch's argument types stay checked", effect: .noProgramCache,
+                    matches: platform("intel(r) opencl")),
+        DriverQuirk(name: "no-clock",
+                    symptom: "the device reports a 0 MHz clock (Intel's CPU runtime)",
+                    handling: "the default-device ranking uses the fastest clock the other devices report",
+                    effect: .handled, matches: { $0.clockMHz == 0 }),
+        DriverQuirk(name: "llvmpipe-loop-limit",
+                    symptom: "rusticl on llvmpipe ends any loop after 65535 iterations and its profiling events read about 1 ns",
+                    handling: "gram_backward's ragged-edge path (up to 16 x 15 x C trips) loops C times per work-item, tested at 512 channels; the autotune times by the wall clock when events are implausible",
+                    effect: .handled, matches: { $0.name.lowercased().contains("llvmpipe") }),
+    ]
+
+    public static func of(_ device: Device) -> [DriverQuirk] { table.filter { $0.matches(device) } }
+}
