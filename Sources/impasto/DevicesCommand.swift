@@ -8,18 +8,33 @@ struct Devices: ParsableCommand {
 
     @OptionGroup var deviceOptions: DeviceOptions
     @Flag(help: "Print JSON instead of text.") var json = false
+    @Flag(help: "Run a small self-test of the kernels (convolutions, Gram matrix, pooling) on every device against a CPU reference; exit 1 if any device fails.")
+    var check = false
 
     func run() throws {
         guarded {
             let devices = try Device.all()
             let chosen = try Device.select(deviceOptions.selector, among: devices)
-            let reports = devices.map { DeviceReport($0, selected: $0.index == chosen.index) }
+            var reports = devices.map { DeviceReport($0, selected: $0.index == chosen.index) }
+            if check {
+                for i in reports.indices {
+                    do {
+                        reports[i].check = try SelfTest.run(on: CLContext(device: devices[i]))
+                    } catch {
+                        reports[i].check = [SelfTest.Result(name: "could not run: \(error)", relativeError: .infinity, passed: false)]
+                    }
+                }
+            }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 print(String(decoding: try encoder.encode(reports), as: UTF8.self))
             } else {
                 for r in reports { print(r.text) }
+            }
+            let broken = reports.filter { $0.check?.contains { !$0.passed } == true }
+            if !broken.isEmpty {
+                throw ValidationError("the self-test failed on " + broken.map { "[\($0.index)] \($0.name)" }.joined(separator: ", ") + ": do not use it for a long run")
             }
         }
     }
@@ -47,6 +62,8 @@ struct DeviceReport: Encodable {
     let fp64: Bool
     /// DriverQuirks that apply: name, symptom and what impasto does.
     let quirks: [[String: String]]
+    /// `--check`: each self-test's relative error and verdict.
+    var check: [SelfTest.Result]?
 
     init(_ d: Device, selected: Bool) {
         index = d.index
@@ -81,5 +98,6 @@ struct DeviceReport: Encodable {
             memory          global \(mib(globalMemBytes)), local \(localMemBytes / 1024) KiB, largest allocation \(mib(maxAllocBytes))
             fp16, fp64      \(fp16 ? "yes" : "no"), \(fp64 ? "yes" : "no")
         """ + quirks.map { "\n    quirk           \($0["name"]!): \($0["symptom"]!); \($0["handling"]!)" }.joined()
+            + (check ?? []).map { String(format: "\n    check           %@ %@ (relative error %.1e)", $0.passed ? "ok    " : "FAILED", $0.name, $0.relativeError) }.joined()
     }
 }

@@ -1,4 +1,5 @@
 import XCTest
+@testable import Impasto
 
 /// `impasto devices` from outside, as a user runs it.
 final class DevicesCommandTests: XCTestCase {
@@ -64,5 +65,18 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("device memory planned"))
         XCTAssertTrue(r.stdout.contains("12:conv3_2+relu3_2.backward"), r.stdout)  // the ReLU fused into its conv
+    }
+}
+
+/// `impasto devices --check`: the self-test passes on the device under test (CI runs it on
+/// POCL, Intel's runtime and rusticl) and reports every check.
+final class SelfTestTests: XCTestCase {
+    func testSelfTestPassesHereAndNamesEachCheck() throws {
+        let results = try SelfTest.run(on: TestEnv.context)
+        XCTAssertEqual(results.count, 7)
+        for r in results { XCTAssertTrue(r.passed, "\(r.name): relative error \(r.relativeError)") }
+        let r = try runProcess(try impastoBinary(), ["devices", "--check", "--device", "\(TestEnv.context.device.index)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.components(separatedBy: "check           ok").count - 1, 7 * (try Device.all().count), r.stdout)
     }
 }

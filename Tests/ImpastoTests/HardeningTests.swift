@@ -114,7 +114,7 @@ final class HardeningTests: XCTestCase {
         assertRefused(try stylize(["--iterations", "9223372036854775807", "--scales", "2"]), "--iterations must be between")
         assertRefused(try stylize(["--scale-iterations", "9223372036854775807,1", "--scales", "2"]), "--scale-iterations")
         assertRefused(try runProcess(try impastoBinary(), ["bench", "--size", "65536x65536"]), "of host memory")
-        assertRefused(try runProcess(try impastoBinary(), ["profile", "--size", "20000x20000"]), "of device memory")
+        assertRefused(try runProcess(try impastoBinary(), ["profile", "--size", "12000x12000"]), "of device memory")
     }
 
     /// Options whose values mislead or cut a message: each names the option and the problem.

@@ -417,7 +417,3 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(try back.read(), [Float](repeating: 1, count: 3 * h * w))
     }
 }
-
-extension Buffer {
-    func zeroed() throws -> Buffer { try fill(0); return self }
-}

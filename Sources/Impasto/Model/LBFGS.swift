@@ -25,10 +25,10 @@ public final class LBFGS {
         self.history = history
         let ctx = model.context
         for _ in 0..<history {
-            steps.append(try ctx.buffer([Float](repeating: 0, count: n)))
-            changes.append(try ctx.buffer([Float](repeating: 0, count: n)))
+            steps.append(try ctx.buffer(floats: n).zeroed())
+            changes.append(try ctx.buffer(floats: n).zeroed())
         }
-        spareStep = try ctx.buffer([Float](repeating: 0, count: n))
+        spareStep = try ctx.buffer(floats: n).zeroed()
         spareChange = try ctx.buffer([Float](repeating: 0, count: n))
         rho = [Float](repeating: 0, count: history)
         direction = try ctx.buffer([Float](repeating: 0, count: n))

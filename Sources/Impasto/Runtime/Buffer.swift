@@ -67,6 +67,9 @@ public final class Buffer: @unchecked Sendable {
     }
 
     /// Sets every float (or the first `count`) to `value`, with `cl/fill.cl`.
+    /// This buffer, filled with zeros on the device.
+    public func zeroed() throws -> Buffer { try fill(0); return self }
+
     public func fill(_ value: Float, count: Int? = nil) throws {
         if dry { return }
         let n = count ?? floatCount

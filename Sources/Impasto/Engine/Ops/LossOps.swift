@@ -57,7 +57,8 @@ public final class ContentLossOp: Op {
         meanCount = shape.count
         slot = losses.claim(name)
         let ctx = kernels.context
-        target = try ctx.buffer([Float](repeating: 0, count: shape.count))
+        target = try ctx.buffer(floats: shape.count)
+        try target.fill(0)  // on the device: no host array of the layer's size (nor while measuring)
         normalized = normalizeGradients ? try GradientNormalizer(kernels: kernels, count: shape.count) : nil
         ownership = tiled ? try ctx.buffer([Float](repeating: 1, count: shape.h * shape.w)) : nil
         owned = tiled ? try ctx.buffer(floats: shape.count) : nil
