@@ -96,6 +96,7 @@ struct Stylize: ParsableCommand {
             if samePath(progressImage, output) { throw ValidationError("--progress-image and --output are the same file") }
         }
         if let log {
+            try outputs.checkLog(log, option: "--log")
             for other in [output, progressImage].compactMap({ $0 }) where samePath(log, other) {
                 throw ValidationError("--log and \(other == output ? "--output" : "--progress-image") are the same file")
             }
@@ -112,7 +113,6 @@ struct Stylize: ParsableCommand {
     func stylize() throws {
         // 1. Everything that can be checked cheaply, before any work or any file is written.
         let (config, blend, initPath, outputs) = try checkOptions()
-        let logFile = try log.map { try outputs.openLog($0, option: "--log") }
         let progress = ProgressDisplay(total: 0, quiet: quiet)
         Interrupt.install()
 
@@ -154,6 +154,7 @@ struct Stylize: ParsableCommand {
         let total = perScale.reduce(0, +)  // each count is at most maxIterations (checkNumbers, iterationSchedule)
         let memoryLimit = try deviceMemoryLimit(context.device)
         var display = ProgressDisplay(total: total, quiet: quiet)
+        let logFile = try log.map { try outputs.openLog($0, option: "--log") }  // after the inputs: no empty log when one is bad
         let scaleText = sizes.count > 1 ? " in \(sizes.count) scales (" + sizes.map { "\($0.0)x\($0.1)" }.joined(separator: ", ") + ")" : ""
         progress.message("stylizing \(w)x\(h)\(scaleText) on \(context.device.name), \(total) iterations, weights \(weightsOrigin)")
         var sheet = progressImage.map { _ in ProgressSheet(outputWidth: w, outputHeight: h) }

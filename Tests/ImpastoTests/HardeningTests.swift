@@ -79,6 +79,12 @@ final class HardeningTests: XCTestCase {
         assertRefused(r, "does not exist")
         let left = try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { !["content.png", "style.png", "vgg19.safetensors"].contains($0) }
         XCTAssertEqual(left, [], "files written before the refusal")
+        // A bad input leaves no (empty) log behind either: the log is opened after the inputs are read.
+        FileManager.default.createFile(atPath: path("bad.png"), contents: Data("not a picture".utf8))
+        let (_, s, w) = try inputs()
+        assertRefused(try runProcess(try impastoBinary(), ["stylize", "--content", path("bad.png"), "--style", s, "--weights", w,
+                                                           "--output", path("o.png"), "--log", path("never.jsonl"), "--quiet"]), "not a PNG or JPEG")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("never.jsonl")))
     }
 
     // MARK: hangs and special inputs

@@ -46,21 +46,34 @@ public struct OutputGuard {
         try refuseInput(path, option: option)
     }
 
+    /// Checks a log's path as `openLog` will, without creating anything (before any work).
+    public func checkLog(_ path: String, option: String) throws {
+        _ = try logFlags(path, option: option)
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var st = stat()
+        guard stat(dir, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+            throw FileError("\(option) \(InputFile.display(path)): the folder \(InputFile.display(dir)) does not exist")
+        }
+    }
+
+    /// How a log at `path` is opened: truncated (a regular file), appended to (a FIFO or a
+    /// character device), or created (0); anything else, and an input, refused.
+    private func logFlags(_ path: String, option: String) throws -> Int32 {
+        try refuseInput(path, option: option)
+        var st = stat()
+        guard stat(path, &st) == 0 else { return 0 }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return O_TRUNC
+        case S_IFIFO, S_IFCHR: return O_APPEND | O_NONBLOCK
+        default: throw FileError("\(option) \(InputFile.display(path)) is \(InputFile.kind(st.st_mode) ?? "not a file"); impasto will not write a log there")
+        }
+    }
+
     /// Opens a log: a regular file (through links) is truncated, a FIFO or a character device
     /// is appended to, anything else is refused, and an input never.
     public func openLog(_ path: String, option: String) throws -> LogFile {
-        try refuseInput(path, option: option)
-        var st = stat()
-        var flags = O_WRONLY | O_CLOEXEC
-        if stat(path, &st) == 0 {
-            switch st.st_mode & S_IFMT {
-            case S_IFREG: flags |= O_TRUNC
-            case S_IFIFO, S_IFCHR: flags |= O_APPEND | O_NONBLOCK
-            default: throw FileError("\(option) \(InputFile.display(path)) is \(InputFile.kind(st.st_mode) ?? "not a file"); impasto will not write a log there")
-            }
-        } else {
-            flags |= O_CREAT | O_EXCL
-        }
+        var flags = O_WRONLY | O_CLOEXEC | (try logFlags(path, option: option))
+        if flags & O_APPEND == 0 && flags & O_TRUNC == 0 { flags |= O_CREAT | O_EXCL }
         let fd = open(path, flags, 0o644)
         guard fd >= 0 else { throw FileError("\(option) \(InputFile.display(path)): \(InputFile.reason(errno))") }
         if flags & O_NONBLOCK != 0 { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) }  // a FIFO opens only with a reader; then block as usual
