@@ -87,7 +87,7 @@ struct Stylize: ParsableCommand {
         for (path, option) in [(content, "--content"), (initPath, "--init"), (mask, "--mask")] + style.map({ ($0, "--style") }) {
             if let path { try outputs.protect(path, as: option) }
         }
-        if let weights, !weights.hasPrefix("random") { try outputs.protect(weights, as: "--weights") }
+        if let weights, weights != "random", !weights.hasPrefix("random:") { try outputs.protect(weights, as: "--weights") }
         try outputs.checkReplaceable(output, option: "--output")
         if let saveEvery, saveEvery > 0 { try outputs.checkReplaceable(numbered(output, saveEvery), option: "--save-every") }
         if let progressImage {
@@ -415,7 +415,7 @@ struct Stylize: ParsableCommand {
     func resolveWeights(_ progress: ProgressDisplay) throws -> (VGGWeights, Bool) {
         if let spec = weights {
             let w = try loadWeights(spec)
-            return (w, spec.hasPrefix("random"))
+            return (w, spec == "random" || spec.hasPrefix("random:"))
         }
         do {
             let url = try WeightsDownload.cachedWeights(progress: downloadProgress)
