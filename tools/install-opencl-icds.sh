@@ -4,15 +4,16 @@
 # touched), and writes env.sh to choose one:
 #
 #   tools/install-opencl-icds.sh [DIR]            # default DIR: /tmp/impasto-icds
-#   source DIR/env.sh intel                        # pocl | intel | rusticl
+#   source DIR/env.sh intel                        # pocl | intel | rusticl | pocl-pypi
 #
 #   intel    Intel's CPU Runtime for OpenCL 2026.2 (PyPI intel-opencl-rt + intel-cmplr-lib-rt)
 #   rusticl  Mesa 22.3 rusticl on llvmpipe (Debian mesa-opencl-icd, unpacked, not installed)
+#   pocl-pypi  PoCL 3.0-rc2 with LLVM 14 (PyPI pocl-binary-distribution 3.0), an older POCL
 #   pocl     Debian's pocl-opencl-icd (tools/setup-debian.sh installs it)
 # Safe to run again.
 set -euo pipefail
 dir=${1:-/tmp/impasto-icds}
-mkdir -p "$dir"/{pocl,intel,rusticl,debs,cache}
+mkdir -p "$dir"/{pocl,intel,rusticl,pocl-pypi,debs,cache}
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
 
 echo libpocl.so.2 > "$dir/pocl/pocl.icd"
@@ -27,6 +28,11 @@ if ldd "$dir/venv/lib/libintelocl.so" | grep -q "not found"; then
   exit 1
 fi
 
+# PoCL 3.0 from PyPI: its own pocl.icd names the library without a path, so write one.
+[ -x "$dir/venv-pocl30/bin/pip" ] || python3 -m venv "$dir/venv-pocl30"
+"$dir/venv-pocl30/bin/pip" install -q pocl-binary-distribution==3.0
+ls "$dir"/venv-pocl30/lib/python3*/site-packages/pyopencl/.libs/libpocl-*.so > "$dir/pocl-pypi/pocl-pypi.icd"
+
 # rusticl: its libraries' dependencies from apt; the package itself unpacked into $dir, so its
 # .icd files do not appear machine-wide.
 $sudo apt-get update -qq
@@ -40,7 +46,7 @@ fi
 echo "$mesa/libRusticlOpenCL.so.1" > "$dir/rusticl/rusticl.icd"
 
 cat > "$dir/env.sh" <<ENV
-# source $dir/env.sh IMPL   (IMPL: pocl | intel | rusticl): which OpenCL ICD the loader sees.
+# source $dir/env.sh IMPL   (IMPL: pocl | intel | rusticl | pocl-pypi): which OpenCL ICD the loader sees.
 impl="\${1:-pocl}"
 export OCL_ICD_VENDORS="$dir/\$impl"
 unset RUSTICL_ENABLE
@@ -48,4 +54,4 @@ unset RUSTICL_ENABLE
 export XDG_CACHE_HOME="$dir/cache/\$impl"   # impasto's tuning and programs, POCL's kernels
 mkdir -p "\$XDG_CACHE_HOME"
 ENV
-for i in pocl intel rusticl; do (source "$dir/env.sh" $i; echo "== $i"; clinfo -l || true); done
+for i in pocl intel rusticl pocl-pypi; do (source "$dir/env.sh" $i; echo "== $i"; clinfo -l || true); done

@@ -28,6 +28,7 @@ struct Bench: ParsableCommand {
                 return
             }
             print("device: \(context.device.name) (\(context.device.driverVersion))")
+            if !bench.eventsPlausible { print("clock: \(bench.clock): times include launch and finish overhead") }
             print(String(format: "peak: %.1f GFLOP/s (FMA), %.1f GB/s (copy); shapes of a %dx%d image", bench.peakGflops, bench.peakGBps, w, h))
             for r in results {
                 let rate = r.gflops.map { String(format: "%8.1f GFLOP/s", $0) } ?? String(format: "%8.1f GB/s   ", r.gbps ?? 0)

@@ -33,7 +33,7 @@ enum Main {
 
 /// `--device`, shared by every command; falls back to `IMPASTO_DEVICE`.
 struct DeviceOptions: ParsableArguments {
-    @Option(name: .long, help: "Device index or a substring of its name (default: $IMPASTO_DEVICE, else the best GPU, else the CPU).")
+    @Option(name: .long, help: "Device index, gpu, cpu, or a substring of its device or platform name (default: $IMPASTO_DEVICE, else the best GPU, else the CPU).")
     var device: String?
 
     var selector: String? { device ?? ProcessInfo.processInfo.environment["IMPASTO_DEVICE"] }

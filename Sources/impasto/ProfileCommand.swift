@@ -36,6 +36,9 @@ struct Profile: ParsableCommand {
             print(String(format: "wall time per iteration (forward + backward + Adam): %.3f s", wall))
             let total = profile.values.reduce(0, +) / Double(iterations)
             print(String(format: "device time per iteration: %.3f s", total))
+            if total < wall / 50 {  // rusticl on llvmpipe: every event reads about 1 ns
+                print("note: the device's profiling events are not plausible (under 1/50 of the wall time), so the split below is meaningless here; the wall time above stands")
+            }
             for (name, t) in profile.sorted(by: { $0.value > $1.value }) {
                 let per = t / Double(iterations)
                 print(String(format: "  %-24@ %9.2f ms  %5.1f%%", name as NSString, per * 1000, 100 * per / max(total, 1e-12)))

@@ -19,6 +19,14 @@ final class RuntimeTests: XCTestCase {
         XCTAssertEqual(try Device.select("0", among: devices).index, 0)
         let byName = try Device.select(String(devices[0].name.prefix(6)).uppercased(), among: devices)
         XCTAssertTrue(byName.name.lowercased().hasPrefix(devices[0].name.prefix(6).lowercased()))
+        // By type: "cpu"/"gpu" pick a device of that type, or name the choices.
+        for (word, wanted) in [("cpu", false), ("GPU", true)] {
+            if devices.contains(where: { $0.isGPU == wanted }) {
+                XCTAssertEqual(try Device.select(word, among: devices).isGPU, wanted)
+            } else {
+                XCTAssertThrowsError(try Device.select(word, among: devices))
+            }
+        }
     }
 
     func testUnknownDeviceNamesTheChoices() throws {

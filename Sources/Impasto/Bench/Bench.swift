@@ -12,8 +12,10 @@ public struct BenchResult: Codable {
     public var peakShare: Double
     /// Milliseconds per OpenCL kernel within `ms` (a Winograd convolution is four kernels).
     public var kernels: [String: Double]?
+    /// "events" (the device's profiling clock) or "wall" (it was not plausible).
+    public var clock = "events"
 
-    enum CodingKeys: String, CodingKey { case name, layer, ms, gflops, gbps, peakShare = "peak_share", kernels }
+    enum CodingKeys: String, CodingKey { case name, layer, ms, gflops, gbps, peakShare = "peak_share", kernels, clock }
 }
 
 public final class Bench {
@@ -22,6 +24,10 @@ public final class Bench {
     public let repeats: Int
     public private(set) var peakGflops = 0.0
     public private(set) var peakGBps = 0.0
+    /// False once a run's profiling events summed to under 1/50 of its wall time (rusticl on
+    /// llvmpipe reads about 1 ns for everything): from then on every figure is wall time.
+    public private(set) var eventsPlausible = true
+    public var clock: String { eventsPlausible ? "profiling events" : "wall clock (the device's profiling events are not plausible)" }
 
     public init(context: CLContext, repeats: Int = 5) throws {
         ctx = context
@@ -30,16 +36,20 @@ public final class Bench {
     }
 
     /// Device seconds of `run`, the median over `repeats` runs after one warm-up, and that
-    /// run's seconds per kernel.
+    /// run's seconds per kernel (by the wall clock, after a finish, where events are implausible).
     func time(_ run: () throws -> [Event]) throws -> (Double, [String: Double]) {
         _ = try run()
         try ctx.finish()
-        var samples: [(Double, [String: Double])] = []
+        var profiled: [(Double, [String: Double])] = [], walls: [Double] = []
         for _ in 0..<repeats {
+            var events: [Event] = []
+            walls.append(try Autotune.wallSeconds { events = try run(); try ctx.finish() })
             var split: [String: Double] = [:]
-            for e in try run() { split[e.label, default: 0] += try e.seconds() }
-            samples.append((split.values.reduce(0, +), split))
+            for e in events { split[e.label, default: 0] += try e.seconds() }
+            profiled.append((split.values.reduce(0, +), split))
         }
+        if zip(profiled, walls).contains(where: { $0.0.0 < $0.1 / 50 }) { eventsPlausible = false }
+        let samples = eventsPlausible ? profiled : walls.map { ($0, ["wall clock": $0]) }
         return samples.sorted { $0.0 < $1.0 }[samples.count / 2]
     }
 
@@ -56,22 +66,22 @@ public final class Bench {
         let src = try ctx.buffer([Float](repeating: 1, count: n)), dst = try ctx.buffer(floats: n)
         let (tc, _) = try time { [try copy.launch(global: [n / 4], local: LaunchShape.linear(copy, device: ctx.device), .b(src), .b(dst), .i(n / 4))] }
         peakGBps = Double(n) * 8 / tc / 1e9
-        return [BenchResult(name: "peak_fma", layer: "-", ms: tf * 1e3, gflops: peakGflops, peakShare: 1),
-                BenchResult(name: "peak_copy", layer: "-", ms: tc * 1e3, gbps: peakGBps, peakShare: 1)]
+        return [BenchResult(name: "peak_fma", layer: "-", ms: tf * 1e3, gflops: peakGflops, peakShare: 1, clock: eventsPlausible ? "events" : "wall"),
+                BenchResult(name: "peak_copy", layer: "-", ms: tc * 1e3, gbps: peakGBps, peakShare: 1, clock: eventsPlausible ? "events" : "wall")]
     }
 
     func compute(_ name: String, _ layer: String, flops: Double, _ run: () throws -> [Event]) throws -> BenchResult {
         let (t, split) = try time(run)
         let g = flops / t / 1e9
         return BenchResult(name: name, layer: layer, ms: t * 1e3, gflops: g, peakShare: peakGflops > 0 ? g / peakGflops : 0,
-                           kernels: split.mapValues { $0 * 1e3 })
+                           kernels: split.mapValues { $0 * 1e3 }, clock: eventsPlausible ? "events" : "wall")
     }
 
     func memory(_ name: String, _ layer: String, bytes: Double, _ run: () throws -> [Event]) throws -> BenchResult {
         let (t, split) = try time(run)
         let g = bytes / t / 1e9
         return BenchResult(name: name, layer: layer, ms: t * 1e3, gbps: g, peakShare: peakGBps > 0 ? g / peakGBps : 0,
-                           kernels: split.mapValues { $0 * 1e3 })
+                           kernels: split.mapValues { $0 * 1e3 }, clock: eventsPlausible ? "events" : "wall")
     }
 
     /// Every kernel family at the shapes VGG19 gives a `width`×`height` image. `only` filters

@@ -106,8 +106,9 @@ public struct Device: @unchecked Sendable {
         }
     }
 
-    /// Picks a device by `--device` / `IMPASTO_DEVICE`: an index, or a case-insensitive
-    /// substring of the device or platform name. `nil` picks the preferred device.
+    /// Picks a device by `--device` / `IMPASTO_DEVICE`: an index, `gpu` or `cpu` (the preferred
+    /// device of that type), or a case-insensitive substring of the device or platform name.
+    /// `nil` picks the preferred device.
     public static func select(_ selector: String?, among devices: [Device]) throws -> Device {
         guard let selector = selector?.trimmingCharacters(in: .whitespaces), !selector.isEmpty else {
             guard let best = preferred(among: devices) else { throw NoOpenCL() }
@@ -117,6 +118,10 @@ public struct Device: @unchecked Sendable {
             if devices.indices.contains(index) { return devices[index] }
         } else {
             let needle = selector.lowercased()
+            if needle == "gpu" || needle == "cpu" {
+                if let d = preferred(among: devices.filter { needle == "gpu" ? $0.isGPU : !$0.isGPU }) { return d }
+                throw UnknownDevice(selector: selector, devices: devices)
+            }
             if let d = devices.first(where: { $0.name.lowercased().contains(needle) }) { return d }
             if let d = devices.first(where: { $0.platformName.lowercased().contains(needle) }) { return d }
         }
