@@ -20,6 +20,8 @@
 // reads the input times `mask`'s bits (the ReLU's backward, ahead of this conv's backward).
 // VW divides 32 and x0 is a multiple of VW, so a work-item's pixels lie in one mask word.
 //
+// IN_HALF / OUT_HALF: the input / output is fp16 storage (see storage.cl).
+//
 // Grid: (ceil(w/VW), ceil(h/YB), coutPad/OCB). Any local size; bounds are checked here.
 
 #ifndef VW
@@ -32,29 +34,39 @@
 #define YB 1   // output rows per work-item: each input row loaded serves up to 3 of them
 #endif
 
+#ifndef IN_HALF
+#define IN_HALF 0
+#endif
+#ifndef OUT_HALF
+#define OUT_HALF 0
+#endif
+
 #include "vectors.cl"
+#include "storage.cl"
+#define in_t STORAGE(IN_HALF)
+#define out_t STORAGE(OUT_HALF)
 
 // Bit x of a mask row.
 #define ROW_BIT(mrow, x) ((mrow[(x) >> 5] >> ((x) & 31)) & 1u)
 
 // A row's value at x, zero outside [0, w) and, when `masked`, where the mask bit is clear.
-inline float load_one(__global const float* row, __global const uint* mrow, const int masked,
+inline float load_one(__global const in_t* row, __global const uint* mrow, const int masked,
                       const int x, const int w) {
-    return x >= 0 && x < w && (!masked || ROW_BIT(mrow, x)) ? row[x] : 0.0f;
+    return x >= 0 && x < w && (!masked || ROW_BIT(mrow, x)) ? LOAD(IN_HALF, row, x) : 0.0f;
 }
 
 // VW values of a row starting at `start`, as load_one reads each.
-inline floatV load_checked(__global const float* row, __global const uint* mrow, const int masked,
+inline floatV load_checked(__global const in_t* row, __global const uint* mrow, const int masked,
                            const int start, const int w) {
     float t[VW];
     for (int j = 0; j < VW; ++j) t[j] = load_one(row, mrow, masked, start + j, w);
     return vloadV(0, t);
 }
 
-__kernel void conv3x3(__global const float* in,      // [cin][h][w]
+__kernel void conv3x3(__global const in_t* in,       // [cin][h][w]
                       __global const float* weights, // [cin][9][coutPad]
                       __global const float* bias,    // [coutPad]
-                      __global float* out,           // [cout][h][w]
+                      __global out_t* out,           // [cout][h][w]
                       const int cin, const int cout, const int h, const int w,
                       const int accumulate,          // 1: out += result, 0: out = result
                       __global uint* mask,           // [c][h][ceil(w/32)] words, see mask_mode
@@ -85,11 +97,11 @@ __kernel void conv3x3(__global const float* in,      // [cin][h][w]
         for (int j = 0; j < YB + 2; ++j) {
             const int iy = y0 - 1 + j;
             if (iy < 0 || iy >= h) continue;
-            __global const float* row = in + ((size_t)ic * h + iy) * w;
+            __global const in_t* row = in + ((size_t)ic * h + iy) * w;
             __global const uint* mrow = mask + ((size_t)ic * h + iy) * words;
             floatV v0, v1, v2;
             if (full) {
-                v1 = vloadV(0, row + x0);
+                v1 = LOADV(IN_HALF, 0, row + x0);
                 if (masked) {  // all-ones where the bit is set, so cleared lanes are +0 exactly
                     const uintV bits = ((uintV)(mrow[x0 >> 5] >> (x0 & 31)) >> LANES) & (uintV)(1u);
                     v1 = as_floatV(as_uintV(v1) & ((uintV)(0u) - bits));
@@ -126,7 +138,7 @@ __kernel void conv3x3(__global const float* in,      // [cin][h][w]
 #pragma unroll
         for (int o = 0; o < OCB; ++o) {
             if (oc0 + o >= cout) break;
-            __global float* dst = out + ((size_t)(oc0 + o) * h + y) * w + x0;
+            __global out_t* dst = out + ((size_t)(oc0 + o) * h + y) * w + x0;
             if (mask_mode == 1) {
                 float t[VW];
                 vstoreV(acc[r][o], 0, t);
@@ -136,11 +148,11 @@ __kernel void conv3x3(__global const float* in,      // [cin][h][w]
                 acc[r][o] = fmax(acc[r][o], 0.0f);
             }
             if (lanes == VW) {
-                vstoreV(accumulate ? vloadV(0, dst) + acc[r][o] : acc[r][o], 0, dst);
+                STOREV(OUT_HALF, accumulate ? LOADV(OUT_HALF, 0, dst) + acc[r][o] : acc[r][o], 0, dst);
             } else {
                 float t[VW];
                 vstoreV(acc[r][o], 0, t);
-                for (int i = 0; i < lanes; ++i) dst[i] = accumulate ? dst[i] + t[i] : t[i];
+                for (int i = 0; i < lanes; ++i) STORE(OUT_HALF, dst, i, accumulate ? LOAD(OUT_HALF, dst, i) + t[i] : t[i]);
             }
         }
     }

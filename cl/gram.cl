@@ -5,8 +5,19 @@
 // partial[k][C][C]. Loads along N are float16 vectors.
 // gram_reduce: sums the chunks, scales, and mirrors the upper triangle, so G is exactly
 // symmetric. Grid (C, C).
+// F_HALF: F is fp16 storage (see storage.cl); the products and sums are fp32.
 
-__kernel void gram_partial(__global const float* f, __global float* partial,
+#ifndef F_HALF
+#define F_HALF 0
+#endif
+#include "storage.cl"
+#if F_HALF
+#define load16_f vload_half16
+#else
+#define load16_f vload16
+#endif
+
+__kernel void gram_partial(__global const STORAGE(F_HALF)* f, __global float* partial,
                            const int c, const int n, const int chunk) {
     const int bi = get_global_id(0), bj = get_global_id(1), k = get_global_id(2);
     const int i0 = bi * 4, j0 = bj * 4;
@@ -30,7 +41,7 @@ __kernel void gram_partial(__global const float* f, __global float* partial,
     for (; t + 16 <= end; t += 16) {
         float16 va[4], vb[4];
 #pragma unroll
-        for (int r = 0; r < 4; ++r) { va[r] = vload16(0, f + a[r] + t); vb[r] = vload16(0, f + b[r] + t); }
+        for (int r = 0; r < 4; ++r) { va[r] = load16_f(0, f + a[r] + t); vb[r] = load16_f(0, f + b[r] + t); }
 #pragma unroll
         for (int r = 0; r < 4; ++r)
 #pragma unroll
@@ -46,7 +57,7 @@ __kernel void gram_partial(__global const float* f, __global float* partial,
     }
     for (; t < end; ++t)
         for (int r = 0; r < 4; ++r)
-            for (int s = 0; s < 4; ++s) sum[r * 4 + s] = mad(f[a[r] + t], f[b[s] + t], sum[r * 4 + s]);
+            for (int s = 0; s < 4; ++s) sum[r * 4 + s] = mad(LOAD(F_HALF, f, a[r] + t), LOAD(F_HALF, f, b[s] + t), sum[r * 4 + s]);
 
     for (int r = 0; r < 4; ++r) {
         if (i0 + r >= c) break;

@@ -13,7 +13,18 @@
 #define RB 16
 #endif
 
+// F_HALF / GF_HALF: F / gF are fp16 storage (see storage.cl); S and the sums are fp32.
+#ifndef F_HALF
+#define F_HALF 0
+#endif
+#ifndef GF_HALF
+#define GF_HALF 0
+#endif
+
 #include "vectors.cl"
+#include "storage.cl"
+#define f_t STORAGE(F_HALF)
+#define gf_t STORAGE(GF_HALF)
 
 #if RB == 16
 #define floatR float16
@@ -27,7 +38,7 @@
 #error "RB must be 8 or 16"
 #endif
 
-__kernel void gram_backward(__global const float* s, __global const float* f, __global float* gf,
+__kernel void gram_backward(__global const float* s, __global const f_t* f, __global gf_t* gf,
                             const int c, const int n, const int accumulate) {
     // Row blocks vary fastest, so the work-items that read one block of F run together and
     // find it in cache (F is read C/RB times in all).
@@ -39,7 +50,7 @@ __kernel void gram_backward(__global const float* s, __global const float* f, __
 #pragma unroll
         for (int r = 0; r < RB; ++r) acc[r] = (floatV)(0.0f);
         for (int j = 0; j < c; ++j) {
-            const floatV fv = vloadV(0, f + (size_t)j * n + n0);
+            const floatV fv = LOADV(F_HALF, 0, f + (size_t)j * n + n0);
             const floatR sv = vloadR(0, s + (size_t)j * c + i0);
             float sr[RB];
             vstoreR(sv, 0, sr);
@@ -48,8 +59,8 @@ __kernel void gram_backward(__global const float* s, __global const float* f, __
         }
 #pragma unroll
         for (int r = 0; r < RB; ++r) {
-            __global float* dst = gf + (size_t)(i0 + r) * n + n0;
-            vstoreV(accumulate ? vloadV(0, dst) + acc[r] : acc[r], 0, dst);
+            __global gf_t* dst = gf + (size_t)(i0 + r) * n + n0;
+            STOREV(GF_HALF, accumulate ? LOADV(GF_HALF, 0, dst) + acc[r] : acc[r], 0, dst);
         }
     } else {
         // The same accumulation with zeros loaded past the ragged edges: one loop of c trips
@@ -62,7 +73,7 @@ __kernel void gram_backward(__global const float* s, __global const float* f, __
         for (int j = 0; j < c; ++j) {
             float fl[VW];
 #pragma unroll
-            for (int t = 0; t < VW; ++t) fl[t] = t < cols ? f[(size_t)j * n + n0 + t] : 0.0f;
+            for (int t = 0; t < VW; ++t) fl[t] = t < cols ? LOAD(F_HALF, f, (size_t)j * n + n0 + t) : 0.0f;
             const floatV fv = vloadV(0, fl);
 #pragma unroll
             for (int r = 0; r < RB; ++r) acc[r] = mad((floatV)(r < rows ? s[(size_t)j * c + i0 + r] : 0.0f), fv, acc[r]);
@@ -70,8 +81,8 @@ __kernel void gram_backward(__global const float* s, __global const float* f, __
         for (int r = 0; r < rows; ++r) {
             float out[VW];
             vstoreV(acc[r], 0, out);
-            __global float* dst = gf + (size_t)(i0 + r) * n + n0;
-            for (int t = 0; t < cols; ++t) dst[t] = accumulate ? dst[t] + out[t] : out[t];
+            __global gf_t* dst = gf + (size_t)(i0 + r) * n + n0;
+            for (int t = 0; t < cols; ++t) STORE(GF_HALF, dst, t, accumulate ? LOAD(GF_HALF, dst, t) + out[t] : out[t]);
         }
     }
 }

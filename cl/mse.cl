@@ -5,29 +5,43 @@
 // touched one line per float), then the ragged tail grid-stride by element.
 // scaled_diff: out (+)= scale * (a - b), the gradient 2(a - b)/count times the loss weight.
 
-#include "sum16.cl"
+// A_HALF / OUT_HALF: a / out are fp16 storage (see storage.cl); b is always fp32.
 
-__kernel void mse_partial(__global const float* a, __global const float* b, const int n,
+#include "sum16.cl"
+#ifndef A_HALF
+#define A_HALF 0
+#endif
+#ifndef OUT_HALF
+#define OUT_HALF 0
+#endif
+#include "storage.cl"
+#if A_HALF
+#define load16_a vload_half16
+#else
+#define load16_a vload16
+#endif
+
+__kernel void mse_partial(__global const STORAGE(A_HALF)* a, __global const float* b, const int n,
                           __global float* partial) {
     const int id = get_global_id(0);
     const int stride = get_global_size(0);
     float16 acc = (float16)(0.0f);
     for (int k = id; k < n / 16; k += stride) {
-        const float16 d = vload16(k, a) - vload16(k, b);
+        const float16 d = load16_a(k, a) - vload16(k, b);
         acc = mad(d, d, acc);
     }
     float s = sum16(acc);
     for (int i = n / 16 * 16 + id; i < n; i += stride) {
-        const float d = a[i] - b[i];
+        const float d = LOAD(A_HALF, a, i) - b[i];
         s = mad(d, d, s);
     }
     partial[id] = s;
 }
 
-__kernel void scaled_diff(__global const float* a, __global const float* b, __global float* out,
+__kernel void scaled_diff(__global const STORAGE(A_HALF)* a, __global const float* b, __global STORAGE(OUT_HALF)* out,
                           const int n, const float scale, const int accumulate) {
     const int i = get_global_id(0);
     if (i >= n) return;
-    const float g = scale * (a[i] - b[i]);
-    out[i] = accumulate ? out[i] + g : g;
+    const float g = scale * (LOAD(A_HALF, a, i) - b[i]);
+    STORE(OUT_HALF, out, i, accumulate ? LOAD(OUT_HALF, out, i) + g : g);
 }

@@ -34,7 +34,22 @@
 #define WOCB OCB  // output channels per weight-transform work-item: 8 or 16 (coutPad a multiple)
 #endif
 
+#ifndef IN_HALF
+#define IN_HALF 0  // winograd_input's `in` is fp16 storage (see storage.cl)
+#endif
+#ifndef OUT_HALF
+#define OUT_HALF 0  // winograd_output's `out` is fp16 storage
+#endif
+
 #include "vectors.cl"
+#include "storage.cl"
+#define in_t STORAGE(IN_HALF)
+#define out_t STORAGE(OUT_HALF)
+#if IN_HALF
+#define LOAD16_IN vload_half16
+#else
+#define LOAD16_IN vload16
+#endif
 
 // The weight transform's vector: WOCB output channels.
 #if WOCB == 8
@@ -104,10 +119,11 @@ __kernel void winograd_weights(__global const float* g, __global float* u, const
 // d[j] lane l = p[4l + j], j = 0..5: the 6 patch columns of a row that starts at p (the 16
 // tiles' patches overlap by 2 columns). Built from scalars: oclgrind's uninitialised-value
 // checker crashes on vectors concatenated from float4 swizzles.
-#define STRIDE4_ROW(d, p)                                                                         \
+// `load` is vload16 or vload_half16.
+#define STRIDE4_ROW(d, p, load)                                                                   \
     for (int j = 0; j < 6; ++j) {                                                                 \
-        const float16 q0 = vload16(0, (p) + j), q1 = vload16(1, (p) + j);                         \
-        const float16 q2 = vload16(2, (p) + j), q3 = vload16(3, (p) + j);                         \
+        const float16 q0 = load(0, (p) + j), q1 = load(1, (p) + j);                               \
+        const float16 q2 = load(2, (p) + j), q3 = load(3, (p) + j);                               \
         d[j] = (float16)(q0.s0, q0.s4, q0.s8, q0.sc, q1.s0, q1.s4, q1.s8, q1.sc,                  \
                          q2.s0, q2.s4, q2.s8, q2.sc, q3.s0, q3.s4, q3.s8, q3.sc);                 \
     }
@@ -124,7 +140,7 @@ __kernel void winograd_weights(__global const float* g, __global float* u, const
     ((mask[((size_t)(c) * (h) + (y)) * (words) + ((x) >> 5)] >> ((x) & 31)) & 1u)
 
 // Work-item (block of TV tiles, ic).
-__kernel void winograd_input(__global const float* in, __global float* v, const int cin, const int h, const int w,
+__kernel void winograd_input(__global const in_t* in, __global float* v, const int cin, const int h, const int w,
                              const int twp, const int tbase, const int tcount, const int tpad,
                              __global const uint* mask, const int masked) {
     const int t0 = get_global_id(0) * TV, ic = get_global_id(1);
@@ -132,13 +148,13 @@ __kernel void winograd_input(__global const float* in, __global float* v, const 
     const int tile = tbase + t0;
     const int y0 = (tile / twp) * 4 - 1, x0 = (tile % twp) * 4 - 1;
     const int words = (w + 31) / 32;
-    __global const float* plane = in + (size_t)ic * h * w;
+    __global const in_t* plane = in + (size_t)ic * h * w;
     floatT d[6][6];
 #if TV == 16
     if (!masked && y0 >= 0 && y0 + 6 <= h && x0 >= 0 && x0 + 66 <= w) {  // the usual case: no border
         for (int i = 0; i < 6; ++i) {
-            __global const float* p = plane + (y0 + i) * w + x0;
-            STRIDE4_ROW(d[i], p);
+            __global const in_t* p = plane + (y0 + i) * w + x0;
+            STRIDE4_ROW(d[i], p, LOAD16_IN);
         }
     } else {  // the patches' 6 rows of 66 (+2 unused) floats, zero beyond the image (and masked)
         float row[72];
@@ -147,9 +163,9 @@ __kernel void winograd_input(__global const float* in, __global float* v, const 
             for (int k = 0; k < 72; ++k) {
                 const int x = x0 + k;
                 const bool in = y >= 0 && y < h && x >= 0 && x < w;
-                row[k] = in && (!masked || MASK_BIT(mask, words, ic, h, y, x)) ? plane[y * w + x] : 0.0f;
+                row[k] = in && (!masked || MASK_BIT(mask, words, ic, h, y, x)) ? LOAD(IN_HALF, plane, y * w + x) : 0.0f;
             }
-            STRIDE4_ROW(d[i], row);
+            STRIDE4_ROW(d[i], row, vload16);
         }
     }
 #else
@@ -157,7 +173,7 @@ __kernel void winograd_input(__global const float* in, __global float* v, const 
         for (int j = 0; j < 6; ++j) {
             const int y = y0 + i, x = x0 + j;
             const bool in = y >= 0 && y < h && x >= 0 && x < w;
-            d[i][j] = in && (!masked || MASK_BIT(mask, words, ic, h, y, x)) ? plane[y * w + x] : 0.0f;
+            d[i][j] = in && (!masked || MASK_BIT(mask, words, ic, h, y, x)) ? LOAD(IN_HALF, plane, y * w + x) : 0.0f;
         }
 #endif
     // B^T d (rows), then (B^T d) B (columns).
@@ -205,7 +221,7 @@ __kernel void winograd_gemm(__global const float* u, __global const float* v, __
 }
 
 // Work-item (block of TV tiles, oc). Writes only inside the image and the pass's tiles.
-__kernel void winograd_output(__global const float* m, __global const float* bias, __global float* out,
+__kernel void winograd_output(__global const float* m, __global const float* bias, __global out_t* out,
                               const int cout, const int coutPad, const int h, const int w,
                               const int twp, const int tbase, const int tcount, const int tpad, const int accumulate,
                               __global uint* mask, const int relu) {
@@ -238,7 +254,7 @@ __kernel void winograd_output(__global const float* m, __global const float* bia
             r[i][1] + r[i][2] + 4.0f * (r[i][3] + r[i][4]) + b,
             r[i][1] - r[i][2] + 8.0f * (r[i][3] - r[i][4]) + r[i][5] + b,
         };
-        __global float* row = out + ((size_t)oc * h + y) * w + x0;
+        __global out_t* row = out + ((size_t)oc * h + y) * w + x0;
         __global uint* mrow = mask + ((size_t)oc * h + y) * ((w + 31) / 32) + x0 / 32;
 #if TV == 16
         // Interleave the four columns of each tile: row[4l + j] = q[j] lane l.
@@ -269,11 +285,11 @@ __kernel void winograd_output(__global const float* m, __global const float* bia
             if (n > 32) mrow[1] = (bits16[2] | bits16[3] << 16) & valid1;
         }
         if (n == 64) {
-            for (int k = 0; k < 4; ++k) vstore16(accumulate ? vload16(k, row) + o[k] : o[k], k, row);
+            for (int k = 0; k < 4; ++k) STOREV(OUT_HALF, accumulate ? LOADV(OUT_HALF, k, row) + o[k] : o[k], k, row);
         } else {
             float flat[64];
             for (int k = 0; k < 4; ++k) vstore16(o[k], k, flat);
-            for (int x = 0; x < n; ++x) row[x] = accumulate ? row[x] + flat[x] : flat[x];
+            for (int x = 0; x < n; ++x) STORE(OUT_HALF, row, x, accumulate ? LOAD(OUT_HALF, row, x) + flat[x] : flat[x]);
         }
 #else
         if (relu) {
@@ -281,9 +297,9 @@ __kernel void winograd_output(__global const float* m, __global const float* bia
             uint bits = 0;
             for (int x = 0; x < n; ++x) bits |= (q[x] > 0.0f ? 1u : 0u) << ((x0 + x) & 31);
             atomic_or(mrow, bits);
-            for (int x = 0; x < n; ++x) row[x] = fmax(q[x], 0.0f);
+            for (int x = 0; x < n; ++x) STORE(OUT_HALF, row, x, fmax(q[x], 0.0f));
         } else {
-            for (int x = 0; x < n; ++x) row[x] = accumulate ? row[x] + q[x] : q[x];
+            for (int x = 0; x < n; ++x) STORE(OUT_HALF, row, x, accumulate ? LOAD(OUT_HALF, row, x) + q[x] : q[x]);
         }
 #endif
     }

@@ -10,6 +10,7 @@ struct Profile: ParsableCommand {
     @Option(help: "Image size, width x height.") var size = "500x400"
     @Option(help: "Iterations to time (after one warm-up).") var iterations = 3
     @Option(help: "random[:SEED] or a weights file.") var weights = "random:1"
+    @Option(help: "Storage of activations and gradients: fp32 or fp16.") var storage = "fp32"
 
     func run() throws {
         guarded {
@@ -18,7 +19,10 @@ struct Profile: ParsableCommand {
             let context = try tunedContext(deviceOptions.selector)
             let vgg = try loadWeights(weights)
             try checkWholeImageFits(context, w, h, command: "profile", weights: vgg)
-            let model = try StyleTransfer(context: context, weights: vgg, width: w, height: h)
+            guard let s = Storage(rawValue: storage) else { throw ValidationError("--storage takes fp32 or fp16, not '\(storage)'") }
+            var config = LossConfig()
+            config.storage = s
+            let model = try StyleTransfer(context: context, weights: vgg, width: w, height: h, config: config)
             var rng = SplitMix64(seed: 9)
             let n = 3 * w * h
             try model.setStyle((0..<n).map { _ in Float(rng.normal()) })

@@ -23,6 +23,8 @@ struct Stylize: ParsableCommand {
     @Option(help: "Pooling in VGG19: max or avg.") var pooling: String = "max"
     @Option(help: "Convolutions: winograd (fast) or direct (slower, closest to float64; see the README's accuracy figures).")
     var conv: String = "winograd"
+    @Option(help: "Storage of activations and gradients: fp32, or fp16 (half their memory, sums stay fp32; needs a device with cl_khr_fp16; see the README's accuracy figures).")
+    var storage: String = "fp32"
     @Option(help: "Content layers, comma-separated names (default relu4_4: the seed's conv4_4 tap, which torchvision's in-place ReLU turns into relu4_4's output).")
     var contentLayers: String?
     @Option(help: "Style layers, comma-separated names (default relu1_1,relu2_1,relu3_1,relu4_1,conv5_1: the seed's conv taps after torchvision's in-place ReLUs; conv1_1 … name the pre-ReLU outputs).")
@@ -124,6 +126,7 @@ struct Stylize: ParsableCommand {
         let maskPicture = try mask.map { try ImageFile.read($0, maxPixels: maxPixels) }
         let (w, h) = try outputSize(for: contentImage)
         let context = try tunedContext(deviceOptions.selector, quiet: quiet)
+        try config.check(on: context.device)
         // Dropped once the last model is built (a CPU device's buffers are host memory too).
         var vgg: VGGWeights?
         let randomWeights: Bool
@@ -372,6 +375,8 @@ struct Stylize: ParsableCommand {
         c.pooling = p
         guard let algorithm = ConvAlgorithm(rawValue: conv) else { throw ValidationError("--conv takes winograd or direct, not '\(conv)'") }
         c.convolution = algorithm
+        guard let s = Storage(rawValue: storage) else { throw ValidationError("--storage takes fp32 or fp16, not '\(storage)'") }
+        c.storage = s
         c.normalizeGradients = normalizeGradients
         return c
     }

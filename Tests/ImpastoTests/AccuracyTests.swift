@@ -38,20 +38,74 @@ final class AccuracyTests: XCTestCase {
     /// 1.16% / 4.80 levels (closer than PyTorch's 1.25% / 4.94), on Intel's CPU runtime
     /// 1.36% / 4.26: the loop is chaotic, so being closer than PyTorch is not guaranteed.
     func testDirectConvolutionRunMeetsTheGoldenRule() throws {
-        let golden = Golden.div8
-        var config = golden.lossConfig
+        var config = Golden.div8.lossConfig
         config.convolution = .direct
+        let d = try goldenRun(config) { model in
+            XCTAssertFalse(model.executorGraph.nodes.contains { ($0.op as? ConvOp)?.isWinograd == true })
+        }
+        print("golden trajectory vs float64 with --conv direct: \(d)")
+        XCTAssertLessThanOrEqual(d.trajectory.impasto, 2 * d.trajectory.pytorch, "\(d)")
+        XCTAssertLessThanOrEqual(d.image.impasto, 2 * d.image.pytorch, "\(d)")
+    }
+
+    /// `--storage fp16` on the golden data, where the device has cl_khr_fp16 (elsewhere the
+    /// refusal is HalfStorageTests' business). fp16 cannot meet design.md §2's 2x rule: the
+    /// loop amplifies rounding (PyTorch's float32 alone ends 1.25% from float64), and rounding
+    /// activations to 11 bits moves ReLU and max-pool decisions near their kinks, which moves
+    /// the first gradient by about 5% (in a few pixels: 20 pixels hold 70% of the squared
+    /// difference at relu1_2). What must hold: that first gradient within 10%, and the run
+    /// converging: its final image, judged by the fp32 objective, no more than 3% worse than
+    /// float64's final image (measured: 3.1% better). The distances go to the README.
+    func testHalfStorageRunConverges() throws {
+        var config = Golden.div8.lossConfig
+        config.storage = .fp16
+        guard ctx.device.hasFP16 else {
+            XCTAssertThrowsError(try goldenRun(config)) { XCTAssertTrue("\($0)".contains("cl_khr_fp16"), "\($0)") }
+            return
+        }
+        let golden = Golden.div8, exact = golden.float64
+        // The first gradient, next to fp32 storage's, from PyTorch's (float32, whose own
+        // rounding is far smaller).
+        var step0: [Double] = []
+        for storage in [Storage.fp32, .fp16] {
+            var c = config
+            c.storage = storage
+            let model = try StyleTransfer(context: ctx, weights: golden.weights(), width: golden.width, height: golden.height, config: c)
+            try model.setStyle(golden.array("input_style"))
+            try model.setContent(golden.array("input_content"))
+            _ = try model.evaluate()
+            step0.append(relativeL2Double(try model.gradient(), golden.array("grad_step0").map(Double.init)))
+        }
+        var finalImage: [Float] = []
+        let d = try goldenRun(config, last: { finalImage = try $0.image() })
+        let judge = try StyleTransfer(context: ctx, weights: golden.weights(), width: golden.width, height: golden.height, config: golden.lossConfig)
+        try judge.setStyle(golden.array("input_style"))
+        try judge.setContent(golden.array("input_content"))
+        try judge.setImage(finalImage)
+        let finalTotal = Double(try judge.evaluate().total)
+        // float64's last step reports the loss before its last update: judge its final image too.
+        try judge.setImage(exact.array("final_image"))
+        let reference = Double(try judge.evaluate().total)
+        print(String(format: "fp16 storage: grad_step0 %.2e from PyTorch's (fp32 storage %.2e), final image's fp32 loss %.5g vs float64's final image %.5g (%+.2f%%); ",
+                     step0[1], step0[0], finalTotal, reference, 100 * (finalTotal / reference - 1)) + "against float64: \(d)")
+        XCTAssertLessThan(step0[1], 0.1, "fp16 storage's first gradient")
+        XCTAssertLessThanOrEqual(finalTotal, 1.03 * reference, "fp16 storage's final image is worse by the objective")
+        XCTAssertGreaterThan(finalTotal, 0.5 * reference, "a loss this low means the judge is broken")
+    }
+
+    /// The golden trajectory with `config`, and its distances from the float64 run.
+    func goldenRun(_ config: LossConfig, check: (StyleTransfer) -> Void = { _ in },
+                   last: (StyleTransfer) throws -> Void = { _ in }) throws -> GoldenDistances {
+        let golden = Golden.div8
         let model = try StyleTransfer(context: ctx, weights: golden.weights(), width: golden.width, height: golden.height, config: config)
-        XCTAssertFalse(model.executorGraph.nodes.contains { ($0.op as? ConvOp)?.isWinograd == true })
+        check(model)
         try model.setStyle(golden.array("input_style"))
         try model.setContent(golden.array("input_content"))
         var totals: [Double] = []
         let lr0 = golden.number("lr"), period = Int(golden.number("lr_decay_epoch")), gamma = golden.number("lr_decay_gamma")
         for i in golden.trajectory.indices { totals.append(Double(try model.step(lr: Float(lr0 * pow(gamma, Double(i / period)))).total)) }
-        let d = GoldenDistances(golden: golden, exact: golden.float64, totals: totals, finalImage: try model.image())
-        print("golden trajectory vs float64 with --conv direct: \(d)")
-        XCTAssertLessThanOrEqual(d.trajectory.impasto, 2 * d.trajectory.pytorch, "\(d)")
-        XCTAssertLessThanOrEqual(d.image.impasto, 2 * d.image.pytorch, "\(d)")
+        try last(model)
+        return GoldenDistances(golden: golden, exact: golden.float64, totals: totals, finalImage: try model.image())
     }
 
     func relativeL2Double(_ a: [Float], _ e: [Double]) -> Double {

@@ -12,6 +12,9 @@ final class OclgrindTests: XCTestCase {
         "ImpastoTests.KernelTests",
         "ImpastoTests.MaskAndNormalizeTests/testMaskedStyleLossGradient",
         "ImpastoTests.MaskAndNormalizeTests/testNormalizedGradientsHaveTheWeightAsL1Norm",
+        "ImpastoTests.HalfStorageTests/testConvolutionsStoringHalf",
+        "ImpastoTests.HalfStorageTests/testPoolingAndReLUStoringHalf",
+        "ImpastoTests.HalfStorageTests/testLossKernelsStoringHalf",
     ]
 
     func testKernelsRunCleanUnderOclgrind() throws {

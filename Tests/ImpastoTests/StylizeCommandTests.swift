@@ -165,7 +165,7 @@ final class StylizeCommandTests: XCTestCase {
 
         let out = path("out.png")
         let base = ["stylize", "--style", style, "--weights", "random:1", "--size", "32x32", "--iterations", "1"]
-        let cases: [(String, [String])] = [
+        var cases: [(String, [String])] = [
             ("missing content", base + ["--content", path("nope.png"), "--output", out]),
             ("empty content", base + ["--content", path("empty.png"), "--output", out]),
             ("corrupt content", base + ["--content", path("noise.png"), "--output", out]),
@@ -190,7 +190,11 @@ final class StylizeCommandTests: XCTestCase {
             ("quality", base + ["--content", content, "--output", out, "--quality", "0"]),
             ("no content", ["stylize", "--style", style, "--output", out]),
             ("unknown option", base + ["--content", content, "--output", out, "--colour", "blue"]),
+            ("bad storage", base + ["--content", content, "--output", out, "--storage", "fp8"]),
         ]
+        if !TestEnv.context.device.hasFP16 {  // refused by name on a device without cl_khr_fp16
+            cases.append(("fp16 without cl_khr_fp16", base + ["--content", content, "--output", out, "--storage", "fp16"]))
+        }
         for (what, args) in cases {
             let r = try runProcess(binary, args, timeout: 120)
             XCTAssertNotEqual(r.status, 0, "\(what) succeeded")

@@ -15,7 +15,8 @@ public struct BufferPlan {
 
     public var totalBytes: Int { slotBytes.reduce(0, +) }
 
-    public init(graph g: Graph) {
+    /// `elementBytes`: 4, or 2 where activations and gradients are stored as fp16.
+    public init(graph g: Graph, elementBytes: Int = 4) {
         let n = g.nodes.count
         let tensors = g.shapes.count
         valueSlot = Array(repeating: nil, count: tensors)
@@ -74,7 +75,7 @@ public struct BufferPlan {
             if step < n {
                 let i = step, node = g.nodes[i]
                 if let o = node.output {
-                    let bytes = g.shapes[o].count * 4
+                    let bytes = g.shapes[o].count * elementBytes
                     if node.op.canRunInPlace, node.inputs.count == 1, let s = valueSlot[node.inputs[0]],
                        valueEnd[node.inputs[0]] == step, slotBytes[s] >= bytes {
                         // Take over the input's slot: drop its pending release, hold it for the output.
@@ -90,7 +91,7 @@ public struct BufferPlan {
                 if runsBackward[i] {
                     let gradOutSlot = node.output.flatMap { gradSlot[$0] }
                     for (k, t) in node.inputs.enumerated() where !g.external.contains(t) && gradFirstStep[t] == step {
-                        let bytes = g.shapes[t].count * 4
+                        let bytes = g.shapes[t].count * elementBytes
                         let end = producer[t].map(backwardStep) ?? step
                         if node.op.canRunInPlace, !accumulate[i][k], let s = gradOutSlot, slotBytes[s] >= bytes {
                             releaseAt[step]?.removeAll { $0 == s }

@@ -2,7 +2,10 @@ import Foundation
 
 /// Runs a graph forward and backward over the buffers of its `BufferPlan`, all allocated
 /// once at construction. The graph's external input (the image) and its gradient are buffers
-/// the caller owns.
+/// the caller owns. With `storage: .fp16` every slot (activations and their gradients) holds
+/// fp16, which halves the plan; the ops' kernels convert as they load and store. (Gradients
+/// alone in fp32 would not help: the plan shares slots between values and gradients, and two
+/// pools took more memory than one fp32 pool.)
 public final class Executor {
     public let graph: Graph
     public let plan: BufferPlan
@@ -16,11 +19,12 @@ public final class Executor {
     public private(set) var profile: [String: Double] = [:]
     private var pending: [(String, [Event])] = []
 
-    public init(graph: Graph, context: CLContext, inputs: [TensorID: Buffer], inputGrads: [TensorID: Buffer]) throws {
+    public init(graph: Graph, context: CLContext, inputs: [TensorID: Buffer], inputGrads: [TensorID: Buffer],
+                storage: Storage = .fp32) throws {
         self.graph = graph
         self.context = context
-        plan = BufferPlan(graph: graph)
-        slots = try plan.slotBytes.map { try context.buffer(floats: $0 / 4) }
+        plan = BufferPlan(graph: graph, elementBytes: storage.bytes)
+        slots = try plan.slotBytes.map { try context.buffer(count: $0 / storage.bytes, storage: storage) }
         externalValues = inputs
         externalGrads = inputGrads
         precondition(Set(inputs.keys) == graph.external, "every external tensor needs a buffer")

@@ -24,7 +24,8 @@ extension Kernels {
     public func gram(_ f: Buffer, into g: Buffer, scratch: Buffer, channels c: Int, count n: Int, scale: Float) throws -> [Event] {
         let chunks = Self.gramChunks(c: c, n: n)
         let chunk = n.divRoundUp(chunks)
-        need(f, c * n, "gram F"); need(g, c * c, "gram G"); need(scratch, chunks * c * c, "gram scratch")
+        need(f, c * n, "gram F", anyStorage: true); need(g, c * c, "gram G"); need(scratch, chunks * c * c, "gram scratch")
+        let gramPartial = try storing(self.gramPartial, ["F": f])
         let blocks = c.divRoundUp(4)
         let local = LaunchShape.fit(device.isCPU ? [1, 1, 1] : [4, 4, 1], kernel: gramPartial, device: device)
         let partial = try gramPartial.launch(global: [blocks, blocks, chunks], local: local,
@@ -36,7 +37,9 @@ extension Kernels {
     /// gF (+)= S F, S symmetric C x C, F C x N.
     @discardableResult
     public func gramBackward(s: Buffer, f: Buffer, gradF: Buffer, channels c: Int, count n: Int, accumulate: Bool) throws -> Event {
-        need(s, c * c, "gram_backward S"); need(f, c * n, "gram_backward F"); need(gradF, c * n, "gram_backward gF")
+        need(s, c * c, "gram_backward S"); need(f, c * n, "gram_backward F", anyStorage: true)
+        need(gradF, c * n, "gram_backward gF", anyStorage: true)
+        let gramBackward = try storing(self.gramBackward, ["F": f, "GF": gradF])
         let local = LaunchShape.fit(device.isCPU ? [1, 1] : [4, 16], kernel: gramBackward, device: device)
         return try gramBackward.launch(global: [c.divRoundUp(gramBlock.rows), n.divRoundUp(gramBlock.columns)], local: local,
                                        .b(s), .b(f), .b(gradF), .i(c), .i(n), .i(accumulate ? 1 : 0))
@@ -46,16 +49,16 @@ extension Kernels {
     @discardableResult
     public func sumSquaredDifference(_ a: Buffer, _ b: Buffer, count n: Int, partials: Buffer,
                                      losses: Buffer, slot: Int, scale: Float) throws -> [Event] {
-        need(a, n, "mse a"); need(b, n, "mse b"); need(partials, Self.partialCount, "partials"); need(losses, slot + 1, "losses")
-        let partial = try msePartial.launch(global: [Self.partialCount], local: reductionLocal(msePartial), .b(a), .b(b), .i(n), .b(partials))
+        need(a, n, "mse a", anyStorage: true); need(b, n, "mse b"); need(partials, Self.partialCount, "partials"); need(losses, slot + 1, "losses")
+        let partial = try storing(msePartial, ["A": a]).launch(global: [Self.partialCount], local: reductionLocal(msePartial), .b(a), .b(b), .i(n), .b(partials))
         return [partial, try finishSum(partials: partials, losses: losses, slot: slot, scale: scale)]
     }
 
     /// out (+)= scale · (a − b).
     @discardableResult
     public func scaledDifference(_ a: Buffer, _ b: Buffer, into out: Buffer, count n: Int, scale: Float, accumulate: Bool) throws -> Event {
-        need(a, n, "diff a"); need(b, n, "diff b"); need(out, n, "diff out")
-        return try scaledDiff.launch(global: [n], local: LaunchShape.linear(scaledDiff, device: device),
+        need(a, n, "diff a", anyStorage: true); need(b, n, "diff b"); need(out, n, "diff out", anyStorage: true)
+        return try storing(scaledDiff, ["A": a, "OUT": out]).launch(global: [n], local: LaunchShape.linear(scaledDiff, device: device),
                                      .b(a), .b(b), .b(out), .i(n), .f(scale), .i(accumulate ? 1 : 0))
     }
 

@@ -65,8 +65,8 @@ extension Kernels {
                              reluMask: Buffer? = nil, inputMask: Buffer? = nil,
                              scratch: WinogradScratch) throws -> [Event] {
         let coutPad = cout.roundedUp(to: Self.convOCB)
-        need(input, cin * h * w, "winograd input"); need(weights, cin * cout * 9, "winograd weights")
-        need(bias, coutPad, "winograd bias"); need(output, cout * h * w, "winograd output")
+        need(input, cin * h * w, "winograd input", anyStorage: true); need(weights, cin * cout * 9, "winograd weights")
+        need(bias, coutPad, "winograd bias"); need(output, cout * h * w, "winograd output", anyStorage: true)
         precondition(reluMask == nil || !accumulate, "a fused ReLU cannot accumulate")
         if let reluMask { precondition(reluMask.bytes >= Self.rowMaskBytes(channels: cout, height: h, width: w), "relu mask too small") }
         if let inputMask { precondition(inputMask.bytes >= Self.rowMaskBytes(channels: cin, height: h, width: w), "input mask too small") }
@@ -77,7 +77,8 @@ extension Kernels {
         var events = [try weightsKernel.launch(global: [coutPad / wocb, cin], local: LaunchShape.fit([tuning.transformLocal, 1], kernel: weightsKernel, device: device),
                                                .b(weights), .b(u), .i(cin), .i(cout), .i(coutPad), .i(flipped ? 1 : 0))]
         let (tv, twp) = transformLayout(width: w)
-        let (inputKernel, outputKernel) = tv == 16 ? (winogradInput, winogradOutput) : (winogradInput1, winogradOutput1)
+        let (plainInput, plainOutput) = tv == 16 ? (winogradInput, winogradOutput) : (winogradInput1, winogradOutput1)
+        let inputKernel = try storing(plainInput, ["IN": input]), outputKernel = try storing(plainOutput, ["OUT": output])
         if let reluMask, tv == 1 { try reluMask.fill(0) }  // work-items OR their bits in
         let tiles = h.divRoundUp(4) * twp
         for tbase in stride(from: 0, to: tiles, by: scratch.maxTiles) {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Typed entry points to every kernel in `cl/`, built once per context. Each method checks
 /// the sizes it is given against the buffers, picks launch shapes from the device's limits
 /// and returns the command's event (for profiling).
@@ -79,8 +81,33 @@ public final class Kernels: @unchecked Sendable {
         addTile = try context.kernel("crop", "add_tile")
     }
 
-    func need(_ b: Buffer, _ floats: Int, _ what: String) {
-        precondition(b.floatCount >= floats, "\(what): buffer holds \(b.floatCount) floats, needs \(floats)")
+    /// Checks a buffer's size (in elements) and, unless `anyStorage`, that it holds fp32.
+    func need(_ b: Buffer, _ count: Int, _ what: String, anyStorage: Bool = false) {
+        precondition(b.floatCount >= count, "\(what): buffer holds \(b.floatCount) elements, needs \(count)")
+        precondition(anyStorage || !b.isHalf, "\(what): this kernel reads fp32 only")
+    }
+
+    private var variants: [String: Kernel] = [:]
+    private let variantLock = NSLock()
+
+    /// `k` built again with NAME_HALF=1 for each named buffer that holds fp16 (see
+    /// cl/storage.cl); `k` itself when none does, so fp32 runs exactly as before.
+    func storing(_ k: Kernel, _ buffers: KeyValuePairs<String, Buffer>) throws -> Kernel {
+        let halves = buffers.filter { $0.value.isHalf }.map { $0.key + "_HALF" }
+        if halves.isEmpty { return k }
+        let defines = k.origin.defines.merging(halves.map { ($0, "1") }) { $1 }
+        let key = k.origin.file + "/" + k.name + defines.sorted { $0.key < $1.key }.description
+        variantLock.lock()
+        defer { variantLock.unlock() }
+        if let v = variants[key] { return v }
+        let v = try context.kernel(k.origin.file, k.name, defines: defines)
+        variants[key] = v
+        return v
+    }
+
+    /// Buffers that one kernel flag covers must agree on their storage.
+    func sameStorage(_ a: Buffer, _ b: Buffer, _ what: String) {
+        precondition(a.storage == b.storage, "\(what): \(a.storage) and \(b.storage) buffers")
     }
 
     // MARK: convolution
@@ -107,15 +134,16 @@ public final class Kernels: @unchecked Sendable {
                         cin: Int, cout: Int, height h: Int, width w: Int, accumulate: Bool = false,
                         reluMask: Buffer? = nil, inputMask: Buffer? = nil, vectorWidth: Int? = nil) throws -> Event {
         let ocb = Self.convBlock(cout: cout), coutPad = cout.roundedUp(to: ocb)
-        need(input, cin * h * w, "conv3x3 input")
+        need(input, cin * h * w, "conv3x3 input", anyStorage: true)
         need(weights, cin * 9 * coutPad, "conv3x3 weights")
         need(bias, coutPad, "conv3x3 bias")
-        need(output, cout * h * w, "conv3x3 output")
+        need(output, cout * h * w, "conv3x3 output", anyStorage: true)
         precondition(reluMask == nil || (!accumulate && inputMask == nil), "a fused ReLU neither accumulates nor reads a mask")
         if let reluMask { precondition(reluMask.bytes >= Self.rowMaskBytes(channels: cout, height: h, width: w), "relu mask too small") }
         if let inputMask { precondition(inputMask.bytes >= Self.rowMaskBytes(channels: cin, height: h, width: w), "input mask too small") }
         let vw = vectorWidth ?? Self.convWidth(for: w)
-        guard let conv = convByShape[ConvShape(vw: vw, ocb: ocb)] else { preconditionFailure("no conv3x3 built for VW=\(vw)") }
+        guard let plain = convByShape[ConvShape(vw: vw, ocb: ocb)] else { preconditionFailure("no conv3x3 built for VW=\(vw)") }
+        let conv = try storing(plain, ["IN": input, "OUT": output])
         let preferred = device.isCPU ? [1, 1, 1] : [8, 8, 1]
         let local = LaunchShape.fit(preferred, kernel: conv, device: device)
         if let reluMask { try reluMask.fill(0) }  // work-items OR their bits in
@@ -134,18 +162,20 @@ public final class Kernels: @unchecked Sendable {
     /// y = max(x, 0) (in place allowed), and mask = the bits of x > 0 for `reluBackward`.
     @discardableResult
     public func relu(_ x: Buffer, into y: Buffer, mask: Buffer, count n: Int) throws -> Event {
-        need(x, n, "relu input"); need(y, n, "relu output")
+        need(x, n, "relu input", anyStorage: true); need(y, n, "relu output", anyStorage: true)
+        sameStorage(x, y, "relu")
         precondition(mask.bytes >= Self.reluMaskBytes(n), "relu mask too small")
-        return try reluForward.launch(global: [n.divRoundUp(32)], local: LaunchShape.linear(reluForward, device: device),
+        return try storing(reluForward, ["ACT": x]).launch(global: [n.divRoundUp(32)], local: LaunchShape.linear(reluForward, device: device),
                                       .b(x), .b(y), .b(mask), .i(n))
     }
 
     @discardableResult
     public func reluBackward(mask: Buffer, gradOutput gy: Buffer, gradInput gx: Buffer, count n: Int,
                              accumulate: Bool = false) throws -> Event {
-        need(gy, n, "relu gy"); need(gx, n, "relu gx")
+        need(gy, n, "relu gy", anyStorage: true); need(gx, n, "relu gx", anyStorage: true)
+        sameStorage(gy, gx, "relu backward")
         precondition(mask.bytes >= Self.reluMaskBytes(n), "relu mask too small")
-        return try reluBackward.launch(global: [n], local: LaunchShape.linear(reluBackward, device: device),
+        return try storing(reluBackward, ["ACT": gy]).launch(global: [n], local: LaunchShape.linear(reluBackward, device: device),
                                        .b(mask), .b(gy), .b(gx), .i(n), .i(accumulate ? 1 : 0))
     }
 
@@ -156,9 +186,10 @@ public final class Kernels: @unchecked Sendable {
     @discardableResult
     public func maxPool(_ input: Buffer, into output: Buffer, argmax: Buffer, channels c: Int, height h: Int, width w: Int) throws -> Event {
         let outCount = c * (h / 2) * (w / 2)
-        need(input, c * h * w, "maxpool input"); need(output, outCount, "maxpool output")
+        need(input, c * h * w, "maxpool input", anyStorage: true); need(output, outCount, "maxpool output", anyStorage: true)
+        sameStorage(input, output, "maxpool")
         precondition(argmax.bytes >= outCount, "maxpool argmax too small")
-        return try poolForward.launch(global: [max(1, w / 2), max(1, h / 2), c], local: poolLocal(poolForward),
+        return try storing(poolForward, ["ACT": input]).launch(global: [max(1, w / 2), max(1, h / 2), c], local: poolLocal(poolForward),
                                       .b(input), .b(output), .b(argmax), .i(c), .i(h), .i(w))
     }
 
@@ -166,32 +197,35 @@ public final class Kernels: @unchecked Sendable {
     public func maxPoolBackward(argmax: Buffer, gradOutput: Buffer, gradInput: Buffer,
                                 channels c: Int, height h: Int, width w: Int, accumulate: Bool = false) throws -> Event {
         let outCount = c * (h / 2) * (w / 2)
-        need(gradOutput, outCount, "maxpool gout"); need(gradInput, c * h * w, "maxpool gin")
+        need(gradOutput, outCount, "maxpool gout", anyStorage: true); need(gradInput, c * h * w, "maxpool gin", anyStorage: true)
+        sameStorage(gradOutput, gradInput, "maxpool backward")
         precondition(argmax.bytes >= outCount, "maxpool argmax too small")
-        return try poolBackward.launch(global: [w.divRoundUp(2), h.divRoundUp(2), c], local: poolLocal(poolBackward),
+        return try storing(poolBackward, ["ACT": gradInput]).launch(global: [w.divRoundUp(2), h.divRoundUp(2), c], local: poolLocal(poolBackward),
                                        .b(argmax), .b(gradOutput), .b(gradInput), .i(c), .i(h), .i(w), .i(accumulate ? 1 : 0))
     }
 
     @discardableResult
     public func avgPool(_ input: Buffer, into output: Buffer, channels c: Int, height h: Int, width w: Int) throws -> Event {
-        need(input, c * h * w, "avgpool input"); need(output, c * (h / 2) * (w / 2), "avgpool output")
-        return try avgPoolForward.launch(global: [max(1, w / 2), max(1, h / 2), c], local: poolLocal(avgPoolForward),
+        need(input, c * h * w, "avgpool input", anyStorage: true); need(output, c * (h / 2) * (w / 2), "avgpool output", anyStorage: true)
+        sameStorage(input, output, "avgpool")
+        return try storing(avgPoolForward, ["ACT": input]).launch(global: [max(1, w / 2), max(1, h / 2), c], local: poolLocal(avgPoolForward),
                                          .b(input), .b(output), .i(c), .i(h), .i(w))
     }
 
     @discardableResult
     public func avgPoolBackward(gradOutput: Buffer, gradInput: Buffer, channels c: Int, height h: Int, width w: Int,
                                 accumulate: Bool = false) throws -> Event {
-        need(gradOutput, c * (h / 2) * (w / 2), "avgpool gout"); need(gradInput, c * h * w, "avgpool gin")
-        return try avgPoolBackward.launch(global: [w.divRoundUp(2), h.divRoundUp(2), c], local: poolLocal(avgPoolBackward),
+        need(gradOutput, c * (h / 2) * (w / 2), "avgpool gout", anyStorage: true); need(gradInput, c * h * w, "avgpool gin", anyStorage: true)
+        sameStorage(gradOutput, gradInput, "avgpool backward")
+        return try storing(avgPoolBackward, ["ACT": gradInput]).launch(global: [w.divRoundUp(2), h.divRoundUp(2), c], local: poolLocal(avgPoolBackward),
                                           .b(gradOutput), .b(gradInput), .i(c), .i(h), .i(w), .i(accumulate ? 1 : 0))
     }
 
     /// y = a·x + b·y (b = 0 does not read y).
     @discardableResult
     public func axpby(_ a: Float, _ x: Buffer, _ b: Float, _ y: Buffer, count n: Int) throws -> Event {
-        need(x, n, "axpby x"); need(y, n, "axpby y")
-        return try axpbyKernel.launch(global: [n], local: LaunchShape.linear(axpbyKernel, device: device),
+        need(x, n, "axpby x", anyStorage: true); need(y, n, "axpby y", anyStorage: true)
+        return try storing(axpbyKernel, ["X": x, "Y": y]).launch(global: [n], local: LaunchShape.linear(axpbyKernel, device: device),
                                       .i(n), .f(a), .b(x), .f(b), .b(y))
     }
 
@@ -199,16 +233,16 @@ public final class Kernels: @unchecked Sendable {
     @discardableResult
     public func addNormalized(_ weight: Float, _ x: Buffer, norms: Buffer, slot: Int, into y: Buffer, count n: Int,
                               accumulate: Bool) throws -> Event {
-        need(x, n, "addNormalized x"); need(y, n, "addNormalized y"); need(norms, slot + 1, "norms")
-        return try addNormalizedKernel.launch(global: [n], local: LaunchShape.linear(addNormalizedKernel, device: device),
+        need(x, n, "addNormalized x"); need(y, n, "addNormalized y", anyStorage: true); need(norms, slot + 1, "norms")
+        return try storing(addNormalizedKernel, ["Y": y]).launch(global: [n], local: LaunchShape.linear(addNormalizedKernel, device: device),
                                               .i(n), .f(weight), .b(x), .b(norms), .i(slot), .b(y), .i(accumulate ? 1 : 0))
     }
 
     /// out (+)= x ⊙ mask, x of C×N, mask of N.
     @discardableResult
     public func maskMultiply(_ x: Buffer, mask: Buffer, into out: Buffer, channels c: Int, count n: Int, accumulate: Bool) throws -> Event {
-        need(x, c * n, "mask x"); need(mask, n, "mask"); need(out, c * n, "mask out")
-        return try maskMultiplyKernel.launch(global: [c * n], local: LaunchShape.linear(maskMultiplyKernel, device: device),
+        need(x, c * n, "mask x", anyStorage: true); need(mask, n, "mask"); need(out, c * n, "mask out", anyStorage: true)
+        return try storing(maskMultiplyKernel, ["X": x, "OUT": out]).launch(global: [c * n], local: LaunchShape.linear(maskMultiplyKernel, device: device),
                                              .i(c), .i(n), .b(x), .b(mask), .b(out), .i(accumulate ? 1 : 0))
     }
 

@@ -14,7 +14,17 @@ public struct LossConfig {
     public var normalizeGradients = false
     /// How the convolutions run (see `ConvAlgorithm`).
     public var convolution = ConvAlgorithm.winograd
+    /// How activations and their gradients are stored: fp32, or fp16 (half the memory of the
+    /// activation plan; every sum stays fp32). fp16 needs a device with cl_khr_fp16.
+    public var storage = Storage.fp32
     public init() {}
+
+    /// What this configuration needs of a device: fp16 storage, cl_khr_fp16.
+    public func check(on device: Device) throws {
+        if storage == .fp16 && !device.hasFP16 {
+            throw StyleTransferError("fp16 storage needs a device with cl_khr_fp16, and \(device.name) does not have it; use fp32 storage (the default)")
+        }
+    }
 
     func layerFactor(_ module: Int) -> Float {
         guard let w = styleLayerWeights, let k = styleLayers.firstIndex(of: module), k < w.count else { return 1 }
@@ -67,6 +77,7 @@ public final class StyleTransfer: Stylizer {
         guard width >= VGG19.minimumSide, height >= VGG19.minimumSide else {
             throw StyleTransferError("image size \(width)x\(height) is too small: VGG19's four poolings need at least \(VGG19.minimumSide)x\(VGG19.minimumSide)")
         }
+        try config.check(on: context.device)
         self.width = width
         self.height = height
         self.context = context
@@ -132,7 +143,7 @@ public final class StyleTransfer: Stylizer {
         styleModules = styleAt
         contentModules = contentAt
         graph.retained = Set(retainModules.compactMap { outputs[$0] })
-        executor = try Executor(graph: graph, context: context, inputs: [image: x], inputGrads: [image: grad])
+        executor = try Executor(graph: graph, context: context, inputs: [image: x], inputGrads: [image: grad], storage: config.storage)
         _ = try winograd.buffers(context)  // now, not at the first forward: all memory is taken here
     }
 
@@ -260,9 +271,10 @@ public final class StyleTransfer: Stylizer {
     public func adamState() throws -> AdamState { try whole.adamState() }
     public func restoreAdam(_ state: AdamState) throws { try whole.restoreAdam(state) }
 
-    private func readLosses() throws -> LossTerms {
-        let v = try losses.read()
-        return LossTerms(content: contentOps.reduce(0) { $0 + v[$1.slot] },
+    private func readLosses() throws -> LossTerms { terms(try losses.read()) }
+
+    private func terms(_ v: [Float]) -> LossTerms {
+        LossTerms(content: contentOps.reduce(0) { $0 + v[$1.slot] },
                          style: styleOps.reduce(0) { $0 + v[$1.slot] },
                          tv: tvOp.map { v[$0.slot] } ?? 0)
     }

@@ -1,21 +1,34 @@
 import COpenCL
 import Foundation
 
+/// How a buffer's elements are stored: fp32, or fp16 (`--storage fp16`: activations and
+/// gradients; kernels convert on load and store, arithmetic stays fp32).
+public enum Storage: String, CaseIterable, Sendable {
+    case fp32, fp16
+    public var bytes: Int { self == .fp32 ? 4 : 2 }
+}
+
 /// Device memory. Reads and writes are blocking so a host array is never used while the
 /// device still reads it; the queue is in order, so kernels before them have finished.
+/// An fp16 buffer is read and written as floats too (rounded to nearest even on the way in).
 public final class Buffer: @unchecked Sendable {
     let handle: cl_mem
     public let bytes: Int
+    public let storage: Storage
+    public var isHalf: Bool { storage == .fp16 }
     /// Strong: a buffer released after its last user lets go of the context still reports to it.
     let context: CLContext
     /// Made inside `CLContext.measure`: only counted; its handle is a 4-byte placeholder.
     let dry: Bool
 
-    public var floatCount: Int { bytes / MemoryLayout<Float>.size }
+    /// Elements (floats, or halves: an fp16 buffer's bytes are rounded up to whole floats).
+    public let floatCount: Int
 
-    init(context: CLContext, bytes: Int) throws {
+    init(context: CLContext, bytes: Int, storage: Storage = .fp32, count: Int? = nil) throws {
         self.context = context
         self.bytes = bytes
+        self.storage = storage
+        floatCount = count ?? bytes / storage.bytes
         dry = context.countDry(bytes: bytes)
         let real = dry ? 4 : bytes
         var status: cl_int = 0
@@ -38,30 +51,44 @@ public final class Buffer: @unchecked Sendable {
     }
 
     public func write(_ values: [Float], at offset: Int = 0) throws {
-        precondition((offset + values.count) * 4 <= bytes, "write past the end of a \(bytes)-byte buffer")
+        if isHalf { return try writeBytes(values.map { Float16($0) }, at: offset) }
+        try writeBytes(values, at: offset)
+    }
+
+    private func writeBytes<T>(_ values: [T], at offset: Int) throws {
+        let size = storage.bytes
+        precondition((offset + values.count) * size <= bytes, "write past the end of a \(bytes)-byte buffer")
         if dry { return }
         try values.withUnsafeBytes { raw in
-            try check(clEnqueueWriteBuffer(context.queue, handle, cl_bool(CL_TRUE), offset * 4, raw.count, raw.baseAddress, 0, nil, nil),
+            try check(clEnqueueWriteBuffer(context.queue, handle, cl_bool(CL_TRUE), offset * size, raw.count, raw.baseAddress, 0, nil, nil),
                       "clEnqueueWriteBuffer")
         }
     }
 
     public func read(count: Int? = nil, at offset: Int = 0) throws -> [Float] {
-        precondition(!dry, "a measured buffer cannot be read")
         let n = count ?? (floatCount - offset)
-        precondition((offset + n) * 4 <= bytes, "read past the end of a \(bytes)-byte buffer")
-        var out = [Float](repeating: 0, count: n)
+        if isHalf { return try readBytes(Float16(0), count: n, at: offset).map(Float.init) }
+        return try readBytes(Float(0), count: n, at: offset)
+    }
+
+    private func readBytes<T>(_ zero: T, count n: Int, at offset: Int) throws -> [T] {
+        precondition(!dry, "a measured buffer cannot be read")
+        let size = storage.bytes
+        precondition((offset + n) * size <= bytes, "read past the end of a \(bytes)-byte buffer")
+        var out = [T](repeating: zero, count: n)
         try out.withUnsafeMutableBytes { raw in
-            try check(clEnqueueReadBuffer(context.queue, handle, cl_bool(CL_TRUE), offset * 4, raw.count, raw.baseAddress, 0, nil, nil),
+            try check(clEnqueueReadBuffer(context.queue, handle, cl_bool(CL_TRUE), offset * size, raw.count, raw.baseAddress, 0, nil, nil),
                       "clEnqueueReadBuffer")
         }
         return out
     }
 
-    /// Copies all of `source` (or `count` floats) into this buffer on the device.
+    /// Copies all of `source` (or `count` elements) into this buffer on the device; both
+    /// store their elements alike.
     public func copy(from source: Buffer, count: Int? = nil) throws {
         precondition(!dry && !source.dry, "a measured buffer cannot be copied")
-        let n = (count ?? source.floatCount) * 4
+        precondition(storage == source.storage, "copy between \(source.storage) and \(storage) buffers")
+        let n = (count ?? source.floatCount) * storage.bytes
         precondition(n <= bytes && n <= source.bytes, "copy larger than a buffer")
         try check(clEnqueueCopyBuffer(context.queue, source.handle, handle, 0, 0, n, 0, nil, nil), "clEnqueueCopyBuffer")
     }
@@ -72,8 +99,10 @@ public final class Buffer: @unchecked Sendable {
 
     public func fill(_ value: Float, count: Int? = nil) throws {
         if dry { return }
-        let n = count ?? floatCount
-        precondition(n <= floatCount, "fill past the end of a \(bytes)-byte buffer")
+        precondition(!isHalf || value == 0, "an fp16 buffer is only filled with zeros")
+        // fp16: zero is all-zero bits, so the halves are filled as floats (one for two).
+        let n = isHalf ? (count ?? floatCount).divRoundUp(2) : count ?? floatCount
+        precondition(n * 4 <= bytes.roundedUp(to: 4), "fill past the end of a \(bytes)-byte buffer")
         let k = try context.kernel("fill", "fill_float")
         try k.launch(global: [n], local: [min(64, k.maxWorkGroupSize)], .b(self), .i(n), .f(value))
     }

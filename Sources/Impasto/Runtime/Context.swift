@@ -116,11 +116,19 @@ public final class CLContext: @unchecked Sendable {
 
     /// A kernel from an embedded `.cl` file.
     public func kernel(_ file: String, _ name: String, defines: [String: String] = [:]) throws -> Kernel {
-        try program(file, defines: defines).kernel(name)
+        let k = try program(file, defines: defines).kernel(name)
+        k.origin = (file, defines)
+        return k
     }
 
     public func buffer(floats count: Int) throws -> Buffer {
         try Buffer(context: self, bytes: max(count, 1) * MemoryLayout<Float>.size)
+    }
+
+    /// `count` elements stored as `storage` (fp16 buffers are rounded up to whole floats, so
+    /// `fill(0)` covers them).
+    public func buffer(count: Int, storage: Storage) throws -> Buffer {
+        try Buffer(context: self, bytes: (max(count, 1) * storage.bytes).roundedUp(to: 4), storage: storage, count: max(count, 1))
     }
 
     public func buffer(_ values: [Float]) throws -> Buffer {

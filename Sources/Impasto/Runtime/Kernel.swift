@@ -37,6 +37,8 @@ public final class Kernel: @unchecked Sendable {
     /// Declared parameters: (type name, is __local), when the driver reports them
     /// (some do not; the argument count is still checked).
     private let params: [(type: String, local: Bool)]?
+    /// The file and definitions it was built from (to build a variant: `Kernels.storing`).
+    var origin: (file: String, defines: [String: String]) = ("", [:])
     /// CL_KERNEL_WORK_GROUP_SIZE: the largest local size this kernel may use on its device.
     public let maxWorkGroupSize: Int
 

@@ -77,6 +77,9 @@ public final class ContentLossOp: Op {
         if let ownership {
             return [try k.maskMultiply(b.inputs[0], mask: ownership, into: target, channels: shape.c, count: shape.h * shape.w, accumulate: false)]
         }
+        if b.inputs[0].isHalf {  // the target stays fp32
+            return [try k.axpby(1, b.inputs[0], 0, target, count: shape.count)]
+        }
         try target.copy(from: b.inputs[0], count: shape.count)
         return []
     }
