@@ -33,6 +33,8 @@ let package = Package(
             ],
             path: "Sources/impasto"
         ),
+        // The README's "Using Impasto from Swift" example, built and run by RepositoryTests.
+        .executableTarget(name: "stylize-example", dependencies: ["Impasto"], path: "Sources/stylize-example"),
         // Test-only writers of the image variants the reader must handle.
         .target(name: "CImageFixtures", path: "Tests/CImageFixtures",
                 linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),

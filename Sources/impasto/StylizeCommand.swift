@@ -118,155 +118,61 @@ struct Stylize: ParsableCommand {
         let progress = ProgressDisplay(total: 0, quiet: quiet)
         Interrupt.install()
 
-        // 2. Inputs.
+        // 2. Inputs, and the request.
         let contentImage = try content.map { try ImageFile.read($0, maxPixels: maxPixels) } ?? SampleImages.landscape()
         var styleImages = try style.map { try ImageFile.read($0, maxPixels: maxPixels) }
         if demo { styleImages = [SampleImages.swirls()] }
         let initPicture = try initPath.map { try ImageFile.read($0, maxPixels: maxPixels) }
         let maskPicture = try mask.map { try ImageFile.read($0, maxPixels: maxPixels) }
         let (w, h) = try outputSize(for: contentImage)
+        let sizes = try scaleSchedule(w, h)
+        var request = StylizeRequest(content: contentImage, styles: styleImages, sizes: sizes.map { (width: $0.0, height: $0.1) },
+                                     iterations: try iterationSchedule(scales: sizes.count))
+        request.styleBlend = blend
+        request.styleScale = styleScale
+        request.mask = maskPicture
+        switch initImage {
+        case "content": request.start = .content
+        case "noise": request.start = .noise(seed: seed)
+        case "style": request.start = .style
+        default: request.start = .picture(initPicture!)
+        }
+        request.colors = preserveColors.flatMap(StylizeRequest.Colors.init(rawValue:)) ?? .style
+        request.loss = config
+        (request.contentWeight, request.styleWeight, request.tvWeight) = (contentWeight, styleWeight, tvWeight ?? 10)
+        request.optimizer = optimizer == "lbfgs" ? .lbfgs(history: lbfgsHistory) : .adam
+        (request.lr, request.lrDecayEvery, request.lrDecayGamma) = (lr, lrDecayEvery, lrDecayGamma)
+        try request.validate()
+
         let context = try tunedContext(deviceOptions.selector, quiet: quiet)
         try config.check(on: context.device)
-        // Dropped once the last model is built (a CPU device's buffers are host memory too).
-        var vgg: VGGWeights?
-        let randomWeights: Bool
-        (vgg, randomWeights) = try resolveWeights(progress)
-        let weightsOrigin = vgg!.origin
+        request.memoryLimit = try deviceMemoryLimit(context.device)
+        let (vgg, randomWeights) = try resolveWeights(progress)
+        request.balanceWeights = randomWeights
+        let weightsOrigin = vgg.origin
+        let run = Stylization(context: context, weights: vgg, releaseWeights: true)
 
-        // 3. Colour control (Gatys et al. 2017): what the network sees.
-        let originalContent = contentImage.resized(width: w, height: h)
-        var contentPicture = originalContent
-        switch preserveColors {
-        case "luminance":
-            styleImages = styleImages.map { ColorTransfer.matchedLuminance($0, to: originalContent) }
-            contentPicture = ColorTransfer.luminance(originalContent)
-        case "histogram":
-            styleImages = styleImages.map { ColorTransfer.matchHistogram($0, to: originalContent) }
-        default: break
-        }
-        /// What gets written, at the output size: in luminance mode, the result's luminance with
-        /// the content's colours.
-        let finish = { (p: RGBImage) -> RGBImage in
-            let full = p.resized(width: w, height: h)
-            return preserveColors == "luminance" ? ColorTransfer.combine(luminanceOf: full, colorsOf: originalContent) : full
-        }
-
-        // 4. The schedule, the log, the progress display.
-        let sizes = try scaleSchedule(w, h)
-        let perScale = try iterationSchedule(scales: sizes.count)
-        let total = perScale.reduce(0, +)  // each count is at most maxIterations (checkNumbers, iterationSchedule)
-        let memoryLimit = try deviceMemoryLimit(context.device)
-        var display = ProgressDisplay(total: total, quiet: quiet)
-        let logFile = try log.map { try outputs.openLog($0, option: "--log") }  // after the inputs: no empty log when one is bad
+        // 3. The observers: progress, log, progress sheet, numbered snapshots.
+        let total = request.totalIterations
+        let progressObserver = ProgressObserver(ProgressDisplay(total: total, quiet: quiet))
+        var observers: [StylizeObserver] = []
+        if let log { observers.append(LogObserver(try outputs.openLog(log, option: "--log"), multiScale: sizes.count > 1)) }  // after the inputs: no empty log when one is bad
+        observers.append(progressObserver)
+        if let progressImage { observers.append(SheetObserver(path: progressImage, width: w, height: h, total: total, quality: quality)) }
+        if let saveEvery { observers.append(SaveEveryObserver(output: output, every: saveEvery, total: total, quality: quality, outputs: outputs)) }
         let scaleText = sizes.count > 1 ? " in \(sizes.count) scales (" + sizes.map { "\($0.0)x\($0.1)" }.joined(separator: ", ") + ")" : ""
         progress.message("stylizing \(w)x\(h)\(scaleText) on \(context.device.name), \(total) iterations, weights \(weightsOrigin)")
-        var sheet = progressImage.map { _ in ProgressSheet(outputWidth: w, outputHeight: h) }
-        let snapshotEvery = max(1, total / 5)
-        let start = Date()
-        var iterating = 0.0  // seconds in the loops, without each scale's set-up
-        var interruptedAt: Int?
-        var previous: RGBImage?
-        var balanced: (Float, Float, Float)?
-        var i = 0  // iterations done over all scales
 
-        var adamState: AdamState?
-
-        for (scale, (sw, sh)) in sizes.enumerated() {
-            // 5. The model at this scale (tiled if it must be): targets, loss weights, starting point.
-            let lbfgsBytes = optimizer == "lbfgs" ? (2 * lbfgsHistory + 5) * 3 * sw * sh * 4 : 0
-            guard lbfgsBytes == 0 || memoryLimit > lbfgsBytes else {
-                throw ValidationError("L-BFGS's history needs \(mebibytes(lbfgsBytes)) at \(sw)x\(sh), more than the \(mebibytes(memoryLimit)) of device memory allowed: lower --lbfgs-history or the size")
-            }
-            let choice = try Stylizers.choose(context: context, weights: vgg!, width: sw, height: sh, config: config,
-                                              masked: maskPicture != nil, memoryLimit: memoryLimit - lbfgsBytes)
-            if let tiles = choice.tiles {
-                let b = tiles.borders
-                display.message("\(sw)x\(sh): \(tiles), \(choice.memory) of device memory; tile borders at x "
-                                + b.x.map(String.init).joined(separator: ",") + " and y " + b.y.map(String.init).joined(separator: ","))
-            }
-            let model = try Stylizers.build(choice, context: context, weights: vgg!, width: sw, height: sh, config: config,
-                                            masked: maskPicture != nil)
-            let content = contentPicture.resized(width: sw, height: sh)
-            try model.setStyles(Array(zip(styleImages, blend ?? Array(repeating: 1, count: styleImages.count))), scale: styleScale,
-                                weights: vgg, memoryLimit: memoryLimit)
-            if scale == sizes.count - 1 { vgg = nil }
-            try model.setMask(maskPicture)
-            try model.setContent(content)
-            if balanced == nil {
-                balanced = try lossWeights(model, contentPicture: content, styleImage: styleImages[0], config: config,
-                                           random: randomWeights, progress)
-            }
-            model.setWeights(content: balanced!.0, style: balanced!.1, tv: balanced!.2)
-            try model.setContent(content)
-            if let previous {
-                try model.upload(previous.resized(width: sw, height: sh))
-                if let adamState { try model.restoreAdam(adamState) }
-            } else {
-                switch initImage {
-                case "content": break
-                case "noise":
-                    var rng = SplitMix64(seed: seed)
-                    try model.setImage((0..<(3 * sw * sh)).map { _ in Float(rng.normal() * 0.001) })
-                case "style":
-                    try model.upload(styleImages[0].resized(width: sw, height: sh))
-                default:
-                    let start = initPicture!.resized(width: sw, height: sh)
-                    try model.upload(preserveColors == "luminance" ? ColorTransfer.luminance(start) : start)
-                }
-                if sheet != nil { sheet!.snapshot(finish(try model.picture()), iteration: 0) }
-            }
-
-            // 6. The loop.
-            let lbfgs = optimizer == "lbfgs" ? try LBFGS(model: model, history: lbfgsHistory) : nil
-            let loopStart = Date()
-            defer { iterating += Date().timeIntervalSince(loopStart) }
-            for k in 0..<perScale[scale] {
-                var rate = lbfgs == nil ? (lr ?? 0.3) * pow(lrDecayGamma, Double(k / lrDecayEvery)) : lr ?? 1
-                let terms: LossTerms
-                if let lbfgs {
-                    let (t, used) = try lbfgs.step(lr: Float(rate))
-                    terms = t
-                    rate = Double(used)
-                } else {
-                    terms = try model.step(lr: Float(rate))
-                }
-                let elapsed = Date().timeIntervalSince(start)
-                guard terms.total.isFinite else {
-                    throw ValidationError("the loss became \(terms.total) at iteration \(i); try a smaller --lr")
-                }
-                if let logFile {
-                    let scaleField = sizes.count > 1 ? String(format: ",\"scale\":\"%dx%d\"", sw, sh) : ""
-                    let line = String(format: "{\"iter\":%d,\"content\":%.9g,\"style\":%.9g,\"tv\":%.9g,\"total\":%.9g,\"lr\":%.9g,\"elapsed\":%.6f%@}\n",
-                                      i, terms.content, terms.style, terms.tv, terms.total, rate, elapsed, scaleField)
-                    try logFile.write(line)
-                }
-                display.update(iteration: i, losses: terms, elapsed: elapsed)
-                i += 1
-                if sheet != nil, let path = progressImage {
-                    sheet!.record(terms)
-                    if i % snapshotEvery == 0 || i == total {
-                        sheet!.snapshot(finish(try model.picture()), iteration: i)
-                        try ImageFile.write(sheet!.render(), to: path, quality: quality)
-                    }
-                }
-                if let every = saveEvery, i % every == 0, i < total {
-                    try outputs.checkReplaceable(numbered(output, i), option: "--save-every")
-                    try ImageFile.write(finish(try model.picture()), to: numbered(output, i), quality: quality)
-                }
-                if Interrupt.requested != 0 { interruptedAt = i; break }
-            }
-            previous = try model.picture()
-            if interruptedAt != nil { break }
-            if lbfgs == nil && scale + 1 < sizes.count { adamState = try model.adamState() }
-        }
-        let setUp = Date().timeIntervalSince(start) - iterating
-        try ImageFile.write(finish(previous!), to: output, quality: quality)
-        if let stopped = interruptedAt {
-            display.message("interrupted after \(stopped) iterations: wrote \(output)")
+        // 4. The run, and the output.
+        let result = try run.run(request, observers: observers, shouldStop: { Interrupt.requested != 0 })
+        try ImageFile.write(result.picture, to: output, quality: quality)
+        let display = progressObserver.display
+        if result.interrupted {
+            display.message("interrupted after \(result.iterations) iterations: wrote \(output)")
             Foundation.exit(Interrupt.exitStatus)
         }
         display.message(String(format: "wrote %@ (%.2f s per iteration, %.1f s of set-up: models, targets%@)", output,
-                               total > 0 ? iterating / Double(total) : 0, setUp, randomWeights ? ", loss balancing" : ""))
+                               total > 0 ? result.iterating / Double(total) : 0, result.setUp, randomWeights ? ", loss balancing" : ""))
         if randomWeights {
             display.message("note: this used random VGG19 weights, a demo only; for real results let impasto download the official weights (network needed once) or pass --weights vgg19-dcbb9e9d.pth")
         }
@@ -453,26 +359,6 @@ struct Stylize: ParsableCommand {
             writeStderr((isatty(STDERR_FILENO) != 0 ? "\r\u{1B}[K" + text : text + "\n"))
             if got == total && isatty(STDERR_FILENO) != 0 { writeStderr("\n") }
         }
-    }
-
-    /// The seed's weights unless overridden. With random weights the seed's balance gives a
-    /// featureless blur (design.md §4), so the terms are balanced from their step-0 sizes:
-    /// style worth 5× the TV term at the start, content worth as much as style at the far end.
-    func lossWeights(_ model: Stylizer, contentPicture: RGBImage, styleImage: RGBImage, config: LossConfig,
-                     random: Bool, _ progress: ProgressDisplay) throws -> (Float, Float, Float) {
-        let tv = tvWeight ?? 10
-        guard random, contentWeight == nil || styleWeight == nil else {
-            return (contentWeight ?? 1, styleWeight ?? 1e4, tv)
-        }
-        model.setWeights(content: 1, style: 1, tv: 1)
-        let atContent = try model.evaluate()  // X = content: raw style and TV
-        try model.upload(styleImage.resized(width: model.width, height: model.height))
-        let atStyle = try model.evaluate()    // X = style: raw content distance
-        let style = styleWeight ?? Float(5 * Double(tv) * Double(atContent.tv) / max(Double(atContent.style), 1e-30))
-        let content = contentWeight ?? (config.contentLayers.isEmpty ? 0
-            : Float(Double(style) * Double(atContent.style) / max(Double(atStyle.content), 1e-30)))
-        progress.message(String(format: "random weights: loss weights balanced to content %.3g, style %.3g, tv %.3g", content, style, tv))
-        return (content, style, tv)
     }
 }
 

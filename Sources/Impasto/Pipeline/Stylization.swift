@@ -1,0 +1,193 @@
+import Foundation
+
+/// What a run reports as it goes; observers (the CLI's progress display, JSON log, progress
+/// sheet and `--save-every` writer) turn the events into output.
+public enum StylizeEvent {
+    /// A scale does not fit the memory limit whole: it runs in these tiles.
+    case tiles(scale: Int, width: Int, height: Int, plan: TilePlan, memory: DeviceMemory)
+    /// Random weights: the loss weights the run balanced to.
+    case balanced(content: Float, style: Float, tv: Float)
+    /// The starting picture of the first scale (a snapshot at iteration 0).
+    case started(Snapshot)
+    /// One iteration done (`index` counts over all scales, from 0).
+    case iteration(Iteration)
+
+    public struct Iteration {
+        public let index, scale, width, height: Int
+        public let losses: LossTerms
+        public let rate: Double
+        /// Seconds since the run began.
+        public let elapsed: Double
+        /// The picture now, finished (colours, output size); made only if asked for.
+        public let snapshot: Snapshot
+        /// Whether this is the last iteration the run will do.
+        public let isLast: Bool
+    }
+
+    /// The current picture as the run would write it, computed on demand.
+    public struct Snapshot {
+        let make: () throws -> RGBImage
+        public func picture() throws -> RGBImage { try make() }
+    }
+}
+
+public protocol StylizeObserver: AnyObject {
+    func observe(_ event: StylizeEvent) throws
+}
+
+/// The result of a run: the finished picture at the output size.
+public struct StylizeResult {
+    public let picture: RGBImage
+    public let iterations: Int
+    /// Stopped early by `shouldStop`.
+    public let interrupted: Bool
+    /// Seconds in the iteration loops, and in everything else (models, targets, balancing).
+    public let iterating, setUp: Double
+}
+
+/// Runs `StylizeRequest`s on one device with one set of weights: coarse to fine over the
+/// request's sizes (each scale starts from the last one's result, with Adam's moments carried
+/// over), tiled where a scale does not fit, loss weights balanced for random weights, colours
+/// finished as asked. Events go to the observers; `shouldStop` is asked after every iteration.
+public final class Stylization {
+    public let context: CLContext
+    /// Dropped after the last model of a run is built when `releaseWeights` (a CPU device's
+    /// buffers are host memory too: the weights would be held twice).
+    private var weights: VGGWeights?
+    let releaseWeights: Bool
+
+    public init(context: CLContext, weights: VGGWeights, releaseWeights: Bool = false) {
+        self.context = context
+        self.weights = weights
+        self.releaseWeights = releaseWeights
+    }
+
+    public func run(_ request: StylizeRequest, observers: [StylizeObserver] = [],
+                    shouldStop: () -> Bool = { false }) throws -> StylizeResult {
+        try request.validate()
+        try request.loss.check(on: context.device)
+        guard weights != nil else { throw StyleTransferError("this Stylization's weights were released after its run") }
+        var vgg: VGGWeights! = weights  // the local reference, dropped with the stored one
+        func emit(_ e: StylizeEvent) throws { for o in observers { try o.observe(e) } }
+        let (w, h) = request.outputSize
+        let memoryLimit = request.memoryLimit ?? Stylizers.defaultLimit(context.device)
+        let config = request.loss
+
+        // Colour control: what the network sees, and what gets written.
+        let originalContent = request.content.resized(width: w, height: h)
+        var contentPicture = originalContent
+        var styleImages = request.styles
+        switch request.colors {
+        case .luminance:
+            styleImages = styleImages.map { ColorTransfer.matchedLuminance($0, to: originalContent) }
+            contentPicture = ColorTransfer.luminance(originalContent)
+        case .histogram:
+            styleImages = styleImages.map { ColorTransfer.matchHistogram($0, to: originalContent) }
+        case .style: break
+        }
+        let finish = { (p: RGBImage) -> RGBImage in
+            let full = p.resized(width: w, height: h)
+            return request.colors == .luminance ? ColorTransfer.combine(luminanceOf: full, colorsOf: originalContent) : full
+        }
+        let blend = request.styleBlend ?? Array(repeating: 1, count: styleImages.count)
+
+        let start = Date()
+        var iterating = 0.0
+        var interrupted = false
+        var previous: RGBImage?
+        var balanced: (Float, Float, Float)?
+        var carried: AdamState?
+        var i = 0
+        let total = request.totalIterations
+        for (scale, (sw, sh)) in request.sizes.enumerated() {
+            // The model at this scale (tiled if it must be): targets, loss weights, start.
+            let optimizerBytes: Int
+            switch request.optimizer {
+            case .adam: optimizerBytes = 0
+            case .lbfgs(let history): optimizerBytes = LBFGSOptimizer.bytes(history: history, pixels: 3 * sw * sh)
+            }
+            guard optimizerBytes == 0 || memoryLimit > optimizerBytes else {
+                throw StyleTransferError("L-BFGS's history needs \(mebibytes(optimizerBytes)) at \(sw)x\(sh), more than the \(mebibytes(memoryLimit)) of device memory allowed: lower --lbfgs-history or the size")
+            }
+            let choice = try Stylizers.choose(context: context, weights: vgg, width: sw, height: sh, config: config,
+                                              masked: request.mask != nil, memoryLimit: memoryLimit - optimizerBytes)
+            if let plan = choice.tiles { try emit(.tiles(scale: scale, width: sw, height: sh, plan: plan, memory: choice.memory)) }
+            let model = try Stylizers.build(choice, context: context, weights: vgg, width: sw, height: sh, config: config,
+                                            masked: request.mask != nil)
+            let content = contentPicture.resized(width: sw, height: sh)
+            try model.setStyles(Array(zip(styleImages, blend)), scale: request.styleScale, weights: vgg, memoryLimit: memoryLimit)
+            if scale == request.sizes.count - 1 && releaseWeights { weights = nil; vgg = nil }
+            try model.setMask(request.mask)
+            try model.setContent(content)
+            if balanced == nil {
+                balanced = try lossWeights(model, request: request, content: content, style: styleImages[0])
+                if request.balanceWeights { try emit(.balanced(content: balanced!.0, style: balanced!.1, tv: balanced!.2)) }
+            }
+            model.setWeights(content: balanced!.0, style: balanced!.1, tv: balanced!.2)
+            if let previous {
+                try model.upload(previous.resized(width: sw, height: sh))
+            } else {
+                switch request.start {
+                case .content: break
+                case .noise(let seed):
+                    var rng = SplitMix64(seed: seed)
+                    try model.setImage((0..<(3 * sw * sh)).map { _ in Float(rng.normal() * 0.001) })
+                case .style:
+                    try model.upload(styleImages[0].resized(width: sw, height: sh))
+                case .picture(let p):
+                    let first = p.resized(width: sw, height: sh)
+                    try model.upload(request.colors == .luminance ? ColorTransfer.luminance(first) : first)
+                }
+                try emit(.started(StylizeEvent.Snapshot { finish(try model.picture()) }))
+            }
+            let optimizer: Optimizer
+            switch request.optimizer {
+            case .adam: optimizer = AdamOptimizer(model: model)
+            case .lbfgs(let history): optimizer = try LBFGSOptimizer(model: model, history: history)
+            }
+            if let carried { try optimizer.resume(carried) }
+
+            // The loop.
+            let loopStart = Date()
+            for k in 0..<request.iterations[scale] {
+                let (terms, rate) = try optimizer.step(rate: request.rate(at: k))
+                guard terms.total.isFinite else {
+                    throw StyleTransferError("the loss became \(terms.total) at iteration \(i); try a smaller --lr")
+                }
+                let stop = shouldStop()
+                try emit(.iteration(StylizeEvent.Iteration(
+                    index: i, scale: scale, width: sw, height: sh, losses: terms, rate: rate,
+                    elapsed: Date().timeIntervalSince(start), snapshot: StylizeEvent.Snapshot { finish(try model.picture()) },
+                    isLast: stop || i + 1 == total)))
+                i += 1
+                if stop { interrupted = true; break }
+            }
+            iterating += Date().timeIntervalSince(loopStart)
+            previous = try model.picture()
+            if interrupted { break }
+            if scale + 1 < request.sizes.count { carried = try optimizer.carried() }
+        }
+        return StylizeResult(picture: finish(previous!), iterations: i, interrupted: interrupted,
+                             iterating: iterating, setUp: Date().timeIntervalSince(start) - iterating)
+    }
+
+    /// The request's weights, or with `balanceWeights` (random VGG19 weights, where the seed's
+    /// balance gives a featureless blur: design.md §4) balanced from their step-0 sizes: style
+    /// worth 5× the TV term at the start, content worth as much as style at the far end. X is
+    /// the content picture again afterwards.
+    func lossWeights(_ model: Stylizer, request: StylizeRequest, content: RGBImage, style: RGBImage) throws -> (Float, Float, Float) {
+        let tv = request.tvWeight
+        guard request.balanceWeights, request.contentWeight == nil || request.styleWeight == nil else {
+            return (request.contentWeight ?? 1, request.styleWeight ?? 1e4, tv)
+        }
+        model.setWeights(content: 1, style: 1, tv: 1)
+        let atContent = try model.evaluate()  // X = content: raw style and TV
+        try model.upload(style.resized(width: model.width, height: model.height))
+        let atStyle = try model.evaluate()    // X = style: raw content distance
+        try model.upload(content)
+        let styleWeight = request.styleWeight ?? Float(5 * Double(tv) * Double(atContent.tv) / max(Double(atContent.style), 1e-30))
+        let contentWeight = request.contentWeight ?? (request.loss.contentLayers.isEmpty ? 0
+            : Float(Double(styleWeight) * Double(atContent.style) / max(Double(atStyle.content), 1e-30)))
+        return (contentWeight, styleWeight, tv)
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+
+/// Everything one stylization needs, typed, checked in one place (`validate`): the pictures,
+/// how the run starts, the colour mode, the losses, the schedule over scales and the
+/// optimiser. `Stylization.run` carries it out; the CLI only builds one from its options.
+public struct StylizeRequest {
+    /// Where the optimisation starts.
+    public enum Start {
+        case content
+        /// Gaussian noise of standard deviation 0.001 in normalised units, from this seed.
+        case noise(seed: UInt64)
+        case style
+        /// A picture (any size: resized to each scale).
+        case picture(RGBImage)
+    }
+
+    /// Colour control (Gatys et al. 2017).
+    public enum Colors: String, CaseIterable, Sendable {
+        /// The style's colours, as the seed paints.
+        case style
+        /// Transfer on luminance only; the result gets the content's colours back.
+        case luminance
+        /// The style images' colours matched to the content's first.
+        case histogram
+    }
+
+    public enum OptimizerChoice: Equatable {
+        /// The seed's: lr decayed by `lrDecayGamma` every `lrDecayEvery` steps.
+        case adam
+        /// neural-style's, with this many correction pairs.
+        case lbfgs(history: Int)
+    }
+
+    public var content: RGBImage
+    /// The style pictures and their blend weights (normalised; nil: equal).
+    public var styles: [RGBImage]
+    public var styleBlend: [Float]?
+    /// The style pictures' size relative to each scale (neural-style's -style_scale).
+    public var styleScale = 1.0
+    /// White where the style applies, black where the content stays (any size).
+    public var mask: RGBImage?
+    public var start = Start.content
+    public var colors = Colors.style
+    public var loss = LossConfig()
+    /// Loss weights; nil: the seed's (1 and 1e4), or balanced from their step-0 sizes when
+    /// `balanceWeights` (random VGG19 weights, where the seed's balance paints a blur).
+    public var contentWeight: Float?
+    public var styleWeight: Float?
+    public var tvWeight: Float = 10
+    public var balanceWeights = false
+    /// Coarse to fine: the image sizes, smallest first; the last is the output's.
+    public var sizes: [(width: Int, height: Int)]
+    /// Iterations at each size.
+    public var iterations: [Int]
+    public var optimizer = OptimizerChoice.adam
+    /// nil: 0.3 for Adam, 1 for L-BFGS (whose step it scales; L-BFGS does not decay it).
+    public var lr: Double?
+    public var lrDecayEvery = 200
+    public var lrDecayGamma = 0.8
+    /// Device memory to use at most (nil: `Stylizers.defaultLimit`); larger pictures run in tiles.
+    public var memoryLimit: Int?
+
+    public init(content: RGBImage, styles: [RGBImage], sizes: [(width: Int, height: Int)], iterations: [Int]) {
+        self.content = content
+        self.styles = styles
+        self.sizes = sizes
+        self.iterations = iterations
+    }
+
+    /// Iterations per scale at most (8 scales of them still add up without overflow).
+    public static let maxIterations = 100_000_000
+
+    public var outputSize: (width: Int, height: Int) { sizes.last! }
+    public var totalIterations: Int { iterations.reduce(0, +) }
+
+    /// The learning rate at step `k` of a scale (Adam's schedule; L-BFGS's fixed scale).
+    public func rate(at k: Int) -> Double {
+        switch optimizer {
+        case .adam: return (lr ?? 0.3) * pow(lrDecayGamma, Double(k / lrDecayEvery))
+        case .lbfgs: return lr ?? 1
+        }
+    }
+
+    /// Every check that needs no device: sizes, counts, weights, blend, schedule.
+    public func validate() throws {
+        func fail(_ text: String) -> StyleTransferError { StyleTransferError(text) }
+        guard !styles.isEmpty else { throw fail("at least one style picture is needed") }
+        guard !sizes.isEmpty, sizes.count <= 8 else { throw fail("between 1 and 8 scales, not \(sizes.count)") }
+        for s in sizes where s.width < VGG19.minimumSide || s.height < VGG19.minimumSide {
+            throw fail("the scale \(s.width)x\(s.height) is below VGG19's \(VGG19.minimumSide)x\(VGG19.minimumSide)")
+        }
+        guard iterations.count == sizes.count else { throw fail("\(iterations.count) iteration counts for \(sizes.count) scales") }
+        guard iterations.allSatisfy({ (0...Self.maxIterations).contains($0) }) else {
+            throw fail("iterations must be between 0 and \(Self.maxIterations) at each scale")
+        }
+        if let blend = styleBlend {
+            guard blend.count == styles.count else { throw fail("--style-blend has \(blend.count) weights for \(styles.count) style images") }
+            guard blend.allSatisfy({ $0.isFinite && $0 >= 0 }), blend.contains(where: { $0 > 0 }) else {
+                throw fail("--style-blend weights must be 0 or more and not all 0")
+            }
+        }
+        guard styleScale.isFinite, styleScale > 0, styleScale <= 16 else { throw fail("--style-scale must be a number between 0 and 16") }
+        for (name, v) in [("--content-weight", contentWeight), ("--style-weight", styleWeight), ("--tv-weight", tvWeight)] {
+            if let v, !(v.isFinite && v >= 0) { throw fail("\(name) must be a finite number, 0 or more") }
+        }
+        if let lr { guard lr.isFinite, lr > 0 else { throw fail("--lr must be a positive number") } }
+        guard lrDecayEvery >= 1 else { throw fail("--lr-decay-every must be at least 1") }
+        guard lrDecayGamma.isFinite, lrDecayGamma > 0 else { throw fail("--lr-decay-gamma must be a positive number") }
+        if case .lbfgs(let history) = optimizer, !(1...1000).contains(history) {
+            throw fail("--lbfgs-history must be between 1 and 1000")
+        }
+    }
+}
