@@ -66,3 +66,38 @@ func checkWholeImageFits(_ context: CLContext, _ w: Int, _ h: Int, command: Stri
         throw ValidationError("\(command) --size \(w)x\(h) needs \(need) of device memory; \(device.name) has \(mebibytes(Int(device.globalMemBytes))), at most \(mebibytes(Int(device.maxAllocBytes))) in one buffer")
     }
 }
+
+// Option values the parser checks itself: an unknown one is a usage error naming the choices.
+extension PoolKind: ExpressibleByArgument {}
+extension ConvAlgorithm: ExpressibleByArgument {}
+extension Storage: ExpressibleByArgument {}
+
+enum OptimizerOption: String, CaseIterable, ExpressibleByArgument { case adam, lbfgs }
+
+/// --preserve-colors.
+enum ColorOption: String, CaseIterable, ExpressibleByArgument {
+    case luminance, histogram
+    var colors: StylizeRequest.Colors { self == .luminance ? .luminance : .histogram }
+}
+
+/// --init: content, noise, style, or an image file's path.
+enum StartOption: ExpressibleByArgument, Equatable {
+    case content, noise, style
+    case file(String)
+    init?(argument: String) {
+        switch argument {
+        case "content": self = .content
+        case "noise": self = .noise
+        case "style": self = .style
+        default: self = .file(argument)
+        }
+    }
+    var defaultValueDescription: String {
+        switch self {
+        case .content: return "content"
+        case .noise: return "noise"
+        case .style: return "style"
+        case .file(let path): return path
+        }
+    }
+}

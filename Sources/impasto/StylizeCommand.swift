@@ -16,15 +16,15 @@ struct Stylize: ParsableCommand {
     @Option(help: "The painting whose style is transferred; repeat for a blend of several.") var style: [String] = []
     @Option(help: "Blend weights of the styles, comma-separated (normalised; default equal).") var styleBlend: String?
     @Option(help: "Size of the style images relative to the output (neural-style's -style_scale).") var styleScale: Double = 1
-    @Option(name: .customLong("init"), help: "Start from: content, noise, style, or an image file.") var initImage: String = "content"
+    @Option(name: .customLong("init"), help: "Start from: content, noise, style, or an image file.") var initImage = StartOption.content
     @Option(help: "Seed for --init noise (the same seed on the same device gives the same output).") var seed: UInt64 = 0
     @Option(help: "Keep the content's colours: luminance (transfer on luminance only) or histogram (match the style's colours to the content first).")
-    var preserveColors: String?
-    @Option(help: "Pooling in VGG19: max or avg.") var pooling: String = "max"
+    var preserveColors: ColorOption?
+    @Option(help: "Pooling in VGG19: max or avg.") var pooling = PoolKind.max
     @Option(help: "Convolutions: winograd (fast) or direct (slower, closest to float64; see the README's accuracy figures).")
-    var conv: String = "winograd"
+    var conv = ConvAlgorithm.winograd
     @Option(help: "Storage of activations and gradients: fp32, or fp16 (half their memory, sums stay fp32; needs a device with cl_khr_fp16; see the README's accuracy figures).")
-    var storage: String = "fp32"
+    var storage = Storage.fp32
     @Option(help: "Content layers, comma-separated names (default relu4_4: the seed's conv4_4 tap, which torchvision's in-place ReLU turns into relu4_4's output).")
     var contentLayers: String?
     @Option(help: "Style layers, comma-separated names (default relu1_1,relu2_1,relu3_1,relu4_1,conv5_1: the seed's conv taps after torchvision's in-place ReLUs; conv1_1 … name the pre-ReLU outputs).")
@@ -38,7 +38,7 @@ struct Stylize: ParsableCommand {
     @Option(help: "Output size WIDTHxHEIGHT (default 500x400, 256x192 with --demo).") var size: String?
     @Option(help: "Fit the content's aspect ratio within N pixels on its longer side, instead of --size.") var maxSize: Int?
     @Option(help: "Optimisation steps (default 500, 100 with --demo).") var iterations: Int?
-    @Option(help: "adam (the seed's) or lbfgs (neural-style's: usually fewer iterations for the same loss).") var optimizer = "adam"
+    @Option(help: "adam (the seed's) or lbfgs (neural-style's: usually fewer iterations for the same loss).") var optimizer = OptimizerOption.adam
     @Option(help: "L-BFGS history size (neural-style's -lbfgs_num_correction).") var lbfgsHistory = 100
     @Option(help: "Learning rate (default 0.3 for Adam, 1 for L-BFGS, whose step it scales; L-BFGS does not decay it).")
     var lr: Double?
@@ -68,6 +68,21 @@ struct Stylize: ParsableCommand {
     /// Iterations per scale at most (8 scales of them still add up without overflow).
     static let maxIterations = 100_000_000
 
+    /// Every check of the options alone (no file read, no device): a usage error, exit 64.
+    func validate() throws {
+        try checkNumbers()
+        if demo && (content != nil || !style.isEmpty) { throw ValidationError("--demo paints its own pictures: leave out --content and --style") }
+        if !demo && (content == nil || style.isEmpty) {
+            throw ValidationError("give --content and --style (or --demo for built-in sample pictures)")
+        }
+        _ = try lossConfig()
+        _ = try blendWeights()
+        guard styleScale.isFinite, styleScale > 0, styleScale <= 16 else { throw ValidationError("--style-scale must be a number between 0 and 16") }
+        guard (1...8).contains(scales) else { throw ValidationError("--scales must be between 1 and 8") }
+        if scaleSizes != nil && scales != 1 { throw ValidationError("give --scales or --scale-sizes, not both") }
+        _ = try ImageFile.format(of: output)
+    }
+
     func run() throws {
         guarded { try stylize() }
     }
@@ -77,13 +92,8 @@ struct Stylize: ParsableCommand {
     /// configuration, the style blend and the --init picture's path (nil for content, noise or
     /// style).
     func checkOptions() throws -> (LossConfig, [Float]?, String?, OutputGuard) {
-        try checkNumbers()
-        _ = try ImageFile.format(of: output)
-        if demo && (content != nil || !style.isEmpty) { throw ValidationError("--demo paints its own pictures: leave out --content and --style") }
-        if !demo && (content == nil || style.isEmpty) {
-            throw ValidationError("give --content and --style (or --demo for built-in sample pictures)")
-        }
-        let initPath = ["content", "noise", "style"].contains(initImage) ? nil : initImage
+        let initPath: String?
+        if case .file(let path) = initImage { initPath = path } else { initPath = nil }
         // Every file written is checked against every input, by identity, before any work.
         var outputs = OutputGuard()
         for (path, option) in [(content, "--content"), (initPath, "--init"), (mask, "--mask")] + style.map({ ($0, "--style") }) {
@@ -103,13 +113,7 @@ struct Stylize: ParsableCommand {
                 throw ValidationError("--log and \(other == output ? "--output" : "--progress-image") are the same file")
             }
         }
-        let config = try lossConfig()
-        let blend = try blendWeights()
-        guard preserveColors == nil || ["luminance", "histogram"].contains(preserveColors!) else {
-            throw ValidationError("--preserve-colors takes luminance or histogram, not '\(preserveColors!)'")
-        }
-        guard styleScale.isFinite, styleScale > 0, styleScale <= 16 else { throw ValidationError("--style-scale must be a number between 0 and 16") }
-        return (config, blend, initPath, outputs)
+        return (try lossConfig(), try blendWeights(), initPath, outputs)
     }
 
     func stylize() throws {
@@ -132,15 +136,15 @@ struct Stylize: ParsableCommand {
         request.styleScale = styleScale
         request.mask = maskPicture
         switch initImage {
-        case "content": request.start = .content
-        case "noise": request.start = .noise(seed: seed)
-        case "style": request.start = .style
-        default: request.start = .picture(initPicture!)
+        case .content: request.start = .content
+        case .noise: request.start = .noise(seed: seed)
+        case .style: request.start = .style
+        case .file: request.start = .picture(initPicture!)
         }
-        request.colors = preserveColors.flatMap(StylizeRequest.Colors.init(rawValue:)) ?? .style
+        request.colors = preserveColors?.colors ?? .style
         request.loss = config
         (request.contentWeight, request.styleWeight, request.tvWeight) = (contentWeight, styleWeight, tvWeight ?? 10)
-        request.optimizer = optimizer == "lbfgs" ? .lbfgs(history: lbfgsHistory) : .adam
+        request.optimizer = optimizer == .lbfgs ? .lbfgs(history: lbfgsHistory) : .adam
         (request.lr, request.lrDecayEvery, request.lrDecayGamma) = (lr, lrDecayEvery, lrDecayGamma)
         try request.validate()
 
@@ -181,11 +185,9 @@ struct Stylize: ParsableCommand {
     /// The sizes of a coarse-to-fine run, smallest first, the output size last: halving from
     /// the output size (--scales), or at the given longer sides (--scale-sizes).
     func scaleSchedule(_ w: Int, _ h: Int) throws -> [(Int, Int)] {
-        guard (1...8).contains(scales) else { throw ValidationError("--scales must be between 1 and 8") }
         let long = max(w, h)
         var factors: [Double]
         if let list = scaleSizes {
-            guard scales == 1 else { throw ValidationError("give --scales or --scale-sizes, not both") }
             let sides = try list.split(separator: ",", omittingEmptySubsequences: false).map { part -> Int in
                 guard let v = Int(part.trimmingCharacters(in: .whitespaces)), v > 0 else {
                     throw ValidationError("--scale-sizes: '\(part)' is not a positive whole number")
@@ -238,7 +240,6 @@ struct Stylize: ParsableCommand {
         }
         if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be at least 1") }
         if let lr { guard lr.isFinite, lr > 0 else { throw ValidationError("--lr must be a positive number") } }
-        guard ["adam", "lbfgs"].contains(optimizer) else { throw ValidationError("--optimizer takes adam or lbfgs, not '\(optimizer)'") }
         guard (1...1000).contains(lbfgsHistory) else { throw ValidationError("--lbfgs-history must be between 1 and 1000") }
         guard lrDecayEvery >= 1 else { throw ValidationError("--lr-decay-every must be at least 1") }
         guard lrDecayGamma.isFinite, lrDecayGamma > 0 else { throw ValidationError("--lr-decay-gamma must be a positive number") }
@@ -277,12 +278,7 @@ struct Stylize: ParsableCommand {
             }
             c.styleLayerWeights = ws
         }
-        guard let p = VGG19.Pooling(rawValue: pooling) else { throw ValidationError("--pooling takes max or avg, not '\(pooling)'") }
-        c.pooling = p
-        guard let algorithm = ConvAlgorithm(rawValue: conv) else { throw ValidationError("--conv takes winograd or direct, not '\(conv)'") }
-        c.convolution = algorithm
-        guard let s = Storage(rawValue: storage) else { throw ValidationError("--storage takes fp32 or fp16, not '\(storage)'") }
-        c.storage = s
+        (c.pooling, c.convolution, c.storage) = (pooling, conv, storage)
         c.normalizeGradients = normalizeGradients
         return c
     }

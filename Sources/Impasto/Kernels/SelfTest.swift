@@ -21,13 +21,8 @@ public enum SelfTest {
 
     public static func run(on context: CLContext) throws -> [Result] {
         let k = try Kernels(context: context)
-        var seed: UInt64 = 5
-        func random(_ n: Int, _ scale: Float = 1) -> [Float] {
-            (0..<n).map { _ in
-                seed = seed &* 6364136223846793005 &+ 1442695040888963407
-                return (Float(seed >> 40) / Float(1 << 24) * 2 - 1) * scale
-            }
-        }
+        var rng = SplitMix64(seed: 5)
+        func random(_ n: Int, _ scale: Float = 1) -> [Float] { rng.floats(n, scale: scale) }
         func error(_ got: [Float], _ want: [Double]) -> Double {
             var num = 0.0, den = 0.0
             for (g, w) in zip(got, want) { num += (Double(g) - w) * (Double(g) - w); den += w * w }

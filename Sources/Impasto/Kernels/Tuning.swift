@@ -128,11 +128,8 @@ public enum Autotune {
     }
 
     static func randomFloats(_ n: Int) -> [Float] {
-        var seed: UInt64 = 1
-        return (0..<n).map { _ -> Float in
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Float(seed >> 40) / Float(1 << 24) - 0.5
-        }
+        var rng = SplitMix64(seed: 1)
+        return rng.floats(n, scale: 0.5)
     }
 
     static func wallSeconds(_ body: () throws -> Void) rethrows -> Double {

@@ -30,7 +30,7 @@ public enum VGG19 {
         return (convIndices.contains(index) ? "conv" : "relu") + "\(block)_\(conv)"
     }
 
-    public enum Pooling: String, CaseIterable { case max, avg }
+    public typealias Pooling = PoolKind
 
     /// Every module name up to conv5_1, in order.
     public static var moduleNames: [String] { (0...lastModule).map(name(of:)) }

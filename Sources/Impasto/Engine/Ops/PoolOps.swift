@@ -1,17 +1,20 @@
+/// Which 2×2 pooling: max (VGG19's own) or average (`--pooling avg`).
+public enum PoolKind: String, CaseIterable, Sendable { case max, avg }
+
 /// 2×2 stride-2 pooling (floor), max (VGG19's own) or average (`--pooling avg`). Max keeps
 /// each window's argmax as a byte for its backward; the average backward needs nothing.
 public final class PoolOp: Op {
     public let name: String
     let k: Kernels
     let shape: TensorShape  // input
-    let kind: VGG19.Pooling
+    let kind: PoolKind
     let argmax: Buffer?
 
     public var backwardReadsInputs: Bool { false }
     public var backwardReadsOutput: Bool { false }
     public var ownedBytes: Int { argmax?.bytes ?? 0 }
 
-    public init(name: String, kernels: Kernels, input: TensorShape, kind: VGG19.Pooling) throws {
+    public init(name: String, kernels: Kernels, input: TensorShape, kind: PoolKind) throws {
         self.name = name
         k = kernels
         shape = input
