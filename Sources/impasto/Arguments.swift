@@ -47,7 +47,7 @@ func tunedContext(_ selector: String?, quiet: Bool = false) throws -> CLContext 
         switch source {
         case .cached, .disabled: break
         case .measured:
-            writeStderr("tuned for \(context.device.name) (\(source)): \(context.tuning) (kept in \(Autotune.file.path))\n")
+            writeStderr("tuned for \(context.device.name) (\(source)): \(context.tuning) (kept in \(context.settings.tuningFile.path))\n")
         case .defaults:
             writeStderr("\(context.device.name): \(source); \(context.tuning)\n")
         }

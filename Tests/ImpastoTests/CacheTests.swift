@@ -13,20 +13,18 @@ final class CacheTests: XCTestCase {
     /// The second context loads the binary the first one wrote; a damaged binary is compiled
     /// from source again (and replaced), never an error.
     func testProgramBinariesAreCachedAndDamageFallsBack() throws {
-        let dir = try temporaryDirectory()
-        let saved = ProgramCache.directory
-        ProgramCache.directory = dir
-        setenv("IMPASTO_PROGRAM_CACHE", "1", 1)
-        defer { ProgramCache.directory = saved; unsetenv("IMPASTO_PROGRAM_CACHE") }
+        var settings = RuntimeSettings(cacheDirectory: try temporaryDirectory())
+        settings.programCache = true
+        let dir = settings.programDirectory
         let device = TestEnv.context.device
 
-        let first = try CLContext(device: device)
+        let first = try CLContext(device: device, settings: settings)
         XCTAssertFalse(try first.program("saxpy").fromCache)
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
         XCTAssertEqual(files.filter { $0.hasSuffix(".bin") }.count, 1, "\(files)")
         XCTAssertTrue(files.allSatisfy { $0.hasSuffix(".bin") }, "no temporary file left: \(files)")
 
-        let second = try CLContext(device: device)
+        let second = try CLContext(device: device, settings: settings)
         XCTAssertTrue(try second.program("saxpy").fromCache)
         try saxpyWorks(second)
         XCTAssertFalse(try second.program("saxpy", defines: ["UNUSED": "1"]).fromCache, "other options, other binary")
@@ -34,10 +32,10 @@ final class CacheTests: XCTestCase {
         for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) {
             try Data("not a binary".utf8).write(to: dir.appendingPathComponent(name))
         }
-        let third = try CLContext(device: device)
+        let third = try CLContext(device: device, settings: settings)
         XCTAssertFalse(try third.program("saxpy").fromCache)
         try saxpyWorks(third)
-        XCTAssertTrue(try CLContext(device: device).program("saxpy").fromCache, "the damaged binary was replaced")
+        XCTAssertTrue(try CLContext(device: device, settings: settings).program("saxpy").fromCache, "the damaged binary was replaced")
     }
 
     /// The quirk table drives the program cache's default: off on POCL (its own cache) and on
@@ -48,24 +46,22 @@ final class CacheTests: XCTestCase {
         let platform = device.platformName.lowercased()
         if platform.contains("portable computing language") { XCTAssertTrue(quirks.contains("pocl-own-cache"), "\(quirks)") }
         if platform.contains("intel(r) opencl") { XCTAssertTrue(quirks.contains("intel-binaries-drop-arg-info"), "\(quirks)") }
-        if ProcessInfo.processInfo.environment["IMPASTO_PROGRAM_CACHE"] == nil {
-            XCTAssertEqual(ProgramCache.enabled(for: device), !DriverQuirks.of(device).contains { $0.effect == .noProgramCache })
-        }
+        let settings = RuntimeSettings(cacheDirectory: try temporaryDirectory())  // programCache nil: the quirks decide
+        XCTAssertEqual(ProgramCache.enabled(for: device, settings: settings), !DriverQuirks.of(device).contains { $0.effect == .noProgramCache })
+        var forced = settings
+        forced.programCache = true
+        XCTAssertTrue(ProgramCache.enabled(for: device, settings: forced))
     }
 
-    /// Points the autotune's cache at a fresh file for the rest of this test.
-    func useTemporaryTuningFile() throws {
-        let dir = try temporaryDirectory()
-        let saved = Autotune.file
-        Autotune.file = dir.appendingPathComponent("tuning.json")
-        addTeardownBlock { Autotune.file = saved }
+    /// A context on the test device whose autotune cache is a fresh file.
+    func contextWithTemporaryTuningFile() throws -> CLContext {
+        try CLContext(device: TestEnv.context.device, settings: RuntimeSettings(cacheDirectory: try temporaryDirectory()))
     }
 
     /// Tuned once per device, then read back; an entry with values outside the choices is
     /// measured again; other devices' entries are kept.
     func testTuningIsMeasuredOnceAndCached() throws {
-        try useTemporaryTuningFile()
-        let ctx = TestEnv.context, shape = (c: 16, h: 32, w: 64)
+        let ctx = try contextWithTemporaryTuningFile(), shape = (c: 16, h: 32, w: 64)
         let (first, source) = try Autotune.tuning(for: ctx, shape: shape)
         guard case .measured(_, _, let complete) = source else { return XCTFail("\(source)") }
         XCTAssertTrue(complete, "\(source)")
@@ -76,11 +72,11 @@ final class CacheTests: XCTestCase {
 
         let key = Autotune.key(for: ctx.device)
         let bad = "{\"\(key)\": {\"winogradTiles\": 3, \"gemmLocal\": [1, 1], \"transformLocal\": 16, \"transformTiles\": 16}, \"another-device\": {\"winogradTiles\": 512, \"gemmLocal\": [4, 4], \"transformLocal\": 64, \"transformTiles\": 1}}"
-        try Data(bad.utf8).write(to: Autotune.file)
+        try Data(bad.utf8).write(to: ctx.settings.tuningFile)
         let (fixed, resource) = try Autotune.tuning(for: ctx, shape: shape)
         XCTAssertNotEqual(resource, .cached)
         XCTAssertTrue(fixed.isValid)
-        let stored = try JSONDecoder().decode([String: Tuning].self, from: Data(contentsOf: Autotune.file))
+        let stored = try JSONDecoder().decode([String: Tuning].self, from: Data(contentsOf: ctx.settings.tuningFile))
         XCTAssertEqual(stored[key], fixed)
         XCTAssertEqual(stored["another-device"], Tuning(winogradTiles: 512, gemmLocal: [4, 4], transformLocal: 64, transformTiles: 1))
     }
@@ -88,13 +84,12 @@ final class CacheTests: XCTestCase {
     /// The autotune is bounded: a device slower than the probe's limit keeps the defaults
     /// untimed (and nothing is cached), and a spent budget stops the timing with the best so far.
     func testTuningIsBoundedInTime() throws {
-        try useTemporaryTuningFile()
-        let ctx = TestEnv.context, shape = (c: 16, h: 32, w: 64)
+        let ctx = try contextWithTemporaryTuningFile(), shape = (c: 16, h: 32, w: 64)
         let (slow, slowSource) = try Autotune.tuning(for: ctx, shape: shape, limits: .init(probeSeconds: 0))
         XCTAssertEqual(slow, Tuning.defaults(for: ctx.device))
         guard case .defaults(let why) = slowSource else { return XCTFail("\(slowSource)") }
         XCTAssertTrue(why.contains("probe"), why)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: Autotune.file.path), "defaults from a slow probe are not cached")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ctx.settings.tuningFile.path), "defaults from a slow probe are not cached")
 
         let (cut, cutSource) = try Autotune.tuning(for: ctx, shape: shape, limits: .init(budgetSeconds: 0))
         XCTAssertTrue(cut.isValid)

@@ -373,12 +373,9 @@ final class DownloadHardeningTests: XCTestCase {
     func testTricklingServerIsGivenUp() throws {
         let server = try LoopbackServer(files: ["slow.pth": try body], trickle: ["slow.pth"], trickleInterval: 0.2)
         defer { server.stop() }
-        let saved = (WeightsDownload.minimumBytesPerSecond, WeightsDownload.grace)
-        WeightsDownload.minimumBytesPerSecond = 1000
-        WeightsDownload.grace = 1
-        defer { (WeightsDownload.minimumBytesPerSecond, WeightsDownload.grace) = saved }
         let start = Date()
-        XCTAssertThrowsError(try WeightsDownload.download(URL(string: server.url("slow.pth"))!, to: tmp.appendingPathComponent("slow.pth"), progress: nil)) {
+        XCTAssertThrowsError(try WeightsDownload.download(URL(string: server.url("slow.pth"))!, to: tmp.appendingPathComponent("slow.pth"), expectedSHA256: nil,
+                                                     minimumRate: .init(bytesPerSecond: 1000, grace: 1), progress: nil)) {
             XCTAssertTrue("\($0)".contains("too slow"), "\($0)")
         }
         XCTAssertLessThan(Date().timeIntervalSince(start), 20)
@@ -399,17 +396,15 @@ final class DownloadHardeningTests: XCTestCase {
         XCTAssertTrue(message.contains("cache directory") && message.contains("not a directory"), message)
         if r.status != 0 { XCTAssertTrue(r.stderr.contains("cache directory"), r.stderr) }
 
-        let saved = ProgramCache.directory
-        ProgramCache.directory = tmp.appendingPathComponent("programs")
-        defer { ProgramCache.directory = saved }
+        let programs = tmp.appendingPathComponent("programs")
         let binary = Data((0..<4096).map { UInt8($0 % 253) })
-        ProgramCache.store(binary, key: "k")
-        XCTAssertEqual(ProgramCache.load("k"), binary)
-        let file = ProgramCache.file("k")
+        ProgramCache.store(binary, key: "k", in: programs)
+        XCTAssertEqual(ProgramCache.load("k", from: programs), binary)
+        let file = ProgramCache.file("k", in: programs)
         let whole = try Data(contentsOf: file)
         for damaged in [whole.prefix(whole.count - 100), whole.prefix(40), { var d = whole; d[d.count - 1] ^= 1; return d }()] {
             try damaged.write(to: file)
-            XCTAssertNil(ProgramCache.load("k"), "a damaged binary must not load")
+            XCTAssertNil(ProgramCache.load("k", from: programs), "a damaged binary must not load")
         }
     }
 }

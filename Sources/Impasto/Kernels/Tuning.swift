@@ -76,7 +76,6 @@ public enum TuningSource: Equatable, CustomStringConvertible {
 /// very slow driver) keeps the defaults untimed; otherwise candidates are timed until
 /// `Limits.budgetSeconds` have passed, and the best so far is kept.
 public enum Autotune {
-    nonisolated(unsafe) public static var file = CacheDirectory.url.appendingPathComponent("tuning.json")
     static let schema = 3
 
     public struct Limits {
@@ -107,14 +106,15 @@ public enum Autotune {
     public static func tuning(for context: CLContext, shape: (c: Int, h: Int, w: Int) = (128, 128, 256),
                               limits: Limits = Limits()) throws -> (Tuning, TuningSource) {
         let defaults = Tuning.defaults(for: context.device)
-        if ProcessInfo.processInfo.environment["IMPASTO_AUTOTUNE"] == "0" { return (defaults, .disabled) }
+        if !context.settings.autotune { return (defaults, .disabled) }
         let key = key(for: context.device)
+        let file = context.settings.tuningFile
         var entries = (try? JSONDecoder().decode([String: Tuning].self, from: Data(contentsOf: file))) ?? [:]
         if let cached = entries[key], cached.isValid { return (cached, .cached) }
         let (tuned, source) = try measure(context, shape: shape, limits: limits)
         if case .measured = source {
             entries[key] = tuned
-            store(entries)
+            store(entries, in: file)
         }
         return (tuned, source)
     }
@@ -216,7 +216,7 @@ public enum Autotune {
 
     /// Written to a temporary name and renamed; a cache that cannot be written only costs the
     /// next start a tuning run.
-    static func store(_ entries: [String: Tuning]) {
+    static func store(_ entries: [String: Tuning], in file: URL) {
         let fm = FileManager.default
         let tmp = file.deletingLastPathComponent().appendingPathComponent(".tuning.\(getpid()).tmp")
         do {

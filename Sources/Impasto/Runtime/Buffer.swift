@@ -40,14 +40,9 @@ public final class Buffer: @unchecked Sendable {
         if !dry { context.noteBufferCreated(bytes: bytes) }
     }
 
-    /// IMPASTO_KEEP_BUFFERS=1 never releases device memory: oclgrind (21.10) loses track of
-    /// which bytes are initialised when a released buffer's slot is reused, and reports
-    /// false errors. Only its test run sets this.
-    private static let keepReleased = ProcessInfo.processInfo.environment["IMPASTO_KEEP_BUFFERS"] == "1"
-
     deinit {
         if !dry { context.noteBufferReleased(bytes: bytes) }
-        if !Buffer.keepReleased { clReleaseMemObject(handle) }
+        if !context.settings.keepReleasedBuffers { clReleaseMemObject(handle) }  // see RuntimeSettings
     }
 
     public func write(_ values: [Float], at offset: Int = 0) throws {

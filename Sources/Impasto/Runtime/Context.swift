@@ -57,8 +57,12 @@ public final class CLContext: @unchecked Sendable {
         return true
     }
 
-    public init(device: Device) throws {
+    /// Caches, autotune, program cache: what the library is told (see `RuntimeSettings`).
+    public let settings: RuntimeSettings
+
+    public init(device: Device, settings: RuntimeSettings = .fromEnvironment()) throws {
         self.device = device
+        self.settings = settings
         tuning = Tuning.defaults(for: device)
         var status: cl_int = 0
         var deviceID: cl_device_id? = device.id
@@ -76,9 +80,9 @@ public final class CLContext: @unchecked Sendable {
     }
 
     /// The preferred device, or the one `selector` names (see `Device.select`).
-    public convenience init(selecting selector: String? = nil) throws {
+    public convenience init(selecting selector: String? = nil, settings: RuntimeSettings = .fromEnvironment()) throws {
         let devices = try Device.all()
-        try self.init(device: Device.select(selector, among: devices))
+        try self.init(device: Device.select(selector, among: devices), settings: settings)
     }
 
     deinit {

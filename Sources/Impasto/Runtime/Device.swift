@@ -132,8 +132,9 @@ public struct Device: @unchecked Sendable {
 /// No OpenCL platform at all: says what to install.
 public struct NoOpenCL: Error, CustomStringConvertible {
     public var description: String {
-        // POCL lists no device when it cannot make its kernel cache: say that, not "install".
-        let base = CacheDirectory.url.deletingLastPathComponent().path
+        // POCL lists no device when it cannot make its kernel cache (under the same
+        // XDG_CACHE_HOME): say that, not "install".
+        let base = RuntimeSettings.fromEnvironment().cacheDirectory.deletingLastPathComponent().path
         if let problem = CacheDirectory.problem(base) {
             return "no OpenCL device could start: the cache directory \(InputFile.display(base)) is unusable (\(problem)); "
                 + "drivers such as POCL keep compiled kernels there: set XDG_CACHE_HOME to a writable directory"

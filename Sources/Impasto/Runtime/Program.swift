@@ -21,9 +21,10 @@ public final class Program: @unchecked Sendable {
     public init(context: CLContext, source: String, name: String, options: String) throws {
         self.context = context
         self.name = name
-        let cacheKey = ProgramCache.enabled(for: context.device)
+        let directory = context.settings.programDirectory
+        let cacheKey = ProgramCache.enabled(for: context.device, settings: context.settings)
             ? ProgramCache.key(source: source, options: options, device: context.device) : nil
-        if let cacheKey, let binary = ProgramCache.load(cacheKey), let cached = Self.fromBinary(binary, context: context, options: options) {
+        if let cacheKey, let binary = ProgramCache.load(cacheKey, from: directory), let cached = Self.fromBinary(binary, context: context, options: options) {
             handle = cached
             fromCache = true
             return
@@ -42,7 +43,7 @@ public final class Program: @unchecked Sendable {
             let log = (try? buildLog()) ?? "(no build log)"
             throw CLError(built, "clBuildProgram(\(name).cl)", detail: log)
         }
-        if let cacheKey, let binary = binary() { ProgramCache.store(binary, key: cacheKey) }
+        if let cacheKey, let binary = binary() { ProgramCache.store(binary, key: cacheKey, in: directory) }
     }
 
     /// A program built from a cached binary, or nil when the driver refuses it (another

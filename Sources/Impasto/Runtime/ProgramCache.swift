@@ -8,15 +8,9 @@ import Foundation
 /// asking it for a binary costs a compile; Intel's CPU runtime drops the argument types of
 /// programs built from binaries). `IMPASTO_PROGRAM_CACHE=1` turns it on there too, `=0` off everywhere.
 public enum ProgramCache {
-    /// Where binaries go: `<cache>/programs` (see `CacheDirectory`).
-    nonisolated(unsafe) public static var directory = CacheDirectory.url.appendingPathComponent("programs")
-
-    public static func enabled(for device: Device) -> Bool {
-        switch ProcessInfo.processInfo.environment["IMPASTO_PROGRAM_CACHE"] {
-        case "1": return true
-        case "0": return false
-        default: return !DriverQuirks.of(device).contains { $0.effect == .noProgramCache }
-        }
+    /// `settings.programCache`, else what the device's quirks say.
+    public static func enabled(for device: Device, settings: RuntimeSettings) -> Bool {
+        settings.programCache ?? !DriverQuirks.of(device).contains { $0.effect == .noProgramCache }
     }
 
     static func key(source: String, options: String, device: Device) -> String {
@@ -28,15 +22,15 @@ public enum ProgramCache {
         return h.finalize()
     }
 
-    static func file(_ key: String) -> URL { directory.appendingPathComponent(key + ".bin") }
+    static func file(_ key: String, in directory: URL) -> URL { directory.appendingPathComponent(key + ".bin") }
 
     /// A cached file is "IMPB", the binary's length (8 bytes, little-endian), its SHA-256 (64
     /// hex digits), then the binary: a truncated or damaged file is never handed to the driver
     /// (some crash inside clCreateProgramWithBinary on one).
     static let magic = Data("IMPB".utf8)
 
-    static func load(_ key: String) -> Data? {
-        guard let file = try? InputFile.Reader(file(key).path), file.size >= 76, file.size < 1 << 30,
+    static func load(_ key: String, from directory: URL) -> Data? {
+        guard let file = try? InputFile.Reader(file(key, in: directory).path), file.size >= 76, file.size < 1 << 30,
               let all = try? file.read(at: 0, count: file.size), all.prefix(4) == magic else { return nil }
         let length = all[4..<12].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
         guard length == all.count - 76 else { return nil }
@@ -47,7 +41,7 @@ public enum ProgramCache {
     }
 
     /// Writes to a temporary name and renames, so a reader never sees half a binary.
-    static func store(_ binary: Data, key: String) {
+    static func store(_ binary: Data, key: String, in directory: URL) {
         let fm = FileManager.default
         let tmp = directory.appendingPathComponent(".\(key).\(getpid()).tmp")
         var h = SHA256()
@@ -56,24 +50,18 @@ public enum ProgramCache {
         do {
             try fm.createDirectory(at: directory, withIntermediateDirectories: true)
             try framed.write(to: tmp)
-            if rename(tmp.path, file(key).path) != 0 { try? fm.removeItem(at: tmp) }
+            if rename(tmp.path, file(key, in: directory).path) != 0 { try? fm.removeItem(at: tmp) }
         } catch {
             try? fm.removeItem(at: tmp)  // a cache that cannot be written only costs start-up time
         }
     }
 }
 
-/// `$XDG_CACHE_HOME/impasto`, else `~/.cache/impasto`: downloaded weights, program binaries,
+/// The cache folder (`RuntimeSettings.cacheDirectory`): downloaded weights, program binaries,
 /// tuning results.
 public enum CacheDirectory {
-    public static var url: URL {
-        let env = ProcessInfo.processInfo.environment
-        if let x = env["XDG_CACHE_HOME"], !x.isEmpty { return URL(fileURLWithPath: x).appendingPathComponent("impasto") }
-        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/impasto")
-    }
-
     /// Makes the directory, or says in one line what is wrong with it.
-    public static func create() throws {
+    public static func create(_ url: URL) throws {
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         } catch {

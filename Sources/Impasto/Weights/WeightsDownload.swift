@@ -9,14 +9,6 @@ import FoundationNetworking
 public enum WeightsDownload {
     public static let officialURL = URL(string: "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth")!
 
-    /// IMPASTO_WEIGHTS_URL replaces the official address (a mirror; the tests' loopback server).
-    public static var sourceURL: URL {
-        if let s = ProcessInfo.processInfo.environment["IMPASTO_WEIGHTS_URL"], let u = URL(string: s) { return u }
-        return officialURL
-    }
-
-    /// `$XDG_CACHE_HOME/impasto`, else `~/.cache/impasto`.
-    public static var cacheDirectory: URL { CacheDirectory.url }
 
     /// The hash prefix a file name promises ("vgg19-dcbb9e9d.pth" → "dcbb9e9d"), if any.
     static func expectedPrefix(_ fileName: String) -> String? {
@@ -37,26 +29,35 @@ public enum WeightsDownload {
 
     /// A download slower than this on average, once `grace` seconds have passed, is given up
     /// (the idle timeout alone lets a server that sends a byte every few seconds hang a run).
-    nonisolated(unsafe) public static var minimumBytesPerSecond = 16_384.0
-    nonisolated(unsafe) public static var grace: TimeInterval = 30
+    public struct MinimumRate {
+        public var bytesPerSecond = 16_384.0
+        public var grace: TimeInterval = 30
+        public init(bytesPerSecond: Double = 16_384, grace: TimeInterval = 30) { (self.bytesPerSecond, self.grace) = (bytesPerSecond, grace) }
+    }
 
-    /// The cached file, downloading it first if needed. `progress` gets (bytes so far, total or
-    /// nil). Two runs at once: the second waits for the first (a lock file), then finds the file.
-    public static func cachedWeights(from url: URL = sourceURL, progress: ((Int64, Int64?) -> Void)? = nil) throws -> URL {
+    /// The cached file, downloading it first if needed: from `settings.weightsURL` (a mirror;
+    /// the tests' loopback server) or the official address, into `settings.cacheDirectory`.
+    /// `progress` gets (bytes so far, total or nil). Two runs at once: the second waits for the
+    /// first (a lock file), then finds the file.
+    public static func cachedWeights(settings: RuntimeSettings = .fromEnvironment(),
+                                     progress: ((Int64, Int64?) -> Void)? = nil) throws -> URL {
+        let url = settings.weightsURL ?? officialURL
+        let cacheDirectory = settings.cacheDirectory
         let dest = cacheDirectory.appendingPathComponent(cacheName(for: url))
         if FileManager.default.fileExists(atPath: dest.path) { return dest }
-        try CacheDirectory.create()
+        try CacheDirectory.create(cacheDirectory)
         let lockPath = cacheDirectory.appendingPathComponent(".\(dest.lastPathComponent).lock").path
         let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard lock >= 0 else { throw WeightsError("cannot create \(InputFile.display(lockPath)): \(InputFile.reason(errno))") }
         defer { close(lock) }
         while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
         if FileManager.default.fileExists(atPath: dest.path) { return dest }  // another run fetched it meanwhile
-        try download(url, to: dest, progress: progress)
+        try download(url, to: dest, expectedSHA256: settings.weightsSHA256, progress: progress)
         return dest
     }
 
-    static func download(_ url: URL, to dest: URL, progress: ((Int64, Int64?) -> Void)?) throws {
+    static func download(_ url: URL, to dest: URL, expectedSHA256: String?, minimumRate: MinimumRate = MinimumRate(),
+                         progress: ((Int64, Int64?) -> Void)?) throws {
         // A name of this process's own: nobody else writes or renames it.
         let part = dest.deletingLastPathComponent().appendingPathComponent(".\(dest.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).part")
         guard FileManager.default.createFile(atPath: part.path, contents: nil), let out = FileHandle(forWritingAtPath: part.path) else {
@@ -65,7 +66,7 @@ public enum WeightsDownload {
         defer { try? FileManager.default.removeItem(at: part) }
         PendingFile.set(part.path)
         defer { PendingFile.clear() }
-        let sink = DownloadSink(out: out, progress: progress, minimumRate: minimumBytesPerSecond, grace: grace)
+        let sink = DownloadSink(out: out, progress: progress, minimumRate: minimumRate.bytesPerSecond, grace: minimumRate.grace)
         let session = URLSession(configuration: .ephemeral, delegate: sink, delegateQueue: nil)
         session.dataTask(with: URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 60)).resume()
         sink.done.wait()
@@ -82,7 +83,7 @@ public enum WeightsDownload {
             guard digest.hasPrefix(expected) else {
                 throw WeightsError("the download of \(dest.lastPathComponent) is corrupt: its SHA-256 starts \(digest.prefix(8)), expected \(expected); try again, or \(howToPlace)")
             }
-        } else if let expected = ProcessInfo.processInfo.environment["IMPASTO_WEIGHTS_SHA256"]?.lowercased(), !expected.isEmpty {
+        } else if let expected = expectedSHA256 {
             guard digest == expected else {
                 throw WeightsError("the download of \(dest.lastPathComponent) has SHA-256 \(digest), not IMPASTO_WEIGHTS_SHA256's \(expected)")
             }

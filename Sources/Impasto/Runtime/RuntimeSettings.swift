@@ -1,0 +1,44 @@
+import Foundation
+
+/// What the library is told rather than finds out for itself: where its caches live, whether
+/// to autotune and to keep compiled programs, oclgrind's buffer workaround, and where the
+/// weights come from. `fromEnvironment` is the one place the library reads environment
+/// variables; a program embedding Impasto can build its own settings instead.
+public struct RuntimeSettings: Sendable {
+    /// Downloaded weights, program binaries and tuning results.
+    public var cacheDirectory: URL
+    /// false: the kernels' default tuning, nothing timed (IMPASTO_AUTOTUNE=0).
+    public var autotune = true
+    /// Program binaries kept on disk: nil as `DriverQuirks` says (IMPASTO_PROGRAM_CACHE=1/0).
+    public var programCache: Bool?
+    /// Never release device memory: oclgrind (21.10) loses track of which bytes are
+    /// initialised when a released buffer's slot is reused (IMPASTO_KEEP_BUFFERS=1, set only by
+    /// the oclgrind test run).
+    public var keepReleasedBuffers = false
+    /// Where the weights are downloaded from, and the SHA-256 they must have when the file's
+    /// name carries none (IMPASTO_WEIGHTS_URL, IMPASTO_WEIGHTS_SHA256).
+    public var weightsURL: URL?
+    public var weightsSHA256: String?
+
+    public init(cacheDirectory: URL) { self.cacheDirectory = cacheDirectory }
+
+    public var tuningFile: URL { cacheDirectory.appendingPathComponent("tuning.json") }
+    public var programDirectory: URL { cacheDirectory.appendingPathComponent("programs") }
+
+    /// `$XDG_CACHE_HOME/impasto`, else `~/.cache/impasto`, and the IMPASTO_* variables above.
+    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> RuntimeSettings {
+        let cache = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0).appendingPathComponent("impasto") }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/impasto")
+        var s = RuntimeSettings(cacheDirectory: cache)
+        s.autotune = env["IMPASTO_AUTOTUNE"] != "0"
+        switch env["IMPASTO_PROGRAM_CACHE"] {
+        case "1": s.programCache = true
+        case "0": s.programCache = false
+        default: s.programCache = nil
+        }
+        s.keepReleasedBuffers = env["IMPASTO_KEEP_BUFFERS"] == "1"
+        s.weightsURL = env["IMPASTO_WEIGHTS_URL"].flatMap(URL.init(string:))
+        s.weightsSHA256 = env["IMPASTO_WEIGHTS_SHA256"].flatMap { $0.isEmpty ? nil : $0.lowercased() }
+        return s
+    }
+}
