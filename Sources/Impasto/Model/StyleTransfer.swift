@@ -165,6 +165,12 @@ public final class StyleTransfer: Stylizer {
     /// Records the style targets (Gram matrices) from a normalised planar image.
     public func setStyle(_ image: [Float]) throws {
         try setImage(image)
+        try captureStyleGrams()
+        for op in styleOps { try op.setTarget(weight: 1, adding: false) }
+    }
+
+    /// Each style op's Gram matrix of the current X (for `StyleLossOp.setTarget`).
+    private func captureStyleGrams() throws {
         try executor.forward(capturing: { $0 is StyleLossOp })
     }
 
@@ -204,20 +210,16 @@ public final class StyleTransfer: Stylizer {
 
     /// Style targets from a picture of this size.
     public func setStyle(_ picture: RGBImage) throws {
-        try upload(picture)
-        try executor.forward(capturing: { $0 is StyleLossOp })
+        try captureStyles([(picture, 1)])
     }
 
     public func captureStyles(_ styles: [(RGBImage, Float)]) throws {
         let total = styles.reduce(Float(0)) { $0 + $1.1 }
         for (k, (picture, weight)) in styles.enumerated() {
-            for op in styleOps {
-                op.blend = weight / total
-                op.accumulateCapture = k > 0
-            }
-            try setStyle(picture)
+            try upload(picture)
+            try captureStyleGrams()
+            for op in styleOps { try op.setTarget(weight: weight / total, adding: k > 0) }
         }
-        for op in styleOps { op.blend = 1; op.accumulateCapture = false }
     }
 
     /// Content targets from a picture of this size; X starts there, Adam state is reset.

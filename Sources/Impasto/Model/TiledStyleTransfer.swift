@@ -149,13 +149,8 @@ public final class TiledStyleTransfer: Stylizer {
         for (k, (picture, weight)) in styles.enumerated() {
             try upload(picture)
             _ = try gather(capture: true)
-            for op in tile.styleOps {
-                op.blend = weight / total
-                op.accumulateCapture = k > 0
-                try op.captureGathered()
-            }
+            for op in tile.styleOps { try op.setTarget(weight: weight / total, adding: k > 0) }
         }
-        for op in tile.styleOps { op.blend = 1; op.accumulateCapture = false }
     }
 
     public func setContent(_ picture: RGBImage) throws {

@@ -205,11 +205,6 @@ public final class StyleLossOp: Op {
     public var gramMatrix: Buffer { gram }
     public var targetGram: Buffer { target }
 
-    /// How a capture sets the target: target = blend·G, plus the old target when accumulating
-    /// (several style images mixed with `--style-blend`).
-    public var blend: Float = 1
-    public var accumulateCapture = false
-
     /// Sets (or with nil clears) the mask: `values` holds this layer's height × width pixels in
     /// [0, 1]; the Gram matrix is divided by C·`area` (default Σ values).
     public func setMask(_ values: [Float]?, area: Float? = nil) throws {
@@ -246,16 +241,18 @@ public final class StyleLossOp: Op {
     @discardableResult
     public func finishGathered() throws -> [Event] { try lossAndS() }
 
-    /// Tiled: the gathered Gram matrix (of a style image) becomes (part of) the target.
-    public func captureGathered() throws {
-        try k.axpby(blend, gram, accumulateCapture ? 1 : 0, target, count: c * c)
+    /// The Gram matrix of the last capture (whole: this forward's; tiled: the gathered sum)
+    /// becomes the target times `weight`, or is added to it (several style images mixed with
+    /// `--style-blend`).
+    public func setTarget(weight: Float, adding: Bool) throws {
+        try k.axpby(weight, gram, adding ? 1 : 0, target, count: c * c)
     }
 
-    /// The style image's Gram matrix is always of the whole picture (tiled: the masks then hold
-    /// ownership only, and the capture adds this tile's share).
+    /// The style image's Gram matrix into `gramMatrix`, for `setTarget` (tiled: this tile's
+    /// share added to the sum; the masks then hold ownership only).
     public func captureTarget(_ b: OpBuffers) throws -> [Event] {
         if tilePhase != nil { return try gather(b.inputs[0]) }
-        return try computeGram(b.inputs[0], into: gram) + [k.axpby(blend, gram, accumulateCapture ? 1 : 0, target, count: c * c)]
+        return try computeGram(b.inputs[0], into: gram)
     }
 
     private func lossAndS() throws -> [Event] {
