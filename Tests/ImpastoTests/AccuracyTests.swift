@@ -40,9 +40,9 @@ final class AccuracyTests: XCTestCase {
     func testDirectConvolutionRunMeetsTheGoldenRule() throws {
         var config = Golden.div8.lossConfig
         config.convolution = .direct
-        let d = try goldenRun(config) { model in
+        let d = try goldenRun(config, check: { model in
             XCTAssertFalse(model.executorGraph.nodes.contains { ($0.op as? ConvOp)?.isWinograd == true })
-        }
+        })
         print("golden trajectory vs float64 with --conv direct: \(d)")
         XCTAssertLessThanOrEqual(d.trajectory.impasto, 2 * d.trajectory.pytorch, "\(d)")
         XCTAssertLessThanOrEqual(d.image.impasto, 2 * d.image.pytorch, "\(d)")
