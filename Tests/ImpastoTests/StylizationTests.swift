@@ -67,6 +67,14 @@ final class StylizationTests: XCTestCase {
         XCTAssertEqual(result.iterations, 4)
         XCTAssertEqual(recorder.events.last, "iter 3 scale 0 48x32 last")
         XCTAssertEqual(result.picture.width, 48)
+
+        // Both weights given: nothing is balanced, and no balancing is reported.
+        request.contentWeight = 1
+        request.styleWeight = 100
+        request.iterations = [1]
+        let quiet = Recorder()
+        _ = try Stylization(context: ctx, weights: try VGGWeights.random(seed: 2, widthDivisor: 8)).run(request, observers: [quiet])
+        XCTAssertEqual(quiet.events, ["started", "iter 0 scale 0 48x32 last"])
     }
 
     func testRequestChecksComeBeforeAnyWork() throws {

@@ -121,7 +121,7 @@ public final class Stylization {
             try model.setContent(content)
             if balanced == nil {
                 balanced = try lossWeights(model, request: request, content: content, style: styleImages[0])
-                if request.balanceWeights { try emit(.balanced(content: balanced!.0, style: balanced!.1, tv: balanced!.2)) }
+                if request.balances { try emit(.balanced(content: balanced!.0, style: balanced!.1, tv: balanced!.2)) }
             }
             model.setWeights(content: balanced!.0, style: balanced!.1, tv: balanced!.2)
             if let previous {
@@ -177,7 +177,7 @@ public final class Stylization {
     /// the content picture again afterwards.
     func lossWeights(_ model: Stylizer, request: StylizeRequest, content: RGBImage, style: RGBImage) throws -> (Float, Float, Float) {
         let tv = request.tvWeight
-        guard request.balanceWeights, request.contentWeight == nil || request.styleWeight == nil else {
+        guard request.balances else {
             return (request.contentWeight ?? 1, request.styleWeight ?? 1e4, tv)
         }
         model.setWeights(content: 1, style: 1, tv: 1)

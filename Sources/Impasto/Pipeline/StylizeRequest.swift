@@ -71,6 +71,8 @@ public struct StylizeRequest {
     public static let maxIterations = 100_000_000
 
     public var outputSize: (width: Int, height: Int) { sizes.last! }
+    /// Whether the run balances the loss weights: random weights and a weight left to choose.
+    public var balances: Bool { balanceWeights && (contentWeight == nil || styleWeight == nil) }
     public var totalIterations: Int { iterations.reduce(0, +) }
 
     /// The learning rate at step `k` of a scale (Adam's schedule; L-BFGS's fixed scale).
