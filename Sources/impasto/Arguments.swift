@@ -59,7 +59,7 @@ func tunedContext(_ selector: String?, quiet: Bool = false) throws -> CLContext 
 /// nothing allocated) does not fit the device, or whose pictures do not fit the host.
 func checkWholeImageFits(_ context: CLContext, _ w: Int, _ h: Int, command: String, weights: VGGWeights? = nil) throws {
     try HostMemory.check(width: w, height: h, bytesPerPixel: 48, what: "\(command) --size")
-    let need = try Stylizers.measureWhole(context: context, weights: weights ?? VGGWeights.random(seed: 1), width: w, height: h,
+    let need = try Objectives.measureWhole(context: context, weights: weights ?? VGGWeights.random(seed: 1), width: w, height: h,
                                           config: LossConfig())
     let device = context.device
     guard need.total <= Int(device.globalMemBytes), need.largest <= Int(device.maxAllocBytes) else {

@@ -6,7 +6,8 @@ struct ImpastoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "impasto",
         abstract: "Neural style transfer on any OpenCL device.",
-        subcommands: [Stylize.self, Devices.self, Bench.self, Profile.self]
+        version: ImpastoVersion.current,
+        subcommands: [Stylize.self, Batch.self, Devices.self, Bench.self, Profile.self]
     )
 }
 
@@ -40,7 +41,9 @@ struct DeviceOptions: ParsableArguments {
 }
 
 /// Ends the process with one line on stderr and exit status 1: the way every command fails.
+/// (An `ExitCode` has said what it had to already: only its status.)
 func fail(_ error: Error) -> Never {
+    if let code = error as? ExitCode { exit(code.rawValue) }
     let text = String(describing: error).split(separator: "\n").first.map(String.init) ?? "failed"
     writeStderr("impasto: \(text)\n")
     exit(1)

@@ -10,33 +10,37 @@ struct Profile: ParsableCommand {
     @Option(help: "Image size, width x height.") var size = "500x400"
     @Option(help: "Iterations to time (after one warm-up).") var iterations = 3
     @Option(help: "random[:SEED] or a weights file.") var weights = "random:1"
-    @Option(help: "Storage of activations and gradients: fp32 or fp16.") var storage = "fp32"
+    @Option(help: "Storage of activations and gradients: fp32 or fp16.") var storage = Storage.fp32
+
+    func validate() throws {
+        _ = try parseSize(size)
+        guard iterations > 0 else { throw ValidationError("--iterations must be at least 1") }
+    }
 
     func run() throws {
         guarded {
             let (w, h) = try parseSize(size)
-            guard iterations > 0 else { throw ValidationError("--iterations must be at least 1") }
             let context = try tunedContext(deviceOptions.selector)
             let vgg = try loadWeights(weights)
             try checkWholeImageFits(context, w, h, command: "profile", weights: vgg)
-            guard let s = Storage(rawValue: storage) else { throw ValidationError("--storage takes fp32 or fp16, not '\(storage)'") }
             var config = LossConfig()
-            config.storage = s
-            let model = try StyleTransfer(context: context, weights: vgg, width: w, height: h, config: config)
+            config.storage = storage
+            let model = try WholeImageObjective(context: context, weights: vgg, width: w, height: h, config: config)
+            let adam = try AdamOptimizer(objective: model)
             var rng = SplitMix64(seed: 9)
             let n = 3 * w * h
             try model.setStyle((0..<n).map { _ in Float(rng.normal()) })
             try model.setContent((0..<n).map { _ in Float(rng.normal()) })
-            _ = try model.step(lr: 0.3)  // warm-up: kernels specialise on first launch
-            model.profiling = true
+            _ = try adam.step(rate: 0.3)  // warm-up: kernels specialise on first launch
+            model.network.profiling = true
             let start = Date()
-            for _ in 0..<iterations { _ = try model.step(lr: 0.3) }
+            for _ in 0..<iterations { _ = try adam.step(rate: 0.3) }
             let wall = Date().timeIntervalSince(start) / Double(iterations)
-            let profile = try model.profile()
+            let profile = try model.network.profile()
             print("device: \(context.device.name)")
             print("size \(w)x\(h), weights \(vgg.origin)")
             print(String(format: "device memory planned: %.1f MiB (activations and gradients %.1f MiB)",
-                         Double(model.deviceBytes) / 1_048_576, Double(model.plan.totalBytes) / 1_048_576))
+                         Double(model.deviceBytes + adam.deviceBytes) / 1_048_576, Double(model.network.plan.totalBytes) / 1_048_576))
             print(String(format: "wall time per iteration (forward + backward + Adam): %.3f s", wall))
             let total = profile.values.reduce(0, +) / Double(iterations)
             print(String(format: "device time per iteration: %.3f s", total))

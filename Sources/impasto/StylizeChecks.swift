@@ -2,22 +2,18 @@ import ArgumentParser
 import Foundation
 import Impasto
 
-/// `stylize`: the checks of option values, and the loss configuration they give.
+/// `stylize`: the checks of option values, the files the run writes, and the request the
+/// options give.
 extension Stylize {
-    func checkNumbers() throws {
-        if let iterations, !(0...Self.maxIterations).contains(iterations) {
-            throw ValidationError("--iterations must be between 0 and \(Self.maxIterations), got \(iterations)")
+    /// The checks of what only the command has (files, sizes, display, scale options); the
+    /// run's settings are `StylizeRequest.validate`'s.
+    func checkCommandOptions() throws {
+        if demo && (content != nil || !style.isEmpty) { throw ValidationError("--demo paints its own pictures: leave out --content and --style") }
+        if !demo && (content == nil || style.isEmpty) {
+            throw ValidationError("give --content and --style (or --demo for built-in sample pictures)")
         }
         if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be at least 1") }
-        if let lr { guard lr.isFinite, lr > 0 else { throw ValidationError("--lr must be a positive number") } }
-        guard (1...1000).contains(lbfgsHistory) else { throw ValidationError("--lbfgs-history must be between 1 and 1000") }
-        guard lrDecayEvery >= 1 else { throw ValidationError("--lr-decay-every must be at least 1") }
-        guard lrDecayGamma.isFinite, lrDecayGamma > 0 else { throw ValidationError("--lr-decay-gamma must be a positive number") }
-        for (name, v) in [("--content-weight", contentWeight), ("--style-weight", styleWeight), ("--tv-weight", tvWeight)] {
-            if let v, !(v.isFinite && v >= 0) { throw ValidationError("\(name) must be a finite number, 0 or more") }
-        }
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be between 1 and 100") }
-        if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be at least 1") }
         guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
         if let m = maxMemory, try parseBytes(m) < 16 << 20 {
             throw ValidationError("--max-memory \(m) is below 16M, too little for any model (tiles need at least a few MiB each)")
@@ -27,6 +23,54 @@ extension Stylize {
         if let m = maxSize, m < VGG19.minimumSide || m > 65536 {
             throw ValidationError("--max-size must be between \(VGG19.minimumSide) and 65536")
         }
+        guard (1...8).contains(scales) else { throw ValidationError("--scales must be between 1 and 8") }
+        if scaleSizes != nil && scales != 1 { throw ValidationError("give --scales or --scale-sizes, not both") }
+        _ = try ImageFile.format(of: output)
+    }
+
+    /// The run these options ask for, with these pictures and schedule (checked by the run).
+    func request(content: RGBImage, styles: [RGBImage], initPicture: RGBImage?, mask: RGBImage?,
+                 sizes: [(Int, Int)], iterations: [Int]) throws -> StylizeRequest {
+        var r = StylizeRequest(content: content, styles: styles, sizes: sizes.map { (width: $0.0, height: $0.1) }, iterations: iterations)
+        (r.styleBlend, r.styleScale, r.mask) = (try blendWeights(), styleScale, mask)
+        switch initImage {
+        case .content: r.start = .content
+        case .noise: r.start = .noise(seed: seed)
+        case .style: r.start = .style
+        case .file: r.start = .picture(initPicture!)
+        }
+        r.colors = preserveColors?.colors ?? .style
+        r.loss = try lossConfig()
+        (r.contentWeight, r.styleWeight, r.tvWeight) = (contentWeight, styleWeight, tvWeight ?? 10)
+        r.optimizer = optimizer == .lbfgs ? .lbfgs(history: lbfgsHistory) : .adam
+        (r.lr, r.lrDecayEvery, r.lrDecayGamma) = (lr, lrDecayEvery, lrDecayGamma)
+        return r
+    }
+
+    /// Every file the run will write, checked against every input (by identity) before any
+    /// work: no output overwrites an input, every folder exists, no two outputs coincide.
+    func guardFiles() throws -> OutputGuard {
+        var outputs = OutputGuard()
+        var initPath: String?
+        if case .file(let path) = initImage { initPath = path }
+        for (path, option) in [(content, "--content"), (initPath, "--init"), (mask, "--mask")] + style.map({ ($0, "--style") }) {
+            if let path { try outputs.protect(path, as: option) }
+        }
+        if let weights, weights != "random", !weights.hasPrefix("random:") { try outputs.protect(weights, as: "--weights") }
+        try outputs.checkReplaceable(output, option: "--output")
+        if let saveEvery, saveEvery > 0 { try outputs.checkReplaceable(numbered(output, saveEvery), option: "--save-every") }
+        if let progressImage {
+            _ = try ImageFile.format(of: progressImage)
+            try outputs.checkReplaceable(progressImage, option: "--progress-image")
+            if samePath(progressImage, output) { throw ValidationError("--progress-image and --output are the same file") }
+        }
+        if let log {
+            try outputs.checkLog(log, option: "--log")
+            for other in [output, progressImage].compactMap({ $0 }) where samePath(log, other) {
+                throw ValidationError("--log and \(other == output ? "--output" : "--progress-image") are the same file")
+            }
+        }
+        return outputs
     }
 
     /// Layers and pooling from the options, names checked.
@@ -58,7 +102,6 @@ extension Stylize {
         let ws = try numbers(t, "--style-blend")
         let count = demo ? 1 : style.count
         guard ws.count == count else { throw ValidationError("--style-blend has \(ws.count) weights for \(count) style images") }
-        guard ws.contains(where: { $0 > 0 }) else { throw ValidationError("--style-blend weights cannot all be 0") }
         return ws
     }
 

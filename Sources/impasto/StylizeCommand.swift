@@ -65,98 +65,65 @@ struct Stylize: ParsableCommand {
     @Option(help: "Refuse input images with more pixels than this.") var maxPixels = ImageFile.defaultMaxPixels
     @Flag(help: "No progress display.") var quiet = false
 
-    /// Iterations per scale at most (8 scales of them still add up without overflow).
-    static let maxIterations = 100_000_000
-
     /// Every check of the options alone (no file read, no device): a usage error, exit 64.
+    /// The run's own checks (`StylizeRequest.validate`) apply to a request with stand-in pictures.
     func validate() throws {
-        try checkNumbers()
-        if demo && (content != nil || !style.isEmpty) { throw ValidationError("--demo paints its own pictures: leave out --content and --style") }
-        if !demo && (content == nil || style.isEmpty) {
-            throw ValidationError("give --content and --style (or --demo for built-in sample pictures)")
-        }
-        _ = try lossConfig()
-        _ = try blendWeights()
-        guard styleScale.isFinite, styleScale > 0, styleScale <= 16 else { throw ValidationError("--style-scale must be a number between 0 and 16") }
-        guard (1...8).contains(scales) else { throw ValidationError("--scales must be between 1 and 8") }
-        if scaleSizes != nil && scales != 1 { throw ValidationError("give --scales or --scale-sizes, not both") }
-        _ = try ImageFile.format(of: output)
+        try checkCommandOptions()
+        let stand = RGBImage(width: 1, height: 1, pixels: [0, 0, 0])
+        let probe = try request(content: stand, styles: Array(repeating: stand, count: demo ? 1 : style.count), initPicture: stand,
+                                mask: nil, sizes: [(VGG19.minimumSide, VGG19.minimumSide)], iterations: [iterations ?? 0])
+        do { try probe.validate() } catch let e as StyleTransferError { throw ValidationError(e.description) }
     }
 
     func run() throws {
         guarded { try stylize() }
     }
 
-    /// The checks that need no input file read and no device: option values, the output's
-    /// format and folder, and that no output would overwrite an input. Returns the loss
-    /// configuration, the style blend and the --init picture's path (nil for content, noise or
-    /// style).
-    func checkOptions() throws -> (LossConfig, [Float]?, String?, OutputGuard) {
-        let initPath: String?
-        if case .file(let path) = initImage { initPath = path } else { initPath = nil }
-        // Every file written is checked against every input, by identity, before any work.
-        var outputs = OutputGuard()
-        for (path, option) in [(content, "--content"), (initPath, "--init"), (mask, "--mask")] + style.map({ ($0, "--style") }) {
-            if let path { try outputs.protect(path, as: option) }
-        }
-        if let weights, weights != "random", !weights.hasPrefix("random:") { try outputs.protect(weights, as: "--weights") }
-        try outputs.checkReplaceable(output, option: "--output")
-        if let saveEvery, saveEvery > 0 { try outputs.checkReplaceable(numbered(output, saveEvery), option: "--save-every") }
-        if let progressImage {
-            _ = try ImageFile.format(of: progressImage)
-            try outputs.checkReplaceable(progressImage, option: "--progress-image")
-            if samePath(progressImage, output) { throw ValidationError("--progress-image and --output are the same file") }
-        }
-        if let log {
-            try outputs.checkLog(log, option: "--log")
-            for other in [output, progressImage].compactMap({ $0 }) where samePath(log, other) {
-                throw ValidationError("--log and \(other == output ? "--output" : "--progress-image") are the same file")
-            }
-        }
-        return (try lossConfig(), try blendWeights(), initPath, outputs)
-    }
-
     func stylize() throws {
-        // 1. Everything that can be checked cheaply, before any work or any file is written.
-        let (config, blend, initPath, outputs) = try checkOptions()
+        let outputs = try guardFiles()  // before any work or any file is written
         let progress = ProgressDisplay(total: 0, quiet: quiet)
         Interrupt.install()
+        let request = try prepare()  // inputs read and checked before the device and the weights
+        let context = try tunedContext(deviceOptions.selector, quiet: quiet)
+        try request.loss.check(on: context.device)  // now, not after a weights download
+        let (vgg, randomWeights) = try resolveWeights(progress)
+        let run = Stylization(context: context, weights: vgg, releaseWeights: true)
+        let (result, display) = try perform(request, on: run, randomWeights: randomWeights, outputs: outputs)
+        if result.interrupted {
+            display.message("interrupted after \(result.iterations) iterations: wrote \(output)")
+            Foundation.exit(Interrupt.exitStatus)
+        }
+        display.message(String(format: "wrote %@ (%.2f s per iteration, %.1f s of set-up: models, targets%@)", output,
+                               result.iterations > 0 ? result.iterating / Double(result.iterations) : 0, result.setUp,
+                               randomWeights ? ", loss balancing" : ""))
+        if randomWeights {
+            display.message("note: this used random VGG19 weights, a demo only; for real results let impasto download the official weights (network needed once) or pass --weights vgg19-dcbb9e9d.pth")
+        }
+    }
 
-        // 2. Inputs, and the request.
-        let contentImage = try content.map { try ImageFile.read($0, maxPixels: maxPixels) } ?? SampleImages.landscape()
-        var styleImages = try style.map { try ImageFile.read($0, maxPixels: maxPixels) }
-        if demo { styleImages = [SampleImages.swirls()] }
-        let initPicture = try initPath.map { try ImageFile.read($0, maxPixels: maxPixels) }
-        let maskPicture = try mask.map { try ImageFile.read($0, maxPixels: maxPixels) }
+    /// The run these options ask for: the inputs read, the output size and the schedule.
+    func prepare() throws -> StylizeRequest {
+        func read(_ path: String) throws -> RGBImage { try ImageFile.read(path, maxPixels: maxPixels) }
+        let contentImage = try content.map(read) ?? SampleImages.landscape()
+        let styleImages = demo ? [SampleImages.swirls()] : try style.map(read)
+        var initPicture: RGBImage?
+        if case .file(let path) = initImage { initPicture = try read(path) }
         let (w, h) = try outputSize(for: contentImage)
         let sizes = try scaleSchedule(w, h)
-        var request = StylizeRequest(content: contentImage, styles: styleImages, sizes: sizes.map { (width: $0.0, height: $0.1) },
-                                     iterations: try iterationSchedule(scales: sizes.count))
-        request.styleBlend = blend
-        request.styleScale = styleScale
-        request.mask = maskPicture
-        switch initImage {
-        case .content: request.start = .content
-        case .noise: request.start = .noise(seed: seed)
-        case .style: request.start = .style
-        case .file: request.start = .picture(initPicture!)
-        }
-        request.colors = preserveColors?.colors ?? .style
-        request.loss = config
-        (request.contentWeight, request.styleWeight, request.tvWeight) = (contentWeight, styleWeight, tvWeight ?? 10)
-        request.optimizer = optimizer == .lbfgs ? .lbfgs(history: lbfgsHistory) : .adam
-        (request.lr, request.lrDecayEvery, request.lrDecayGamma) = (lr, lrDecayEvery, lrDecayGamma)
-        try request.validate()
+        return try request(content: contentImage, styles: styleImages, initPicture: initPicture, mask: try mask.map(read),
+                           sizes: sizes, iterations: try iterationSchedule(scales: sizes.count))
+    }
 
-        let context = try tunedContext(deviceOptions.selector, quiet: quiet)
-        try config.check(on: context.device)
-        request.memoryLimit = try deviceMemoryLimit(context.device)
-        let (vgg, randomWeights) = try resolveWeights(progress)
+    /// `request` (from `prepare`) run on `run`'s device and weights, with the observers these
+    /// options ask for, and the output written (`impasto batch` calls it once per job).
+    func perform(_ request: StylizeRequest, on run: Stylization, randomWeights: Bool,
+                 outputs: OutputGuard) throws -> (StylizeResult, ProgressDisplay) {
+        var request = request
+        let device = run.context.device, (w, h) = request.outputSize, sizes = request.sizes
+        request.memoryLimit = try deviceMemoryLimit(device)
         request.balanceWeights = randomWeights
-        let weightsOrigin = vgg.origin
-        let run = Stylization(context: context, weights: vgg, releaseWeights: true)
 
-        // 3. The observers: progress, log, progress sheet, numbered snapshots.
+        // The observers: progress, log, progress sheet, numbered snapshots.
         let total = request.totalIterations
         let progressObserver = ProgressObserver(ProgressDisplay(total: total, quiet: quiet))
         var observers: [StylizeObserver] = []
@@ -164,37 +131,11 @@ struct Stylize: ParsableCommand {
         observers.append(progressObserver)
         if let progressImage { observers.append(SheetObserver(path: progressImage, width: w, height: h, total: total, quality: quality)) }
         if let saveEvery { observers.append(SaveEveryObserver(output: output, every: saveEvery, total: total, quality: quality, outputs: outputs)) }
-        let scaleText = sizes.count > 1 ? " in \(sizes.count) scales (" + sizes.map { "\($0.0)x\($0.1)" }.joined(separator: ", ") + ")" : ""
-        progress.message("stylizing \(w)x\(h)\(scaleText) on \(context.device.name), \(total) iterations, weights \(weightsOrigin)")
+        let scaleText = sizes.count > 1 ? " in \(sizes.count) scales (" + sizes.map { "\($0.width)x\($0.height)" }.joined(separator: ", ") + ")" : ""
+        progressObserver.display.message("stylizing \(w)x\(h)\(scaleText) on \(device.name), \(total) iterations, weights \(run.weightsOrigin)")
 
-        // 4. The run, and the output.
         let result = try run.run(request, observers: observers, shouldStop: { Interrupt.requested != 0 })
         try ImageFile.write(result.picture, to: output, quality: quality)
-        let display = progressObserver.display
-        if result.interrupted {
-            display.message("interrupted after \(result.iterations) iterations: wrote \(output)")
-            Foundation.exit(Interrupt.exitStatus)
-        }
-        display.message(String(format: "wrote %@ (%.2f s per iteration, %.1f s of set-up: models, targets%@)", output,
-                               total > 0 ? result.iterating / Double(total) : 0, result.setUp, randomWeights ? ", loss balancing" : ""))
-        if randomWeights {
-            display.message("note: this used random VGG19 weights, a demo only; for real results let impasto download the official weights (network needed once) or pass --weights vgg19-dcbb9e9d.pth")
-        }
+        return (result, progressObserver.display)
     }
-}
-
-/// True when two paths name the same file (or would: same absolute path).
-func samePath(_ a: String, _ b: String) -> Bool {
-    let ua = URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath()
-    let ub = URL(fileURLWithPath: b).standardizedFileURL.resolvingSymlinksInPath()
-    if ua.path == ub.path { return true }
-    var sa = stat(), sb = stat()
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
-}
-
-/// "out.png", 100 → "out-0100.png".
-func numbered(_ path: String, _ i: Int) -> String {
-    let url = URL(fileURLWithPath: path)
-    let stem = url.deletingPathExtension().lastPathComponent
-    return url.deletingLastPathComponent().appendingPathComponent(String(format: "%@-%04d.%@", stem, i, url.pathExtension)).path
 }

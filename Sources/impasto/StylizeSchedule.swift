@@ -37,8 +37,8 @@ extension Stylize {
     func iterationSchedule(scales n: Int) throws -> [Int] {
         if let list = scaleIterations {
             let counts = try list.split(separator: ",", omittingEmptySubsequences: false).map { part -> Int in
-                guard let v = Int(part.trimmingCharacters(in: .whitespaces)), (0...Self.maxIterations).contains(v) else {
-                    throw ValidationError("--scale-iterations: '\(part)' is not a whole number from 0 to \(Self.maxIterations)")
+                guard let v = Int(part.trimmingCharacters(in: .whitespaces)), (0...StylizeRequest.maxIterations).contains(v) else {
+                    throw ValidationError("--scale-iterations: '\(part)' is not a whole number from 0 to \(StylizeRequest.maxIterations)")
                 }
                 return v
             }
@@ -50,9 +50,9 @@ extension Stylize {
         return (0..<n).map { $0 == 0 ? first : max(min(first, 50), first >> $0) }
     }
 
-    /// --max-memory, or the default for the device (`Stylizers.defaultLimit`); never more than the device has.
+    /// --max-memory, or the default for the device (`Objectives.defaultLimit`); never more than the device has.
     func deviceMemoryLimit(_ device: Device) throws -> Int {
-        guard let text = maxMemory else { return Stylizers.defaultLimit(device) }
+        guard let text = maxMemory else { return Objectives.defaultLimit(device) }
         return min(try parseBytes(text), Int(device.globalMemBytes))
     }
 

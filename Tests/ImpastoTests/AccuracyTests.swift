@@ -41,7 +41,7 @@ final class AccuracyTests: XCTestCase {
         var config = Golden.div8.lossConfig
         config.convolution = .direct
         let d = try goldenRun(config, check: { model in
-            XCTAssertFalse(model.executorGraph.nodes.contains { ($0.op as? ConvOp)?.isWinograd == true })
+            XCTAssertFalse(model.network.graph.nodes.contains { ($0.op as? ConvOp)?.isWinograd == true })
         })
         print("golden trajectory vs float64 with --conv direct: \(d)")
         XCTAssertLessThanOrEqual(d.trajectory.impasto, 2 * d.trajectory.pytorch, "\(d)")
@@ -70,15 +70,15 @@ final class AccuracyTests: XCTestCase {
         for storage in [Storage.fp32, .fp16] {
             var c = config
             c.storage = storage
-            let model = try StyleTransfer(context: ctx, weights: golden.weights(), width: golden.width, height: golden.height, config: c)
+            let model = try WholeImageObjective(context: ctx, weights: golden.weights(), width: golden.width, height: golden.height, config: c)
             try model.setStyle(golden.array("input_style"))
             try model.setContent(golden.array("input_content"))
             _ = try model.evaluate()
-            step0.append(relativeL2Double(try model.gradient(), golden.array("grad_step0").map(Double.init)))
+            step0.append(relativeL2Double(try model.grad.read(), golden.array("grad_step0").map(Double.init)))
         }
         var finalImage: [Float] = []
-        let d = try goldenRun(config, last: { finalImage = try $0.image() })
-        let judge = try StyleTransfer(context: ctx, weights: golden.weights(), width: golden.width, height: golden.height, config: golden.lossConfig)
+        let d = try goldenRun(config, last: { finalImage = try $0.x.read() })
+        let judge = try WholeImageObjective(context: ctx, weights: golden.weights(), width: golden.width, height: golden.height, config: golden.lossConfig)
         try judge.setStyle(golden.array("input_style"))
         try judge.setContent(golden.array("input_content"))
         try judge.setImage(finalImage)
@@ -94,18 +94,19 @@ final class AccuracyTests: XCTestCase {
     }
 
     /// The golden trajectory with `config`, and its distances from the float64 run.
-    func goldenRun(_ config: LossConfig, check: (StyleTransfer) -> Void = { _ in },
-                   last: (StyleTransfer) throws -> Void = { _ in }) throws -> GoldenDistances {
+    func goldenRun(_ config: LossConfig, check: (WholeImageObjective) -> Void = { _ in },
+                   last: (WholeImageObjective) throws -> Void = { _ in }) throws -> GoldenDistances {
         let golden = Golden.div8
-        let model = try StyleTransfer(context: ctx, weights: golden.weights(), width: golden.width, height: golden.height, config: config)
+        let model = try WholeImageObjective(context: ctx, weights: golden.weights(), width: golden.width, height: golden.height, config: config)
         check(model)
         try model.setStyle(golden.array("input_style"))
         try model.setContent(golden.array("input_content"))
+        let adam = try AdamOptimizer(objective: model)
         var totals: [Double] = []
         let lr0 = golden.number("lr"), period = Int(golden.number("lr_decay_epoch")), gamma = golden.number("lr_decay_gamma")
-        for i in golden.trajectory.indices { totals.append(Double(try model.step(lr: Float(lr0 * pow(gamma, Double(i / period)))).total)) }
+        for i in golden.trajectory.indices { totals.append(Double(try adam.step(rate: Double(Float(lr0 * pow(gamma, Double(i / period))))).0.total)) }
         try last(model)
-        return GoldenDistances(golden: golden, exact: golden.float64, totals: totals, finalImage: try model.image())
+        return GoldenDistances(golden: golden, exact: golden.float64, totals: totals, finalImage: try model.x.read())
     }
 
     func relativeL2Double(_ a: [Float], _ e: [Double]) -> Double {

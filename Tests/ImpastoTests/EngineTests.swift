@@ -24,12 +24,12 @@ final class EngineTests: XCTestCase {
         config.contentLayers = contentLayers
         var rng = TestRNG(30)
         let style = rng.floats(3 * w * h), content = rng.floats(3 * w * h), start = rng.floats(3 * w * h)
-        let model = try StyleTransfer(context: ctx, weights: weights, width: w, height: h, config: config)
+        let model = try WholeImageObjective(context: ctx, weights: weights, width: w, height: h, config: config)
         try model.setStyle(style)
         try model.setContent(content)
         try model.setImage(start)
         let got = try model.evaluate()
-        let grad = try model.gradient()
+        let grad = try model.grad.read()
 
         var cpu = CPUStyleObjective(weights: weights, config: config, h: h, w: w)
         cpu.setTargets(style: style.doubles, content: content.doubles)
@@ -49,18 +49,19 @@ final class EngineTests: XCTestCase {
     }
 
     func testIterationsAllocateNothingAndTheStepMoves() throws {
-        let model = try StyleTransfer(context: ctx, weights: VGGWeights.random(seed: 4, widthDivisor: 16), width: 40, height: 32)
+        let model = try WholeImageObjective(context: ctx, weights: VGGWeights.random(seed: 4, widthDivisor: 16), width: 40, height: 32)
         var rng = TestRNG(31)
         try model.setStyle(rng.floats(3 * 40 * 32))
         try model.setContent(rng.floats(3 * 40 * 32))
-        let before = try model.image()
-        _ = try model.step(lr: 0.3)
+        let before = try model.x.read()
+        let adam = try AdamOptimizer(objective: model)
+        _ = try adam.step(rate: 0.3)
         let created = ctx.buffersCreated
         var last = LossTerms(content: 0, style: 0, tv: 0)
-        for _ in 0..<3 { last = try model.step(lr: 0.3) }
+        for _ in 0..<3 { last = try adam.step(rate: 0.3).0 }
         XCTAssertEqual(ctx.buffersCreated, created, "an iteration created device buffers")
         XCTAssertGreaterThan(last.content, 0)
-        XCTAssertNotEqual(try model.image(), before)
+        XCTAssertNotEqual(try model.x.read(), before)
     }
 
     /// A ReLU fused into its Winograd conv (forward max and mask, backward through the mask)
@@ -72,20 +73,20 @@ final class EngineTests: XCTestCase {
         let style = rng.floats(3 * 72 * 40), content = rng.floats(3 * 72 * 40)
         var results: [(LossTerms, [Float])] = []
         for keep in [Set<Int>(), Set(VGG19.convIndices)] {
-            let model = try StyleTransfer(context: ctx, weights: weights, width: 72, height: 40, retainModules: keep)
-            XCTAssertEqual(model.executorGraph.nodes.contains { ($0.op as? ConvOp)?.reluMask != nil }, keep.isEmpty)
+            let model = try WholeImageObjective(context: ctx, weights: weights, width: 72, height: 40, retainModules: keep)
+            XCTAssertEqual(model.network.graph.nodes.contains { ($0.op as? ConvOp)?.reluMask != nil }, keep.isEmpty)
             try model.setStyle(style)
             try model.setContent(content)
-            results.append((try model.evaluate(), try model.gradient()))
+            results.append((try model.evaluate(), try model.grad.read()))
         }
         XCTAssertEqual(results[0].0, results[1].0)
         XCTAssertEqual(results[0].1, results[1].1)
     }
 
     func testPlanReusesMemoryAndRunsReLUInPlace() throws {
-        let model = try StyleTransfer(context: ctx, weights: VGGWeights.random(seed: 5, widthDivisor: 8), width: 64, height: 48)
-        let g = model.executorGraph
-        let plan = model.plan
+        let model = try WholeImageObjective(context: ctx, weights: VGGWeights.random(seed: 5, widthDivisor: 8), width: 64, height: 48)
+        let g = model.network.graph
+        let plan = model.network.plan
         // Every tensor's value and gradient, each in its own buffer, is what a naive engine holds.
         let naive = g.shapes.indices.filter { !g.external.contains($0) }.reduce(0) { $0 + 2 * g.shapes[$1].count * 4 }
         XCTAssertLessThan(plan.totalBytes, naive / 2, "plan \(plan.totalBytes) B vs naive \(naive) B")
@@ -98,23 +99,23 @@ final class EngineTests: XCTestCase {
         var preReLU = LossConfig()
         preReLU.styleLayers = [0, 5]
         preReLU.contentLayers = [7]
-        let tapped = try StyleTransfer(context: ctx, weights: VGGWeights.random(seed: 5, widthDivisor: 8), width: 64, height: 48,
+        let tapped = try WholeImageObjective(context: ctx, weights: VGGWeights.random(seed: 5, widthDivisor: 8), width: 64, height: 48,
                                        config: preReLU)
-        let relus = tapped.executorGraph.nodes.filter { $0.op is ReLUOp }
+        let relus = tapped.network.graph.nodes.filter { $0.op is ReLUOp }
         XCTAssertEqual(relus.map(\.op.name), ["1:relu1_1", "6:relu2_1"])  // the net ends at conv2_2, the content tap
         // relu1_1 in place: style0's backward recomputes from the image instead of reading conv1_1's output.
-        XCTAssertEqual(relus.filter { tapped.plan.valueSlot[$0.inputs[0]] == tapped.plan.valueSlot[$0.output!] }.map(\.op.name), ["1:relu1_1"])
+        XCTAssertEqual(relus.filter { tapped.network.plan.valueSlot[$0.inputs[0]] == tapped.network.plan.valueSlot[$0.output!] }.map(\.op.name), ["1:relu1_1"])
         // No two live values share a slot: checked by the golden and CPU tests' numbers; here,
         // a retained tensor never shares.
-        let retained = try StyleTransfer(context: ctx, weights: VGGWeights.random(seed: 5, widthDivisor: 8),
+        let retained = try WholeImageObjective(context: ctx, weights: VGGWeights.random(seed: 5, widthDivisor: 8),
                                          width: 64, height: 48, retainModules: [2])
-        let t = retained.moduleOutputs[2]!
-        let others = retained.executorGraph.shapes.indices.filter { $0 != t }
-        XCTAssertFalse(others.contains { retained.plan.valueSlot[$0] == retained.plan.valueSlot[t] && retained.plan.valueSlot[t] != nil })
+        let t = retained.network.moduleOutputs[2]!
+        let others = retained.network.graph.shapes.indices.filter { $0 != t }
+        XCTAssertFalse(others.contains { retained.network.plan.valueSlot[$0] == retained.network.plan.valueSlot[t] && retained.network.plan.valueSlot[t] != nil })
     }
 
     func testTooSmallImagesAreRefused() throws {
-        XCTAssertThrowsError(try StyleTransfer(context: ctx, weights: VGGWeights.random(seed: 1, widthDivisor: 16), width: 15, height: 40)) {
+        XCTAssertThrowsError(try WholeImageObjective(context: ctx, weights: VGGWeights.random(seed: 1, widthDivisor: 16), width: 15, height: 40)) {
             XCTAssertTrue("\($0)".contains("too small"))
         }
     }

@@ -204,7 +204,7 @@ final class HalfStorageTests: XCTestCase {
         var config = LossConfig()
         config.storage = .fp16
         guard ctx.device.hasFP16 else {
-            XCTAssertThrowsError(try StyleTransfer(context: ctx, weights: weights, width: 48, height: 40, config: config)) { error in
+            XCTAssertThrowsError(try WholeImageObjective(context: ctx, weights: weights, width: 48, height: 40, config: config)) { error in
                 XCTAssertTrue("\(error)".contains("cl_khr_fp16"), "\(error)")
                 XCTAssertTrue("\(error)".contains(ctx.device.name), "\(error)")
             }
@@ -219,12 +219,12 @@ final class HalfStorageTests: XCTestCase {
             // Random weights: the style term needs a larger weight to matter; TV (computed on
             // the fp32 image) off, so the gradient is all activations'.
             (c.styleWeight, c.contentWeight, c.tvWeight) = (1e9, 1, 0)
-            let model = try StyleTransfer(context: ctx, weights: weights, width: w, height: h, config: c)
+            let model = try WholeImageObjective(context: ctx, weights: weights, width: w, height: h, config: c)
             try model.setStyle(style)
             try model.setContent(content)
             try model.x.write(start)
             let terms = try model.evaluate()
-            return (terms, try model.grad.read(count: 3 * w * h), model.plan.totalBytes)
+            return (terms, try model.grad.read(count: 3 * w * h), model.network.plan.totalBytes)
         }
         let (t32, g32, bytes32) = try run(.fp32)
         let (t16, g16, bytes16) = try run(.fp16)

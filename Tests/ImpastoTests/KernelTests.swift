@@ -416,4 +416,42 @@ final class KernelTests: XCTestCase {
         try k.denormalize(x, into: back, height: h, width: w)
         XCTAssertEqual(try back.read(), [Float](repeating: 1, count: 3 * h * w))
     }
+
+    /// The device resample gives exactly the host's resizes: `RGBImage.resized` (triangle
+    /// filter, clamped) on interleaved pictures, up and down, and the bilinear moment resize
+    /// (`hostBilinear`) on planar images; the same size is a copy.
+    func testResampleEqualsTheHostResizes() throws {
+        var rng = TestRNG(43)
+        let (w, h) = TestEnv.underOclgrind ? (5, 4) : (23, 17)
+        let picture = RGBImage(width: w, height: h, pixels: rng.floats(3 * w * h).map { ($0 + 1) / 2 })
+        let source = try ctx.buffer(picture.pixels)
+        for (nw, nh) in [(2 * w + 1, 2 * h - 1), (w / 2, h / 3 + 1), (w, h)] {
+            let out = try ctx.buffer(floats: 3 * nw * nh)
+            try k.resample(source, into: out, layout: .interleaved, x: .triangle(from: w, to: nw), y: .triangle(from: h, to: nh), clamp: true)
+            XCTAssertEqual(try out.read(), picture.resized(width: nw, height: nh).pixels, "picture \(w)x\(h) -> \(nw)x\(nh)")
+            let planar = rng.floats(3 * w * h)
+            try k.resample(ctx.buffer(planar), into: out, layout: .planar, x: .bilinear(from: w, to: nw), y: .bilinear(from: h, to: nh))
+            XCTAssertEqual(try out.read(), hostBilinear(planar, w, h, nw, nh), "planar \(w)x\(h) -> \(nw)x\(nh)")
+        }
+    }
+
+    /// A tile's mask: 1 on the owned block, 0 elsewhere, times the user's window; and its square.
+    func testTileMask() throws {
+        var rng = TestRNG(47)
+        let (lw, lh, gw, gh) = (6, 5, 9, 8)
+        let owned = PixelRect(x0: 1, y0: 2, x1: 5, y1: 4), (ux, uy) = (2, 3)
+        let user = rng.floats(gw * gh).map { abs($0) }
+        let mask = try ctx.buffer(floats: lw * lh), squared = try ctx.buffer(floats: lw * lh)
+        try k.tileMask(into: mask, squared: squared, width: lw, height: lh, owned: owned,
+                       user: TileMaskSource(values: try ctx.buffer(user), width: gw, height: gh, x0: ux, y0: uy))
+        var want = [Float](repeating: 0, count: lw * lh)
+        for y in owned.y0..<owned.y1 { for x in owned.x0..<owned.x1 { want[y * lw + x] = user[(uy + y) * gw + ux + x] } }
+        XCTAssertEqual(try mask.read(), want)
+        XCTAssertEqual(try squared.read(), want.map { $0 * $0 })
+        try k.tileMask(into: mask, squared: nil, width: lw, height: lh, owned: owned, user: nil)
+        XCTAssertEqual(try mask.read(), want.indices.map { i -> Float in
+            let (x, y) = (i % lw, i / lw)
+            return x >= owned.x0 && x < owned.x1 && y >= owned.y0 && y < owned.y1 ? 1 : 0
+        })
+    }
 }

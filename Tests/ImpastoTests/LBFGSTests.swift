@@ -6,8 +6,8 @@ import XCTest
 final class LBFGSTests: XCTestCase {
     func testMatchesAReferenceTranscriptionOfTorch() throws {
         let golden = Golden.div8
-        func model() throws -> StyleTransfer {
-            let m = try StyleTransfer(context: TestEnv.context, weights: golden.weights(), width: 64, height: 48, config: golden.lossConfig)
+        func model() throws -> WholeImageObjective {
+            let m = try WholeImageObjective(context: TestEnv.context, weights: golden.weights(), width: 64, height: 48, config: golden.lossConfig)
             try m.setStyle(golden.array("input_style"))
             try m.setContent(golden.array("input_content"))
             return m
@@ -17,7 +17,7 @@ final class LBFGSTests: XCTestCase {
         let history = 2, steps = 6, lr = 1.0
         // Device.
         let device = try model()
-        let lbfgs = try LBFGS(model: device, history: history)
+        let lbfgs = try LBFGS(objective: device, history: history)
         var deviceLosses: [Float] = []
         for _ in 0..<steps { deviceLosses.append(try lbfgs.step(lr: Float(lr)).0.total) }
 
@@ -27,7 +27,7 @@ final class LBFGSTests: XCTestCase {
         func evaluate(_ x: [Double]) throws -> (Double, [Double]) {
             try oracle.setImage(x.floats)
             let l = try oracle.evaluate()
-            return (Double(l.total), try oracle.gradient().doubles)
+            return (Double(l.total), try oracle.grad.read().doubles)
         }
         func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
         var d = [Double](), prevG = [Double](), t = 0.0, hDiag = 1.0
@@ -69,6 +69,6 @@ final class LBFGSTests: XCTestCase {
         }
         // On the golden data (post-ReLU taps) six steps take the loss from 5.43 to 3.38.
         XCTAssertLessThan(refLosses.last!, 0.7 * refLosses[0], "L-BFGS makes progress")
-        XCTAssertLessThan(relativeL2(try device.image(), x.floats), 1e-4, "the iterates agree")
+        XCTAssertLessThan(relativeL2(try device.x.read(), x.floats), 1e-4, "the iterates agree")
     }
 }

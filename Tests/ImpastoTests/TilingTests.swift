@@ -1,7 +1,7 @@
 import XCTest
 @testable import Impasto
 
-/// Tiled stylization (TilePlan, TiledStyleTransfer) against the whole image, and the memory
+/// Tiled stylization (TilePlan, TiledObjective) against the whole image, and the memory
 /// measurements that decide when to tile.
 final class TilingTests: XCTestCase {
     var ctx: CLContext { TestEnv.context }
@@ -55,14 +55,14 @@ final class TilingTests: XCTestCase {
         XCTAssertNil(TilePlan(width: 180, height: 200, columns: 2, rows: 1, halo: 80, alignment: 16), "too small for two tiles with halos")
     }
 
-    func models(_ w: Int, _ h: Int, columns: Int, rows: Int, halo: Int = TilePlan.network(upTo: 28).halo) throws -> (StyleTransfer, TiledStyleTransfer) {
+    func models(_ w: Int, _ h: Int, columns: Int, rows: Int, halo: Int = TilePlan.network(upTo: 28).halo) throws -> (WholeImageObjective, TiledObjective) {
         let alignment = TilePlan.network(upTo: 28).alignment
         let plan = try XCTUnwrap(TilePlan(width: w, height: h, columns: columns, rows: rows, halo: halo, alignment: alignment))
         XCTAssertEqual(plan.tiles.count, columns * rows)
         let (content, style, _) = pictures(w, h)
-        let whole = try StyleTransfer(context: ctx, weights: Self.weights, width: w, height: h)
-        let tiled = try TiledStyleTransfer(context: ctx, weights: Self.weights, plan: plan)
-        for m in [whole, tiled] as [Stylizer] {
+        let whole = try WholeImageObjective(context: ctx, weights: Self.weights, width: w, height: h)
+        let tiled = try TiledObjective(context: ctx, weights: Self.weights, plan: plan)
+        for m in [whole, tiled] as [Objective] {
             try m.setStyles([(style, 1)])
             try m.setContent(content)
             m.setWeights(content: 1, style: 1e3, tv: 1)
@@ -70,7 +70,7 @@ final class TilingTests: XCTestCase {
         return (whole, tiled)
     }
 
-    func assertSameObjective(_ whole: Stylizer, _ tiled: Stylizer, _ what: String) throws {
+    func assertSameObjective(_ whole: Objective, _ tiled: Objective, _ what: String) throws {
         let a = try whole.evaluate(), b = try tiled.evaluate()
         for (name, x, y) in [("content", a.content, b.content), ("style", a.style, b.style), ("tv", a.tv, b.tv)] {
             XCTAssertEqual(y, x, accuracy: 2e-6 * max(abs(x), 1e-12), "\(what): \(name) tiled \(y) vs whole \(x)")
@@ -84,7 +84,7 @@ final class TilingTests: XCTestCase {
     func testTiledEvaluationEqualsWholeImage() throws {
         let (whole, tiled) = try models(256, 224, columns: 2, rows: 2)
         var rng = TestRNG(3)
-        let start = try whole.image().map { $0 + 0.2 * rng.float() }
+        let start = try whole.x.read().map { $0 + 0.2 * rng.float() }
         try whole.setImage(start); try tiled.setImage(start)
         try assertSameObjective(whole, tiled, "unmasked")
 
@@ -93,8 +93,9 @@ final class TilingTests: XCTestCase {
         try assertSameObjective(whole, tiled, "masked")
 
         try whole.setMask(nil); try tiled.setMask(nil)
+        let adamWhole = try AdamOptimizer(objective: whole), adamTiled = try AdamOptimizer(objective: tiled)
         for i in 0..<3 {
-            let a = try whole.step(lr: 0.3), b = try tiled.step(lr: 0.3)
+            let a = try adamWhole.step(rate: 0.3).0, b = try adamTiled.step(rate: 0.3).0
             XCTAssertEqual(b.total, a.total, accuracy: 1e-3 * a.total, "step \(i)")
         }
     }
@@ -113,113 +114,119 @@ final class TilingTests: XCTestCase {
     func testMeasuredMemoryIsWhatTheModelAllocates() throws {
         let (content, style, mask) = pictures(96, 64)
         for masked in [false, true] {
-            let measured = try Stylizers.measureWhole(context: ctx, weights: Self.weights, width: 96, height: 64, config: LossConfig(), masked: masked)
+            let measured = try Objectives.measureWhole(context: ctx, weights: Self.weights, width: 96, height: 64, config: LossConfig(), masked: masked)
             let before = ctx.liveBytes
             do {
-                let model = try StyleTransfer(context: ctx, weights: Self.weights, width: 96, height: 64, masked: masked)
+                let model = try WholeImageObjective(context: ctx, weights: Self.weights, width: 96, height: 64, masked: masked)
                 try model.setStyles([(style, 1)])
                 if masked { try model.setMask(mask) }
                 try model.setContent(content)
-                _ = try model.step(lr: 0.3)
+                _ = try model.evaluate()
                 XCTAssertEqual(ctx.liveBytes - before, measured.total, "masked \(masked): allocated vs measured")
                 XCTAssertEqual(model.deviceBytes, measured.total, "masked \(masked): the model's own count")
+                let adam = try AdamOptimizer(objective: model)
+                _ = try adam.step(rate: 0.3)
+                XCTAssertEqual(ctx.liveBytes - before, measured.total + AdamOptimizer.bytes(pixels: model.pixelCount), "with Adam")
+                XCTAssertEqual(adam.deviceBytes, AdamOptimizer.bytes(pixels: model.pixelCount))
             }
             XCTAssertEqual(ctx.liveBytes, before, "the model's buffers are released with it")
         }
         let (halo, alignment) = TilePlan.network(upTo: 28)
         let plan = try XCTUnwrap(TilePlan(width: 256, height: 224, columns: 2, rows: 2, halo: halo, alignment: alignment))
-        let measured = try Stylizers.measureTiled(context: ctx, weights: Self.weights, plan: plan, config: LossConfig())
-        let before = ctx.liveBytes
-        let big = pictures(256, 224)
-        let tiled = try TiledStyleTransfer(context: ctx, weights: Self.weights, plan: plan)
-        try tiled.setStyles([(big.style, 1)])
-        try tiled.setMask(mask)
-        try tiled.setContent(big.content)
-        _ = try tiled.step(lr: 0.3)
-        XCTAssertEqual(ctx.liveBytes - before, measured.total, "tiled: allocated vs measured")
+        for masked in [false, true] {
+            let measured = try Objectives.measureTiled(context: ctx, weights: Self.weights, plan: plan, config: LossConfig(), masked: masked)
+            let before = ctx.liveBytes
+            let big = pictures(256, 224)
+            let tiled = try TiledObjective(context: ctx, weights: Self.weights, plan: plan, masked: masked)
+            try tiled.setStyles([(big.style, 1)])
+            if masked { try tiled.setMask(mask) }
+            try tiled.setContent(big.content)
+            _ = try tiled.evaluate()
+            XCTAssertEqual(ctx.liveBytes - before, measured.total, "tiled, masked \(masked): allocated vs measured")
+            XCTAssertEqual(tiled.deviceBytes, measured.total, "tiled, masked \(masked): the objective's own count")
+        }
     }
 
     func testChoosesTilesOnlyWhenTheWholeImageDoesNotFit() throws {
         // Large enough that tiles are not mostly halo (only measured, never allocated).
         let (w, h) = (640, 480)
-        let whole = try Stylizers.measureWhole(context: ctx, weights: Self.weights, width: w, height: h, config: LossConfig())
-        let fits = try Stylizers.choose(context: ctx, weights: Self.weights, width: w, height: h, config: LossConfig(), memoryLimit: whole.total)
+        let whole = try Objectives.measureWhole(context: ctx, weights: Self.weights, width: w, height: h, config: LossConfig())
+        let fits = try Objectives.choose(context: ctx, weights: Self.weights, width: w, height: h, config: LossConfig(), memoryLimit: whole.total)
         XCTAssertNil(fits.tiles)
-        let tight = try Stylizers.choose(context: ctx, weights: Self.weights, width: w, height: h, config: LossConfig(), memoryLimit: whole.total - 1)
+        let tight = try Objectives.choose(context: ctx, weights: Self.weights, width: w, height: h, config: LossConfig(), memoryLimit: whole.total - 1)
         let plan = try XCTUnwrap(tight.tiles)
         XCTAssertGreaterThan(plan.tiles.count, 1)
         XCTAssertLessThanOrEqual(tight.memory.total, whole.total - 1)
-        XCTAssertThrowsError(try Stylizers.choose(context: ctx, weights: Self.weights, width: w, height: h, config: LossConfig(),
+        XCTAssertThrowsError(try Objectives.choose(context: ctx, weights: Self.weights, width: w, height: h, config: LossConfig(),
                                                   memoryLimit: 1 << 20)) { error in
             XCTAssertTrue("\(error)".contains("does not fit"), "\(error)")
         }
     }
 
-    /// Adam's state carried to the next scale: a constant moment stays constant, v stays ≥ 0,
-    /// and the step count is kept.
-    func testAdamStateResizes() {
-        let m = [Float](repeating: 0.5, count: 3 * 4 * 3)
-        var rng = TestRNG(5)
-        let v = (0..<(3 * 4 * 3)).map { _ in abs(rng.float()) }
-        let s = AdamState(width: 4, height: 3, m: m, v: v, steps: 17).resized(width: 8, height: 6)
-        XCTAssertEqual(s.m.count, 3 * 8 * 6)
-        XCTAssertTrue(s.m.allSatisfy { abs($0 - 0.5) < 1e-6 })
-        XCTAssertTrue(s.v.allSatisfy { $0 >= 0 })
-        XCTAssertEqual(s.steps, 17)
-        XCTAssertEqual(s.v[0], v[0], "corners keep their value")
-    }
-
-    /// A model continues from a smaller one's Adam state: same step count, moments resized.
+    /// Adam's state carried to the next scale on the device: the step count kept, the moments
+    /// resized exactly as the host's bilinear reference (`hostBilinear`), v ≥ 0.
     func testAdamStateCarriesToTheNextScale() throws {
         let (content, style, _) = pictures(64, 48)
-        let small = try StyleTransfer(context: ctx, weights: Self.weights, width: 32, height: 24)
+        let small = try WholeImageObjective(context: ctx, weights: Self.weights, width: 32, height: 24)
         try small.setStyles([(style, 1)])
         try small.setContent(content.resized(width: 32, height: 24))
-        for _ in 0..<3 { _ = try small.step(lr: 0.3) }
-        let state = try small.adamState()
+        let first = try AdamOptimizer(objective: small)
+        for _ in 0..<3 { _ = try first.step(rate: 0.3) }
+        let state = try XCTUnwrap(first.carried())
         XCTAssertEqual(state.steps, 3)
-        XCTAssertTrue(state.v.contains { $0 > 0 })
-        let big = try StyleTransfer(context: ctx, weights: Self.weights, width: 64, height: 48)
-        try big.restoreAdam(state)
-        let carried = try big.adamState()
-        XCTAssertEqual(carried.steps, 3)
-        XCTAssertEqual(carried.m, state.resized(width: 64, height: 48).m)
+        let m = try state.m.read(), v = try state.v.read()
+        XCTAssertTrue(v.contains { $0 > 0 })
+        let big = try WholeImageObjective(context: ctx, weights: Self.weights, width: 64, height: 48)
+        let second = try AdamOptimizer(objective: big)
+        try second.resume(state)
+        XCTAssertEqual(second.steps, 3)
+        XCTAssertEqual(try second.m.read(), hostBilinear(m, 32, 24, 64, 48))
+        let bigV = try second.v.read()
+        XCTAssertEqual(bigV, hostBilinear(v, 32, 24, 64, 48))
+        XCTAssertTrue(bigV.allSatisfy { $0 >= 0 })
     }
 }
 
-/// `impasto stylize --max-memory` below the whole image's need: tiles, the same run.
+/// A run whose memory limit is below the whole image's need: tiles, the same run.
 final class TiledStylizeTests: XCTestCase {
-    func testMaxMemoryTilesAndGivesTheSameRun() throws {
-        let tmp = try temporaryDirectory()
-        func run(_ extra: [String]) throws -> (stderr: String, log: [[String: Any]], picture: RGBImage) {
-            let out = tmp.appendingPathComponent("out\(extra.count).png").path, log = tmp.appendingPathComponent("log\(extra.count).jsonl").path
-            let r = try runProcess(try impastoBinary(), ["stylize", "--demo", "--weights", "random:1", "--size", "256x224",
-                                                         "--iterations", "2", "--output", out, "--log", log] + extra,
-                                   environment: ["IMPASTO_AUTOTUNE": "0"])  // the default tuning, as measured here
-            XCTAssertEqual(r.status, 0, r.stderr)
-            let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map {
-                try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+    final class Recorder: StylizeObserver {
+        var losses: [LossTerms] = []
+        var tiles: TilePlan?
+        func observe(_ event: StylizeEvent) throws {
+            switch event {
+            case .iteration(let it): losses.append(it.losses)
+            case .tiles(_, _, _, let plan, _): tiles = plan
+            default: break
             }
-            return (r.stderr, lines, try ImageFile.read(out))
         }
-        // One byte less than the whole picture needs (the demo's loss balancing evaluates the
-        // full-width random network, so measure that).
-        let need = try Stylizers.measureWhole(context: TestEnv.context, weights: VGGWeights.random(seed: 1),
-                                              width: 256, height: 224, config: LossConfig())
-        let whole = try run([])
-        let tiled = try run(["--max-memory", "\(need.total - 1)"])
-        XCTAssertFalse(whole.stderr.contains("tiles"), whole.stderr)
-        XCTAssertTrue(tiled.stderr.contains("tiles of"), tiled.stderr)
-        XCTAssertEqual(tiled.log.count, 2)
-        for (a, b) in zip(whole.log, tiled.log) {
-            for key in ["content", "style", "tv"] {
-                let x = a[key] as! Double, y = b[key] as! Double
-                XCTAssertEqual(y, x, accuracy: 1e-5 * max(abs(x), 1e-9), "\(key) at iteration \(a["iter"]!)")
+    }
+
+    func testAMemoryLimitTilesAndGivesTheSameRun() throws {
+        let content = SampleImages.landscape(width: 256, height: 224), style = SampleImages.swirls(width: 256, height: 224)
+        func run(_ limit: Int?) throws -> (Recorder, RGBImage) {
+            var request = StylizeRequest(content: content, styles: [style], sizes: [(256, 224)], iterations: [2])
+            request.balanceWeights = true
+            request.memoryLimit = limit
+            let recorder = Recorder()
+            let result = try Stylization(context: TestEnv.context, weights: try VGGWeights.random(seed: 1)).run(request, observers: [recorder])
+            return (recorder, result.picture)
+        }
+        // One byte less than the whole picture and Adam need.
+        let need = try Objectives.measureWhole(context: TestEnv.context, weights: VGGWeights.random(seed: 1),
+                                               width: 256, height: 224, config: LossConfig())
+        let whole = try run(nil)
+        let tiled = try run(need.total + AdamOptimizer.bytes(pixels: 3 * 256 * 224) - 1)
+        XCTAssertNil(whole.0.tiles)
+        XCTAssertGreaterThan(try XCTUnwrap(tiled.0.tiles).tiles.count, 1)
+        XCTAssertEqual(tiled.0.losses.count, 2)
+        for (i, (a, b)) in zip(whole.0.losses, tiled.0.losses).enumerated() {
+            for (key, x, y) in [("content", a.content, b.content), ("style", a.style, b.style), ("tv", a.tv, b.tv)] {
+                XCTAssertEqual(y, x, accuracy: 1e-5 * max(abs(x), 1e-9), "\(key) at iteration \(i)")
             }
         }
         // Adam's first steps are ±lr wherever the gradient is not 0, so a gradient element near 0
         // whose rounding differs moves its pixel the other way: compare the mean.
-        let diffs = zip(whole.picture.pixels, tiled.picture.pixels).map { abs($0 - $1) }
+        let diffs = zip(whole.1.pixels, tiled.1.pixels).map { abs($0 - $1) }
         let mean = diffs.reduce(0, +) / Float(diffs.count)
         XCTAssertLessThan(mean, 0.5 / 255, "tiled and whole pictures differ")
     }

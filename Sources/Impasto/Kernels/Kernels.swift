@@ -28,7 +28,8 @@ public final class Kernels: @unchecked Sendable {
     let tvPartial, tvBackward: Kernel
     let adam: Kernel
     let normalize, denormalize: Kernel
-    let cropPlanes, addTile: Kernel
+    let cropPlanes, addTile, tileMaskKernel: Kernel
+    let resampleAxis: Kernel
 
     /// How many partial sums a reduction leaves: fixed, so results do not depend on the device.
     static let partialCount = 1024
@@ -79,6 +80,8 @@ public final class Kernels: @unchecked Sendable {
         denormalize = try context.kernel("image", "denormalize_image")
         cropPlanes = try context.kernel("crop", "crop_planes")
         addTile = try context.kernel("crop", "add_tile")
+        tileMaskKernel = try context.kernel("crop", "tile_mask")
+        resampleAxis = try context.kernel("resample", "resample_axis")
     }
 
     /// Checks a buffer's size (in elements) and, unless `anyStorage`, that it holds fp32.
@@ -267,4 +270,28 @@ public final class Kernels: @unchecked Sendable {
         return try addTile.launch(global: [n], local: LaunchShape.linear(addTile, device: device),
                                   .b(tile), .i(c), .i(rect.height), .i(rect.width), .b(image), .i(h), .i(w), .i(rect.y0), .i(rect.x0))
     }
+
+    /// A tile's mask at a `width`×`height` layer: 1 on `owned`, 0 elsewhere, times the
+    /// `user` window when given; and its square into `squared` when given.
+    @discardableResult
+    public func tileMask(into mask: Buffer, squared: Buffer?, width w: Int, height h: Int, owned: PixelRect,
+                         user: TileMaskSource?) throws -> Event {
+        need(mask, w * h, "tile mask"); if let squared { need(squared, w * h, "tile mask squared") }
+        if let u = user {
+            precondition(u.x0 >= 0 && u.y0 >= 0 && u.x0 + w <= u.width && u.y0 + h <= u.height, "mask window outside the layer")
+            need(u.values, u.width * u.height, "user mask")
+        }
+        return try tileMaskKernel.launch(global: [w * h], local: LaunchShape.linear(tileMaskKernel, device: device),
+                                         .b(mask), .b(squared ?? mask), .i(squared == nil ? 0 : 1), .i(h), .i(w),
+                                         .i(owned.x0), .i(owned.y0), .i(owned.x1), .i(owned.y1),
+                                         .b(user?.values ?? mask), .i(user == nil ? 0 : 1), .i(user?.width ?? 0),
+                                         .i(user?.y0 ?? 0), .i(user?.x0 ?? 0))
+    }
+}
+
+/// A whole layer's user mask (`width`×`height` values) and where a tile's window starts in it.
+public struct TileMaskSource {
+    public let values: Buffer
+    public let width, height: Int
+    public let x0, y0: Int
 }

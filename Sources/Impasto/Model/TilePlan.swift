@@ -1,5 +1,5 @@
 /// How a W×H image is cut into tiles that one network of a fixed crop size evaluates
-/// *exactly* (TiledStyleTransfer):
+/// *exactly* (TiledObjective):
 ///
 /// - every crop starts on a multiple of `alignment` (2^pools), so each crop's pooling grid is
 ///   the whole image's and a crop's feature maps are windows of the whole image's;

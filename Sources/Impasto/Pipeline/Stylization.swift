@@ -39,6 +39,8 @@ public protocol StylizeObserver: AnyObject {
 public struct StylizeResult {
     public let picture: RGBImage
     public let iterations: Int
+    /// The last iteration's losses (nil: no iteration ran).
+    public let losses: LossTerms?
     /// Stopped early by `shouldStop`.
     public let interrupted: Bool
     /// Seconds in the iteration loops, and in everything else (models, targets, balancing).
@@ -51,15 +53,43 @@ public struct StylizeResult {
 /// finished as asked. Events go to the observers; `shouldStop` is asked after every iteration.
 public final class Stylization {
     public let context: CLContext
+    /// Where the weights came from (`VGGWeights.origin`), kept past their release.
+    public let weightsOrigin: String
     /// Dropped after the last model of a run is built when `releaseWeights` (a CPU device's
     /// buffers are host memory too: the weights would be held twice).
     private var weights: VGGWeights?
     let releaseWeights: Bool
+    /// Many runs in one process (`impasto batch`): the last objective built, reused by a run
+    /// that asks for the same one (size, losses, mask, memory), and the style targets by
+    /// (style pictures, blend, size, style scale, losses), so one style over many photos is
+    /// measured once. Reused state gives the same bits as fresh state.
+    public let keepsWarm: Bool
+    private var warm: (key: ObjectiveKey, choice: Objectives.Choice, objective: Objective)?
+    private var styleTargets: [StyleTargetKey: [[Float]]] = [:]
+    private var styleTargetOrder: [StyleTargetKey] = []
+    /// Style targets kept at most (each a few MB: C×C per style layer).
+    static let styleTargetCapacity = 16
 
-    public init(context: CLContext, weights: VGGWeights, releaseWeights: Bool = false) {
+    struct ObjectiveKey: Hashable {
+        let width, height: Int
+        let config: LossConfig
+        let masked: Bool
+        let memoryLimit: Int
+    }
+
+    struct StyleTargetKey: Hashable {
+        let pictures: String  // SHA-256 of the style pictures' pixels and the blend
+        let width, height: Int
+        let styleScale: Double
+        let config: LossConfig
+    }
+
+    public init(context: CLContext, weights: VGGWeights, releaseWeights: Bool = false, keepsWarm: Bool = false) {
         self.context = context
         self.weights = weights
+        weightsOrigin = weights.origin
         self.releaseWeights = releaseWeights
+        self.keepsWarm = keepsWarm
     }
 
     public func run(_ request: StylizeRequest, observers: [StylizeObserver] = [],
@@ -70,7 +100,7 @@ public final class Stylization {
         var vgg: VGGWeights! = weights  // the local reference, dropped with the stored one
         func emit(_ e: StylizeEvent) throws { for o in observers { try o.observe(e) } }
         let (w, h) = request.outputSize
-        let memoryLimit = request.memoryLimit ?? Stylizers.defaultLimit(context.device)
+        let memoryLimit = request.memoryLimit ?? Objectives.defaultLimit(context.device)
         let config = request.loss
 
         // Colour control: what the network sees, and what gets written.
@@ -90,32 +120,44 @@ public final class Stylization {
             return request.colors == .luminance ? ColorTransfer.combine(luminanceOf: full, colorsOf: originalContent) : full
         }
         let blend = request.styleBlend ?? Array(repeating: 1, count: styleImages.count)
+        let stylesHash = keepsWarm ? Self.hash(styleImages, blend) : ""
 
         let start = Date()
         var iterating = 0.0
         var interrupted = false
-        var previous: RGBImage?
+        var previous: OptimizedImage?   // the last scale's X, on the device
+        var picture: RGBImage?          // the last scale's result, on the host
         var balanced: (Float, Float, Float)?
-        var carried: AdamState?
+        var carried: OptimizerState?
         var i = 0
+        var lastLosses: LossTerms?
         let total = request.totalIterations
         for (scale, (sw, sh)) in request.sizes.enumerated() {
-            // The model at this scale (tiled if it must be): targets, loss weights, start.
-            let optimizerBytes: Int
-            switch request.optimizer {
-            case .adam: optimizerBytes = 0
-            case .lbfgs(let history): optimizerBytes = LBFGSOptimizer.bytes(history: history, pixels: 3 * sw * sh)
-            }
-            guard optimizerBytes == 0 || memoryLimit > optimizerBytes else {
+            // The objective at this scale (tiled if it must be): targets, loss weights, start.
+            // What the optimiser will hold, and what the last scale left on the device until
+            // this one starts from it, come off the memory limit.
+            let optimizerBytes = request.optimizer.deviceBytes(pixels: 3 * sw * sh)
+            if case .lbfgs = request.optimizer, memoryLimit <= optimizerBytes {
                 throw StyleTransferError("L-BFGS's history needs \(mebibytes(optimizerBytes)) at \(sw)x\(sh), more than the \(mebibytes(memoryLimit)) of device memory allowed: lower --lbfgs-history or the size")
             }
-            let choice = try Stylizers.choose(context: context, weights: vgg, width: sw, height: sh, config: config,
-                                              masked: request.mask != nil, memoryLimit: memoryLimit - optimizerBytes)
+            let held = (previous?.bytes ?? 0) + (carried?.deviceBytes ?? 0)
+            let key = ObjectiveKey(width: sw, height: sh, config: config, masked: request.mask != nil,
+                                   memoryLimit: memoryLimit - optimizerBytes - held)
+            if warm?.key != key { warm = nil }  // its memory is free before the next one is measured
+            let choice = try warm?.choice ?? Objectives.choose(context: context, weights: vgg, width: sw, height: sh, config: config,
+                                                               masked: key.masked, memoryLimit: key.memoryLimit)
             if let plan = choice.tiles { try emit(.tiles(scale: scale, width: sw, height: sh, plan: plan, memory: choice.memory)) }
-            let model = try Stylizers.build(choice, context: context, weights: vgg, width: sw, height: sh, config: config,
-                                            masked: request.mask != nil)
+            let model = try warm?.objective ?? Objectives.build(choice, context: context, weights: vgg, width: sw, height: sh,
+                                                                config: config, masked: key.masked)
+            if keepsWarm { warm = (key, choice, model) }
             let content = contentPicture.resized(width: sw, height: sh)
-            try model.setStyles(Array(zip(styleImages, blend)), scale: request.styleScale, weights: vgg, memoryLimit: memoryLimit)
+            let targetKey = StyleTargetKey(pictures: stylesHash, width: sw, height: sh, styleScale: request.styleScale, config: config)
+            if keepsWarm, let targets = styleTargets[targetKey] {
+                for (op, target) in zip(model.styleOps, targets) { try op.targetGram.write(target) }
+            } else {
+                try model.setStyles(Array(zip(styleImages, blend)), scale: request.styleScale, weights: vgg, memoryLimit: memoryLimit)
+                if keepsWarm { try remember(model.styleOps.map { try $0.targetGram.read() }, for: targetKey) }
+            }
             if scale == request.sizes.count - 1 && releaseWeights { weights = nil; vgg = nil }
             try model.setMask(request.mask)
             try model.setContent(content)
@@ -125,7 +167,7 @@ public final class Stylization {
             }
             model.setWeights(content: balanced!.0, style: balanced!.1, tv: balanced!.2)
             if let previous {
-                try model.upload(previous.resized(width: sw, height: sh))
+                try model.image.upload(resizedFrom: previous)
             } else {
                 switch request.start {
                 case .content: break
@@ -140,12 +182,14 @@ public final class Stylization {
                 }
                 try emit(.started(StylizeEvent.Snapshot { finish(try model.picture()) }))
             }
+            previous = nil
             let optimizer: Optimizer
             switch request.optimizer {
-            case .adam: optimizer = AdamOptimizer(model: model)
-            case .lbfgs(let history): optimizer = try LBFGSOptimizer(model: model, history: history)
+            case .adam: optimizer = try AdamOptimizer(objective: model)
+            case .lbfgs(let history): optimizer = try LBFGSOptimizer(objective: model, history: history)
             }
-            if let carried { try optimizer.resume(carried) }
+            if let state = carried { try optimizer.resume(state) }
+            carried = nil
 
             // The loop.
             let loopStart = Date()
@@ -154,6 +198,7 @@ public final class Stylization {
                 guard terms.total.isFinite else {
                     throw StyleTransferError("the loss became \(terms.total) at iteration \(i); try a smaller --lr")
                 }
+                lastLosses = terms
                 let stop = shouldStop()
                 try emit(.iteration(StylizeEvent.Iteration(
                     index: i, scale: scale, width: sw, height: sh, losses: terms, rate: rate,
@@ -163,19 +208,40 @@ public final class Stylization {
                 if stop { interrupted = true; break }
             }
             iterating += Date().timeIntervalSince(loopStart)
-            previous = try model.picture()
-            if interrupted { break }
-            if scale + 1 < request.sizes.count { carried = try optimizer.carried() }
+            if interrupted || scale + 1 == request.sizes.count {
+                picture = try model.picture()
+                break
+            }
+            previous = model.image
+            carried = optimizer.carried()
         }
-        return StylizeResult(picture: finish(previous!), iterations: i, interrupted: interrupted,
+        return StylizeResult(picture: finish(picture!), iterations: i, losses: lastLosses, interrupted: interrupted,
                              iterating: iterating, setUp: Date().timeIntervalSince(start) - iterating)
+    }
+
+    private func remember(_ targets: [[Float]], for key: StyleTargetKey) {
+        if styleTargetOrder.count == Self.styleTargetCapacity { styleTargets[styleTargetOrder.removeFirst()] = nil }
+        styleTargets[key] = targets
+        styleTargetOrder.append(key)
+    }
+
+    /// SHA-256 of pictures' sizes and pixels and of blend weights.
+    static func hash(_ pictures: [RGBImage], _ blend: [Float]) -> String {
+        var h = SHA256()
+        for p in pictures {
+            var size = [Int64(p.width), Int64(p.height)]
+            size.withUnsafeBytes { h.update($0) }
+            p.pixels.withUnsafeBytes { h.update($0) }
+        }
+        blend.withUnsafeBytes { h.update($0) }
+        return h.finalize()
     }
 
     /// The request's weights, or with `balanceWeights` (random VGG19 weights, where the seed's
     /// balance gives a featureless blur: design.md §4) balanced from their step-0 sizes: style
     /// worth 5× the TV term at the start, content worth as much as style at the far end. X is
     /// the content picture again afterwards.
-    func lossWeights(_ model: Stylizer, request: StylizeRequest, content: RGBImage, style: RGBImage) throws -> (Float, Float, Float) {
+    func lossWeights(_ model: Objective, request: StylizeRequest, content: RGBImage, style: RGBImage) throws -> (Float, Float, Float) {
         let tv = request.tvWeight
         guard request.balances else {
             return (request.contentWeight ?? 1, request.styleWeight ?? 1e4, tv)

@@ -29,6 +29,14 @@ public struct StylizeRequest {
         case adam
         /// neural-style's, with this many correction pairs.
         case lbfgs(history: Int)
+
+        /// Device bytes the optimiser holds for an image of `pixels` values.
+        public func deviceBytes(pixels: Int) -> Int {
+            switch self {
+            case .adam: return AdamOptimizer.bytes(pixels: pixels)
+            case .lbfgs(let history): return LBFGSOptimizer.bytes(history: history, pixels: pixels)
+            }
+        }
     }
 
     public var content: RGBImage
@@ -57,7 +65,7 @@ public struct StylizeRequest {
     public var lr: Double?
     public var lrDecayEvery = 200
     public var lrDecayGamma = 0.8
-    /// Device memory to use at most (nil: `Stylizers.defaultLimit`); larger pictures run in tiles.
+    /// Device memory to use at most (nil: `Objectives.defaultLimit`); larger pictures run in tiles.
     public var memoryLimit: Int?
 
     public init(content: RGBImage, styles: [RGBImage], sizes: [(width: Int, height: Int)], iterations: [Int]) {
@@ -93,7 +101,7 @@ public struct StylizeRequest {
         }
         guard iterations.count == sizes.count else { throw fail("\(iterations.count) iteration counts for \(sizes.count) scales") }
         guard iterations.allSatisfy({ (0...Self.maxIterations).contains($0) }) else {
-            throw fail("iterations must be between 0 and \(Self.maxIterations) at each scale")
+            throw fail("--iterations must be between 0 and \(Self.maxIterations) at each scale")
         }
         if let blend = styleBlend {
             guard blend.count == styles.count else { throw fail("--style-blend has \(blend.count) weights for \(styles.count) style images") }

@@ -50,6 +50,12 @@ public final class Buffer: @unchecked Sendable {
         try writeBytes(values, at: offset)
     }
 
+    /// 32-bit integers (index tables for kernels) into a buffer of 4-byte elements.
+    public func write(int32 values: [Int32]) throws {
+        precondition(!isHalf, "integers go into 4-byte elements")
+        try writeBytes(values, at: 0)
+    }
+
     private func writeBytes<T>(_ values: [T], at offset: Int) throws {
         let size = storage.bytes
         precondition((offset + values.count) * size <= bytes, "write past the end of a \(bytes)-byte buffer")

@@ -141,6 +141,12 @@ public final class CLContext: @unchecked Sendable {
         return b
     }
 
+    public func buffer(int32 values: [Int32]) throws -> Buffer {
+        let b = try buffer(floats: values.count)
+        try b.write(int32: values)
+        return b
+    }
+
     /// Waits for everything queued so far.
     public func finish() throws {
         try check(clFinish(queue), "clFinish")

@@ -1,11 +1,11 @@
 import Foundation
 
-/// What the library is told rather than finds out for itself: where its caches live, whether
-/// to autotune and to keep compiled programs, oclgrind's buffer workaround, and where the
-/// weights come from. `fromEnvironment` is the one place the library reads environment
-/// variables; a program embedding Impasto can build its own settings instead.
+/// What the runtime is told rather than finds out for itself: where its caches live, whether
+/// to autotune and to keep compiled programs, and oclgrind's buffer workaround.
+/// `fromEnvironment` (with `WeightsSource.fromEnvironment`) is the one place the library reads
+/// environment variables; a program embedding Impasto can build its own settings instead.
 public struct RuntimeSettings: Sendable {
-    /// Downloaded weights, program binaries and tuning results.
+    /// Program binaries and tuning results (and, by default, downloaded weights).
     public var cacheDirectory: URL
     /// false: the kernels' default tuning, nothing timed (IMPASTO_AUTOTUNE=0).
     public var autotune = true
@@ -15,11 +15,6 @@ public struct RuntimeSettings: Sendable {
     /// initialised when a released buffer's slot is reused (IMPASTO_KEEP_BUFFERS=1, set only by
     /// the oclgrind test run).
     public var keepReleasedBuffers = false
-    /// Where the weights are downloaded from, and the SHA-256 they must have when the file's
-    /// name carries none (IMPASTO_WEIGHTS_URL, IMPASTO_WEIGHTS_SHA256).
-    public var weightsURL: URL?
-    public var weightsSHA256: String?
-
     public init(cacheDirectory: URL) { self.cacheDirectory = cacheDirectory }
 
     public var tuningFile: URL { cacheDirectory.appendingPathComponent("tuning.json") }
@@ -37,8 +32,6 @@ public struct RuntimeSettings: Sendable {
         default: s.programCache = nil
         }
         s.keepReleasedBuffers = env["IMPASTO_KEEP_BUFFERS"] == "1"
-        s.weightsURL = env["IMPASTO_WEIGHTS_URL"].flatMap(URL.init(string:))
-        s.weightsSHA256 = env["IMPASTO_WEIGHTS_SHA256"].flatMap { $0.isEmpty ? nil : $0.lowercased() }
         return s
     }
 }

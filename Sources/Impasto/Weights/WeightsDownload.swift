@@ -35,14 +35,32 @@ public enum WeightsDownload {
         public init(bytesPerSecond: Double = 16_384, grace: TimeInterval = 30) { (self.bytesPerSecond, self.grace) = (bytesPerSecond, grace) }
     }
 
-    /// The cached file, downloading it first if needed: from `settings.weightsURL` (a mirror;
-    /// the tests' loopback server) or the official address, into `settings.cacheDirectory`.
+    /// Where the weights come from and are kept: a URL (a mirror; the tests' loopback server;
+    /// nil: the official address), the SHA-256 the file must have when its name carries none,
+    /// and the cache folder.
+    public struct Source: Sendable {
+        public var url: URL?
+        public var sha256: String?
+        public var cacheDirectory: URL
+        public init(url: URL? = nil, sha256: String? = nil, cacheDirectory: URL) {
+            (self.url, self.sha256, self.cacheDirectory) = (url, sha256, cacheDirectory)
+        }
+
+        /// IMPASTO_WEIGHTS_URL, IMPASTO_WEIGHTS_SHA256, and the runtime's cache folder.
+        public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> Source {
+            Source(url: env["IMPASTO_WEIGHTS_URL"].flatMap(URL.init(string:)),
+                   sha256: env["IMPASTO_WEIGHTS_SHA256"].flatMap { $0.isEmpty ? nil : $0.lowercased() },
+                   cacheDirectory: RuntimeSettings.fromEnvironment(env).cacheDirectory)
+        }
+    }
+
+    /// The cached file, downloading it first if needed from `source`.
     /// `progress` gets (bytes so far, total or nil). Two runs at once: the second waits for the
     /// first (a lock file), then finds the file.
-    public static func cachedWeights(settings: RuntimeSettings = .fromEnvironment(),
+    public static func cachedWeights(source: Source = .fromEnvironment(),
                                      progress: ((Int64, Int64?) -> Void)? = nil) throws -> URL {
-        let url = settings.weightsURL ?? officialURL
-        let cacheDirectory = settings.cacheDirectory
+        let url = source.url ?? officialURL
+        let cacheDirectory = source.cacheDirectory
         let dest = cacheDirectory.appendingPathComponent(cacheName(for: url))
         if FileManager.default.fileExists(atPath: dest.path) { return dest }
         try CacheDirectory.create(cacheDirectory)
@@ -52,7 +70,7 @@ public enum WeightsDownload {
         defer { close(lock) }
         while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
         if FileManager.default.fileExists(atPath: dest.path) { return dest }  // another run fetched it meanwhile
-        try download(url, to: dest, expectedSHA256: settings.weightsSHA256, progress: progress)
+        try download(url, to: dest, expectedSHA256: source.sha256, progress: progress)
         return dest
     }
 

@@ -125,7 +125,7 @@ extension Array where Element == Double {
 }
 
 /// The whole objective on the CPU in double precision: VGG19 features with the loss ops
-/// attached where `StyleTransfer` attaches them. Slow, for tiny nets only.
+/// attached where `WholeImageObjective` attaches them. Slow, for tiny nets only.
 struct CPUStyleObjective {
     let weights: VGGWeights
     let config: LossConfig
@@ -168,4 +168,29 @@ struct CPUStyleObjective {
         }
         return (content, style, CPURef.tv(x, c: 3, h: h, w: w, weight: Double(config.tvWeight)))
     }
+}
+
+/// Bilinear resize of a 3-plane image sampling at pixel centres, clamped at the edges: how
+/// Adam's moments follow X to the next scale (the host code the device resample replaced).
+func hostBilinear(_ a: [Float], _ w: Int, _ h: Int, _ nw: Int, _ nh: Int) -> [Float] {
+    func taps(_ n: Int, _ size: Int) -> [(Int, Int, Float)] {
+        (0..<n).map { i in
+            let s = min(max((Double(i) + 0.5) * Double(size) / Double(n) - 0.5, 0), Double(size - 1))
+            let i0 = Int(s), i1 = min(i0 + 1, size - 1)
+            return (i0, i1, Float(s - Double(i0)))
+        }
+    }
+    let xs = taps(nw, w), ys = taps(nh, h)
+    var out = [Float](repeating: 0, count: 3 * nw * nh)
+    for c in 0..<3 {
+        for (y, (y0, y1, fy)) in ys.enumerated() {
+            for (x, (x0, x1, fx)) in xs.enumerated() {
+                let p = c * w * h
+                let top = a[p + y0 * w + x0] * (1 - fx) + a[p + y0 * w + x1] * fx
+                let bottom = a[p + y1 * w + x0] * (1 - fx) + a[p + y1 * w + x1] * fx
+                out[c * nw * nh + y * nw + x] = top * (1 - fy) + bottom * fy
+            }
+        }
+    }
+    return out
 }

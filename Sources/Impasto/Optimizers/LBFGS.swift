@@ -4,7 +4,7 @@
 /// from the last `history` (step, gradient-change) pairs. All vectors live on the device; the
 /// inner products come back as scalars. The history is allocated up front.
 public final class LBFGS {
-    let model: Stylizer
+    let objective: Objective
     let k: Kernels
     let n: Int
     public let history: Int
@@ -17,13 +17,13 @@ public final class LBFGS {
     private var t: Float = 0
     private var first = true
 
-    public init(model: Stylizer, history: Int = 100) throws {
+    public init(objective: Objective, history: Int = 100) throws {
         precondition(history >= 1)
-        self.model = model
-        k = model.kernels
-        n = model.pixelCount
+        self.objective = objective
+        k = objective.kernels
+        n = objective.pixelCount
         self.history = history
-        let ctx = model.context
+        let ctx = objective.context
         for _ in 0..<history {
             steps.append(try ctx.buffer(floats: n).zeroed())
             changes.append(try ctx.buffer(floats: n).zeroed())
@@ -39,7 +39,8 @@ public final class LBFGS {
     }
 
     /// Device bytes of the history and work vectors.
-    public var deviceBytes: Int { (2 * history + 5) * n * 4 }
+    public var deviceBytes: Int { Self.bytes(history: history, pixels: n) }
+    public static func bytes(history: Int, pixels: Int) -> Int { (2 * history + 5) * pixels * 4 }
 
     private func dot(_ a: Buffer, _ b: Buffer) throws -> Float {
         try k.dot(a, b, count: n, partials: partials, result: scalar)
@@ -47,8 +48,8 @@ public final class LBFGS {
 
     /// One iteration: the losses at the current X (before the move), and the step length used.
     public func step(lr: Float) throws -> (LossTerms, Float) {
-        let losses = try model.evaluate()
-        let g = model.grad
+        let losses = try objective.evaluate()
+        let g = objective.grad
         if first {
             first = false
             try k.axpby(-1, g, 0, direction, count: n)
@@ -88,7 +89,7 @@ public final class LBFGS {
             t = lr
         }
         try previousGrad.copy(from: g, count: n)
-        try k.axpby(t, direction, 1, model.x, count: n)
+        try k.axpby(t, direction, 1, objective.x, count: n)
         return (losses, t)
     }
 }

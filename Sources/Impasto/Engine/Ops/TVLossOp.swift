@@ -1,0 +1,53 @@
+/// weight · the seed's total variation of the image (see cl/tv.cl).
+public final class TVLossOp: Op {
+    public let name: String
+    let k: Kernels
+    let shape: TensorShape
+    public var weight: Float
+    let losses: LossSlots
+    public let slot: Int
+
+    public var backwardReadsInputs: Bool { true }
+    public var backwardReadsOutput: Bool { false }
+
+    public init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots) throws {
+        self.name = name
+        k = kernels
+        self.shape = shape
+        self.weight = weight
+        self.losses = losses
+        slot = losses.claim(name)
+    }
+
+    public func forward(_ b: OpBuffers) throws -> [Event] {
+        try k.tv(b.inputs[0], channels: shape.c, height: shape.h, width: shape.w, weight: weight,
+                 partials: losses.partials, losses: losses.buffer, slot: slot)
+    }
+
+    public func backward(_ b: OpBuffers) throws -> [Event] {
+        [try k.tvBackward(b.inputs[0], grad: b.gradInputs[0], channels: shape.c, height: shape.h, width: shape.w,
+                          weight: weight, accumulate: b.accumulate[0])]
+    }
+}
+
+/// neural-style's -normalize_gradients for one loss: its gradient, computed into `work`, is
+/// added as weight · work / (‖work‖₁ + 1e-8), the norm taken on the device.
+final class GradientNormalizer {
+    let k: Kernels
+    let count: Int
+    let work, norm, partials: Buffer
+    var bytes: Int { work.bytes + norm.bytes + partials.bytes }
+
+    init(kernels: Kernels, count: Int) throws {
+        k = kernels
+        self.count = count
+        work = try kernels.context.buffer(floats: count)
+        norm = try kernels.context.buffer(floats: 1)
+        partials = try kernels.context.buffer(floats: Kernels.partialCount)
+    }
+
+    func add(_ weight: Float, into grad: Buffer, accumulate: Bool) throws -> [Event] {
+        try k.l1Norm(work, count: count, partials: partials, result: norm, slot: 0)
+            + [k.addNormalized(weight, work, norms: norm, slot: 0, into: grad, count: count, accumulate: accumulate)]
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+/// Loss weights and layers; the defaults are the seed's recipe (design.md §1).
+public struct LossConfig: Hashable {
+    public var contentWeight: Float = 1
+    public var styleWeight: Float = 1e4
+    public var tvWeight: Float = 10
+    public var styleLayers = VGG19.defaultStyleLayers
+    /// A factor per style layer (neural-style's style_layer_weights); nil: 1 each.
+    public var styleLayerWeights: [Float]?
+    public var contentLayers = VGG19.defaultContentLayers
+    public var pooling = VGG19.Pooling.max
+    /// Divide each loss's gradient by its L1 norm (neural-style's -normalize_gradients).
+    public var normalizeGradients = false
+    /// How the convolutions run (see `ConvAlgorithm`).
+    public var convolution = ConvAlgorithm.winograd
+    /// How activations and their gradients are stored: fp32, or fp16 (half the memory of the
+    /// activation plan; every sum stays fp32). fp16 needs a device with cl_khr_fp16.
+    public var storage = Storage.fp32
+    public init() {}
+
+    /// What this configuration needs of a device: fp16 storage, cl_khr_fp16.
+    public func check(on device: Device) throws {
+        if storage == .fp16 && !device.hasFP16 {
+            throw StyleTransferError("fp16 storage needs a device with cl_khr_fp16, and \(device.name) does not have it; use fp32 storage (the default)")
+        }
+    }
+
+    func layerFactor(_ module: Int) -> Float {
+        guard let w = styleLayerWeights, let k = styleLayers.firstIndex(of: module), k < w.count else { return 1 }
+        return w[k]
+    }
+}
+
+/// Which algorithm the 3×3 convolutions use. Winograd F(4x4, 3x3) takes 4× fewer multiplies
+/// on every layer with at least 16 channels (the RGB layer always runs direct); direct is the
+/// plain sum of 9·Cin products per output, closer to float64 (README, "Accuracy").
+public enum ConvAlgorithm: String, CaseIterable { case winograd, direct }
+
+/// The loss terms of one iteration, weighted, as the seed's trajectory reports them.
+public struct LossTerms: Equatable {
+    public let content, style, tv: Float
+    public var total: Float { content + style + tv }
+}
+
+public struct StyleTransferError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}

@@ -1,0 +1,148 @@
+import Foundation
+
+/// VGG19 with its loss ops on one input size: the graph, the executor over its buffer plan,
+/// the loss slots and the style, content and TV ops. Both objectives run one:
+/// `WholeImageObjective` on the image itself, `TiledObjective` on a crop of it (`tileOf` set:
+/// losses count only the features a tile owns, over the whole image's counts, and there is no
+/// TV op, the TV term being the whole image's).
+public final class LossNetwork {
+    public let width, height: Int
+    public let kernels: Kernels
+    let executor: Executor
+    let losses: LossSlots
+    let winograd: WinogradScratch
+    /// The image (3×H×W) the network reads, and where ∂total/∂image goes; the caller's buffers.
+    public let input, inputGrad: Buffer
+    public private(set) var moduleOutputs: [Int: TensorID] = [:]
+    public let styleOps: [StyleLossOp]
+    public let contentOps: [ContentLossOp]
+    /// The module each style and content op is attached to, in order.
+    public let styleModules: [Int]
+    public let contentModules: [Int]
+    /// Each style op's share of the style weight (its layer weight).
+    let styleFactors: [Float]
+    let tvOp: TVLossOp?
+
+    /// `masked`: the style ops allocate their mask buffers now (a mask will be set), so that
+    /// everything is allocated here and `CLContext.measure` sees it. `tileOf`: the whole
+    /// image this network sees crops of.
+    init(kernels: Kernels, weights: VGGWeights, width: Int, height: Int, config: LossConfig, input: Buffer, inputGrad: Buffer,
+         retainModules: Set<Int> = [], masked: Bool = false, tileOf whole: (width: Int, height: Int)? = nil) throws {
+        self.width = width
+        self.height = height
+        self.kernels = kernels
+        self.input = input
+        self.inputGrad = inputGrad
+        let context = kernels.context
+        winograd = WinogradScratch(maxTiles: kernels.tuning.winogradTiles)
+        losses = try LossSlots(context: context)
+
+        let graph = Graph()
+        let image = graph.input(TensorShape(c: 3, h: height, w: width))
+        if whole == nil {
+            let tv = try TVLossOp(name: "tv", kernels: kernels, shape: graph.shape(image), weight: config.tvWeight, losses: losses)
+            graph.add(tv, inputs: [image], output: nil)
+            tvOp = tv
+        } else {
+            tvOp = nil
+        }
+        let last = (config.styleLayers + config.contentLayers).max() ?? 0
+        var styles: [StyleLossOp] = [], factors: [Float] = [], contents: [ContentLossOp] = []
+        var styleAt: [Int] = [], contentAt: [Int] = []
+        let losses = self.losses, winograd = self.winograd
+        let scratch = config.convolution == .winograd ? winograd : nil
+        let outputs = try VGG19.build(into: graph, input: image, kernels: kernels, weights: weights, upTo: last,
+                                      pooling: config.pooling, scratch: scratch,
+                                      keep: Set(config.styleLayers + config.contentLayers).union(retainModules)) { i, t in
+            let shape = graph.shape(t)
+            if config.styleLayers.contains(i) {
+                let factor = config.layerFactor(i)
+                // conv1_1's features are a linear function of the image, which outlives the backward.
+                let source = try i == 0 && scratch != nil ? weights.convs[0].map {
+                    try StyleLossOp.LinearSource(kernels: kernels, input: input, cin: 3, weight: $0.weight, bias: $0.bias, scratch: winograd)
+                } : nil
+                let op = try StyleLossOp(name: "style\(i)", kernels: kernels, shape: shape, weight: config.styleWeight * factor,
+                                         losses: losses, normalizeGradients: config.normalizeGradients,
+                                         masked: masked, tiled: whole != nil, source: source)
+                graph.add(op, inputs: [t], output: nil)
+                styles.append(op)
+                factors.append(factor)
+                styleAt.append(i)
+            }
+            if config.contentLayers.contains(i) {
+                let s = VGG19.scale(at: i)
+                let meanCount = whole.map { shape.c * ($0.height / s) * ($0.width / s) } ?? shape.count
+                let op = try ContentLossOp(name: "content\(i)", kernels: kernels, shape: shape, weight: config.contentWeight,
+                                           losses: losses, normalizeGradients: config.normalizeGradients,
+                                           tiled: whole != nil, meanCount: meanCount)
+                graph.add(op, inputs: [t], output: nil)
+                contents.append(op)
+                contentAt.append(i)
+            }
+        }
+        moduleOutputs = outputs
+        styleOps = styles
+        styleFactors = factors
+        contentOps = contents
+        styleModules = styleAt
+        contentModules = contentAt
+        graph.retained = Set(retainModules.compactMap { outputs[$0] })
+        executor = try Executor(graph: graph, context: context, inputs: [image: input], inputGrads: [image: inputGrad],
+                                storage: config.storage)
+        _ = try winograd.buffers(context)  // now, not at the first forward: all memory is taken here
+    }
+
+    /// Device bytes: the activation plan, op-owned buffers (weights, targets), the
+    /// convolutions' shared scratch and the loss slots (not the caller's input buffers).
+    var deviceBytes: Int { executor.deviceBytes + winograd.bytes + losses.buffer.bytes + losses.partials.bytes }
+    public var plan: BufferPlan { executor.plan }
+    public var graph: Graph { executor.graph }
+
+    /// Forward and backward at the current input: every loss, and ∂total/∂input.
+    func evaluate() throws -> LossTerms {
+        try executor.forward()
+        try executor.backward()
+        return terms(try losses.read())
+    }
+
+    /// Forward through the network only: the loss ops' inputs, for a backward that needs no
+    /// losses (a tiled objective's second sweep).
+    func forwardFeatures() throws { try executor.forward(capturing: { _ in false }) }
+
+    /// The style ops record the Gram matrices of the current input (see `StyleLossOp.setTarget`).
+    func captureStyleGrams() throws { try executor.forward(capturing: { $0 is StyleLossOp }) }
+
+    /// The content ops record the current input's features as their targets.
+    func captureContent() throws { try executor.forward(capturing: { $0 is ContentLossOp }) }
+
+    /// The loss weights (every style layer's weight is `style` times its layer factor).
+    func setWeights(content: Float, style: Float, tv: Float) {
+        for op in contentOps { op.weight = content }
+        for (op, factor) in zip(styleOps, styleFactors) { op.weight = style * factor }
+        tvOp?.weight = tv
+    }
+
+    /// The loss vector as the ops last wrote it.
+    func lossValues() throws -> [Float] { try losses.read() }
+
+    func terms(_ v: [Float]) -> LossTerms {
+        LossTerms(content: contentOps.reduce(0) { $0 + v[$1.slot] },
+                  style: styleOps.reduce(0) { $0 + v[$1.slot] },
+                  tv: tvOp.map { v[$0.slot] } ?? 0)
+    }
+
+    public func moduleOutput(_ i: Int) throws -> [Float] {
+        guard let t = moduleOutputs[i] else { throw StyleTransferError("module \(i) is not built") }
+        return try executor.value(t).read(count: executor.graph.shape(t).count)
+    }
+
+    /// Per-op device seconds over the iterations run while profiling was on.
+    public var profiling: Bool {
+        get { executor.profiling }
+        set { executor.profiling = newValue; if !newValue { executor.resetProfile() } }
+    }
+    public func profile() throws -> [String: Double] {
+        try executor.collectProfile()
+        return executor.profile
+    }
+}

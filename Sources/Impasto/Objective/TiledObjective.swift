@@ -1,0 +1,198 @@
+import Foundation
+
+/// Style transfer of an image too big for the device, in the tiles of a `TilePlan`, with the
+/// same losses and gradient as the whole image (up to rounding): the image and its gradient
+/// are whole-image buffers; one crop-sized `LossNetwork` runs over each tile in turn. An
+/// evaluation is two sweeps:
+///
+/// 1. forward over every tile, each adding its owned features' share to each style layer's
+///    Gram matrix and its content term; the gathered Gram matrices give the style loss and S;
+/// 2. the network's features and backward over every tile with that S, each adding its
+///    crop's gradient into the image's gradient (halo pixels get the contributions of
+///    neighbouring tiles' features: the sum is the whole image's gradient, so there is nothing
+///    to blend and no seam). No loss is computed again.
+///
+/// TV is computed on the whole image. The style targets are the whole style image's Gram
+/// matrices (gathered the same way); the content targets are whole-image maps on the device,
+/// one per content layer, and each tile takes its owned block. Each tile's masks (ownership,
+/// times the user's mask for the style losses) are built on the device as it is loaded, from
+/// its rectangles and the user's whole-layer masks: nothing crosses to the host per tile.
+public final class TiledObjective: Objective {
+    public let width, height: Int
+    public let context: CLContext
+    public let plan: TilePlan
+    public let config: LossConfig
+    public let kernels: Kernels
+    /// The crop-sized network every tile runs through.
+    public let network: LossNetwork
+    /// The whole picture: X, its gradient, staging.
+    public let image: OptimizedImage
+    let losses: LossSlots
+    let tvSlot: Int
+    var tvWeight: Float
+    /// Per style op: the user's mask at the whole layer's size and its sum (nil: no mask).
+    /// Allocated with the objective when it is built `masked`, else at the first mask.
+    private var userMasks: [(values: Buffer, area: Float)]?
+    private var masked = false
+    /// Per content op: the whole image's target map (C × H/s × W/s); zeros until `setContent`.
+    private let contentTargets: [Buffer]
+
+    public var styleOps: [StyleLossOp] { network.styleOps }
+
+    public init(context: CLContext, weights: VGGWeights, plan: TilePlan, config: LossConfig = LossConfig(), masked: Bool = false) throws {
+        precondition(!config.normalizeGradients, "normalised gradients need the whole image's gradient")
+        try config.check(on: context.device)
+        width = plan.width
+        height = plan.height
+        self.context = context
+        self.plan = plan
+        self.config = config
+        kernels = try Kernels(context: context)
+        let n = 3 * plan.cropWidth * plan.cropHeight
+        let cropX = try context.buffer(floats: n), cropGrad = try context.buffer(floats: n)
+        for b in [cropX, cropGrad] { try b.fill(0) }
+        network = try LossNetwork(kernels: kernels, weights: weights, width: plan.cropWidth, height: plan.cropHeight,
+                                  config: config, input: cropX, inputGrad: cropGrad, tileOf: (plan.width, plan.height))
+        image = try OptimizedImage(kernels: kernels, width: width, height: height)
+        losses = try LossSlots(context: context, capacity: 1)
+        tvSlot = losses.claim("tv")
+        tvWeight = config.tvWeight
+        let (w, h) = (width, height)
+        contentTargets = try zip(network.contentOps, network.contentModules).map { op, module in
+            let s = VGG19.scale(at: module)
+            return try context.buffer(floats: op.shape.c * (h / s) * (w / s)).zeroed()
+        }
+        if masked { try allocateUserMasks() }
+    }
+
+    private func allocateUserMasks() throws {
+        userMasks = try network.styleModules.map { module in
+            let s = VGG19.scale(at: module)
+            return (try context.buffer(floats: (width / s) * (height / s)), 0)
+        }
+    }
+
+    /// Device bytes: the network's with its crop and gradient, the image's, the user's masks
+    /// and the content targets.
+    public var deviceBytes: Int {
+        network.deviceBytes + network.input.bytes + network.inputGrad.bytes + image.bytes + losses.buffer.bytes + losses.partials.bytes
+            + (userMasks?.reduce(0) { $0 + $1.values.bytes } ?? 0)
+            + contentTargets.reduce(0) { $0 + $1.bytes }
+    }
+
+    /// A tile's crop window at a layer of `scale` (inside the whole layer map: see `TilePlan`).
+    private func window(_ t: TilePlan.Tile, scale s: Int) -> PixelRect {
+        let x0 = t.crop.x0 / s, y0 = t.crop.y0 / s
+        return PixelRect(x0: x0, y0: y0, x1: x0 + plan.cropWidth / s, y1: y0 + plan.cropHeight / s)
+    }
+
+    // MARK: tiles
+
+    /// Loads tile `j`: its crop of X into the network, every loss op's masks (for an
+    /// evaluation, times the user's mask) and, for an evaluation, the content target blocks,
+    /// all from buffers already on the device.
+    private func load(_ j: Int, evaluating: Bool) throws {
+        let t = plan.tiles[j]
+        try kernels.crop(image.x, channels: 3, height: height, width: width, window: t.crop, into: network.input)
+        for (k, (op, module)) in zip(styleOps, network.styleModules).enumerated() {
+            let s = VGG19.scale(at: module), w = window(t, scale: s)
+            if evaluating && masked, let user = userMasks?[k] {
+                let source = TileMaskSource(values: user.values, width: width / s, height: height / s, x0: w.x0, y0: w.y0)
+                try op.loadTile(owned: plan.owned(t, scale: s), user: source, area: user.area)
+            } else {
+                try op.loadTile(owned: plan.owned(t, scale: s), user: nil, area: Float((height / s) * (width / s)))
+            }
+        }
+        for (k, (op, module)) in zip(network.contentOps, network.contentModules).enumerated() {
+            let s = VGG19.scale(at: module), w = window(t, scale: s)
+            try op.loadTile(owned: plan.owned(t, scale: s), target: evaluating ? contentTargets[k] : nil,
+                            wholeHeight: height / s, wholeWidth: width / s, origin: (w.x0, w.y0))
+        }
+    }
+
+    /// Sweep 1 over the current X: the Gram matrices gathered (with `capture`, as style
+    /// targets), and otherwise the sum of the tiles' content terms.
+    private func gather(capture: Bool) throws -> Float {
+        for op in styleOps { try op.clearGathered() }
+        var content: Float = 0
+        for j in plan.tiles.indices {
+            try load(j, evaluating: !capture)
+            if capture {
+                try network.captureStyleGrams()
+            } else {
+                try network.executor.forward()
+                let v = try network.lossValues()
+                content += network.contentOps.reduce(0) { $0 + v[$1.slot] }
+            }
+        }
+        return content
+    }
+
+    // MARK: Objective
+
+    public func captureStyles(_ styles: [(RGBImage, Float)]) throws {
+        let total = styles.reduce(Float(0)) { $0 + $1.1 }
+        for (k, (picture, weight)) in styles.enumerated() {
+            try upload(picture)
+            _ = try gather(capture: true)
+            for op in styleOps { try op.setTarget(weight: weight / total, adding: k > 0) }
+        }
+    }
+
+    /// Content targets from a picture of this size, gathered tile by tile on the device (each
+    /// tile's owned features added into the zeroed whole map); X starts there.
+    public func setContent(_ picture: RGBImage) throws {
+        try upload(picture)
+        let targets = contentTargets
+        for b in targets { try b.fill(0) }
+        for j in plan.tiles.indices {
+            try load(j, evaluating: false)
+            try network.captureContent()
+            for (k, (op, module)) in zip(network.contentOps, network.contentModules).enumerated() {
+                let s = VGG19.scale(at: module)
+                try kernels.addTile(op.targetValues, channels: op.shape.c, into: targets[k], height: height / s, width: width / s,
+                                    window: window(plan.tiles[j], scale: s))
+            }
+        }
+    }
+
+    /// The user's mask at each style layer's whole size, on the device; each tile cuts its
+    /// window as it is loaded. nil: ownership alone.
+    public func setMask(_ mask: RGBImage?) throws {
+        guard let mask else { masked = false; return }
+        if userMasks == nil { try allocateUserMasks() }
+        for (k, module) in network.styleModules.enumerated() {
+            let s = VGG19.scale(at: module)
+            let values = WholeImageObjective.maskValues(mask, width: width / s, height: height / s)
+            try userMasks![k].values.write(values)
+            userMasks![k].area = values.reduce(0, +)
+        }
+        masked = true
+    }
+
+    public func setWeights(content: Float, style: Float, tv: Float) {
+        network.setWeights(content: content, style: style, tv: tv)
+        tvWeight = tv
+    }
+
+    public func evaluate() throws -> LossTerms {
+        let content = try gather(capture: false)
+        for op in styleOps { try op.finishGathered() }
+        let gathered = try network.lossValues()
+        let style = styleOps.reduce(0) { $0 + gathered[$1.slot] }
+
+        let x = image.x, grad = image.grad
+        try grad.fill(0)
+        for (j, t) in plan.tiles.enumerated() {
+            try load(j, evaluating: true)
+            try network.forwardFeatures()
+            try network.executor.backward()
+            try kernels.addTile(network.inputGrad, channels: 3, into: grad, height: height, width: width, window: t.crop)
+        }
+        try kernels.tv(x, channels: 3, height: height, width: width, weight: tvWeight,
+                       partials: losses.partials, losses: losses.buffer, slot: tvSlot)
+        try kernels.tvBackward(x, grad: grad, channels: 3, height: height, width: width, weight: tvWeight, accumulate: true)
+        let tv = try losses.read()[tvSlot]
+        return LossTerms(content: content, style: style, tv: tv)
+    }
+}

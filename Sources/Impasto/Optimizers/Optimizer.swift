@@ -1,0 +1,86 @@
+/// What moves X each iteration. Each owns its device state; both evaluate the objective once
+/// per step. What they carry from one scale of a coarse-to-fine run to the next is
+/// `carried()` (Adam's moments; L-BFGS starts each scale afresh, its history being of the
+/// last scale's size).
+public protocol Optimizer: AnyObject {
+    /// One evaluation and one move of X at `rate`; the losses before the move, and the rate
+    /// actually used (L-BFGS scales its first step).
+    func step(rate: Double) throws -> (LossTerms, Double)
+    /// Device memory this optimiser holds beyond the objective's.
+    var deviceBytes: Int { get }
+    /// What the next scale starts from (nil: nothing).
+    func carried() -> OptimizerState?
+    /// Continues from a previous scale's `carried` state, resized to this one on the device.
+    func resume(_ state: OptimizerState) throws
+}
+
+/// Adam's moments and step count at one scale's size, still on the device (crowsonkb's
+/// style-transfer-pytorch carries them to the next scale, resized).
+public struct OptimizerState {
+    public let width, height: Int
+    let m, v: Buffer
+    public let steps: Int
+    public var deviceBytes: Int { m.bytes + v.bytes }
+}
+
+/// The seed's Adam (torch.optim.Adam's defaults), its moments on the device.
+public final class AdamOptimizer: Optimizer {
+    let objective: Objective
+    let m, v: Buffer
+    public private(set) var steps = 0
+
+    public init(objective: Objective) throws {
+        self.objective = objective
+        m = try objective.context.buffer(floats: objective.pixelCount).zeroed()
+        v = try objective.context.buffer(floats: objective.pixelCount).zeroed()
+    }
+
+    /// Device bytes of the moments for an image of `pixels` values.
+    public static func bytes(pixels: Int) -> Int { 2 * pixels * 4 }
+    public var deviceBytes: Int { m.bytes + v.bytes }
+
+    public func step(rate: Double) throws -> (LossTerms, Double) {
+        let terms = try objective.evaluate()
+        steps += 1
+        try objective.kernels.adamStep(x: objective.x, grad: objective.grad, m: m, v: v, count: objective.pixelCount,
+                                       lr: Float(rate), t: steps)
+        return (terms, rate)
+    }
+
+    public func carried() -> OptimizerState? {
+        OptimizerState(width: objective.width, height: objective.height, m: m, v: v, steps: steps)
+    }
+
+    /// The moments resized bilinearly at pixel centres (v stays ≥ 0: the weights are).
+    public func resume(_ state: OptimizerState) throws {
+        let (w, h) = (objective.width, objective.height)
+        if state.width == w && state.height == h {
+            try m.copy(from: state.m, count: objective.pixelCount)
+            try v.copy(from: state.v, count: objective.pixelCount)
+        } else {
+            let x = ResampleTaps.bilinear(from: state.width, to: w), y = ResampleTaps.bilinear(from: state.height, to: h)
+            try objective.kernels.resample(state.m, into: m, layout: .planar, x: x, y: y)
+            try objective.kernels.resample(state.v, into: v, layout: .planar, x: x, y: y)
+        }
+        steps = state.steps
+    }
+}
+
+/// neural-style's L-BFGS (see `LBFGS`).
+public final class LBFGSOptimizer: Optimizer {
+    let lbfgs: LBFGS
+    public init(objective: Objective, history: Int) throws {
+        lbfgs = try LBFGS(objective: objective, history: history)
+    }
+
+    /// Device bytes of the history and work vectors for an image of `pixels` values.
+    public static func bytes(history: Int, pixels: Int) -> Int { LBFGS.bytes(history: history, pixels: pixels) }
+
+    public func step(rate: Double) throws -> (LossTerms, Double) {
+        let (terms, used) = try lbfgs.step(lr: Float(rate))
+        return (terms, Double(used))
+    }
+    public var deviceBytes: Int { lbfgs.deviceBytes }
+    public func carried() -> OptimizerState? { nil }
+    public func resume(_ state: OptimizerState) throws {}
+}
