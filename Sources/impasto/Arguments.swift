@@ -41,7 +41,14 @@ func parseBytes(_ s: String) throws -> Int {
 /// The selected device's context with its tuning applied: from the cache, or measured now,
 /// the first time this device (driver, kernels) is seen, which is said on stderr.
 func tunedContext(_ selector: String?, quiet: Bool = false) throws -> CLContext {
-    let context = try CLContext(selecting: selector)
+    try tuned(CLContext(selecting: selector), quiet: quiet)
+}
+
+func tunedContext(device: Device, quiet: Bool = false) throws -> CLContext {
+    try tuned(CLContext(device: device), quiet: quiet)
+}
+
+private func tuned(_ context: CLContext, quiet: Bool) throws -> CLContext {
     let source = try Autotune.apply(to: context)
     if !quiet {
         switch source {

@@ -115,9 +115,10 @@ struct Stylize: ParsableCommand {
     }
 
     /// `request` (from `prepare`) run on `run`'s device and weights, with the observers these
-    /// options ask for, and the output written (`impasto batch` calls it once per job).
-    func perform(_ request: StylizeRequest, on run: Stylization, randomWeights: Bool,
-                 outputs: OutputGuard) throws -> (StylizeResult, ProgressDisplay) {
+    /// options ask for, and the output written (`impasto batch` calls it once per job, and
+    /// writes no picture of an interrupted job: its rerun does the job).
+    func perform(_ request: StylizeRequest, on run: Stylization, randomWeights: Bool, outputs: OutputGuard,
+                 writeInterrupted: Bool = true) throws -> (StylizeResult, ProgressDisplay) {
         var request = request
         let device = run.context.device, (w, h) = request.outputSize, sizes = request.sizes
         request.memoryLimit = try deviceMemoryLimit(device)
@@ -135,7 +136,7 @@ struct Stylize: ParsableCommand {
         progressObserver.display.message("stylizing \(w)x\(h)\(scaleText) on \(device.name), \(total) iterations, weights \(run.weightsOrigin)")
 
         let result = try run.run(request, observers: observers, shouldStop: { Interrupt.requested != 0 })
-        try ImageFile.write(result.picture, to: output, quality: quality)
+        if !result.interrupted || writeInterrupted { try ImageFile.write(result.picture, to: output, quality: quality) }
         return (result, progressObserver.display)
     }
 }

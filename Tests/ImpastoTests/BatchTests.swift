@@ -140,4 +140,24 @@ final class BatchTests: XCTestCase {
         let bad = try batch([jobs, "--shard", "3/3"] + common)
         XCTAssertEqual(bad.status, 64, bad.stderr)
     }
+
+    /// --devices all with POCL exposing two devices: one worker per device on one queue; every
+    /// job done once, both devices used, the pictures those of one device (both are the same
+    /// CPU, so the same bits).
+    func testTwoDevicesShareTheQueue() throws {
+        let jobs = try manifest((0..<4).map { ["content": content, "style": style, "output": path("d\($0).png"), "seed": $0, "init": "noise"] })
+        let env = ["OCL_ICD_VENDORS": "/etc/OpenCL/vendors", "POCL_DEVICES": "pthread pthread", "IMPASTO_DEVICE": ""]
+        let devices = try runProcess(try impastoBinary(), ["devices"], environment: env)
+        XCTAssertEqual(devices.stdout.split(separator: "\n").filter { $0.hasPrefix("[") }.count, 2, devices.stdout + devices.stderr)
+        let r = try batch([jobs, "--devices", "all", "--status", path("status.jsonl")] + common, environment: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("on 2 devices"), r.stderr)
+        let done = try statusLines(path("status.jsonl")).filter { $0["event"] as? String == "done" }
+        XCTAssertEqual(done.compactMap { $0["job"] as? String }.sorted(), (1...4).map { "line \($0)" })
+        XCTAssertEqual(Set(done.compactMap { ($0["device"] as? String)?.prefix(3) }), ["[0]", "[1]"], "both devices took jobs")
+        let single = try batch([try manifest([["content": content, "style": style, "output": path("one.png"), "seed": 2, "init": "noise"]],
+                                             name: "one.jsonl")] + common, environment: env)
+        XCTAssertEqual(single.status, 0, single.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("d2.png"))), try Data(contentsOf: URL(fileURLWithPath: path("one.png"))))
+    }
 }

@@ -25,6 +25,8 @@ struct Batch: ParsableCommand {
     var shard: String?
     @Option(help: "How many shards, with an index from JOB_COMPLETION_INDEX (Kubernetes) or AWS_BATCH_JOB_ARRAY_INDEX.")
     var shards: Int?
+    @Option(help: "Run a worker per device, taking jobs from one queue: all, or a comma-separated list of device indices or names (see `impasto devices`).")
+    var devices: String?
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("MANIFEST (JSON lines, one job each; first), then stylize options: every job's defaults.",
                                                              valueName: "manifest-and-stylize-options"))
     var arguments: [String] = []

@@ -62,7 +62,7 @@ struct BatchJob {
     /// Writes the marker atomically (a temporary file renamed into place), after the output.
     func writeMarker(_ m: Marker) throws {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do { try encoder.encode(m).write(to: URL(fileURLWithPath: marker), options: .atomic) } catch {
             throw FileError("cannot write \(InputFile.display(marker)): \(error.localizedDescription)")
         }

@@ -45,67 +45,43 @@ extension Batch {
         let statusLog = try status.map { try BatchStatus(path: $0) }
         let failedBefore = statusLog?.failedKeys ?? []
 
-        // 3. The run: one context, one Stylization per weights, each job isolated.
+        // 3. The run: a worker per device (one by default), each with its context and one
+        // warm Stylization per weights, taking jobs from a shared queue; each job isolated.
         Interrupt.install()
         let progress = ProgressDisplay(total: 0, quiet: false)
+        let selector = defaults.last { $0.name == "device" }?.values?.first ?? environment["IMPASTO_DEVICE"]
+        let chosen = try workerDevices(selector)
         let shardText = shard.count > 1 ? " (shard \(shard.index) of \(shard.count))" : ""
-        progress.message("batch: \(mine.count) of \(jobs.count) jobs\(shardText)")
-        let device = defaults.last { $0.name == "device" }?.values?.first ?? environment["IMPASTO_DEVICE"]
-        var context: CLContext?
-        var runs: [String: (Stylization, Bool)] = [:]
-        var counts = (done: 0, skipped: 0, failed: 0)
+        let deviceText = chosen.count > 1 ? " on \(chosen.count) devices" : ""
+        progress.message("batch: \(mine.count) of \(jobs.count) jobs\(shardText)\(deviceText)")
+        let queue = BatchQueue(jobs: mine, status: statusLog, failedBefore: failedBefore, retryFailed: retryFailed, progress: progress)
         let start = Date()
-        for (n, (job, key)) in mine.enumerated() {
-            let label = "[\(n + 1)/\(mine.count)] \(job.origin) → \(job.output)"
-            if job.isDone(key: key) {
-                counts.skipped += 1
-                try statusLog?.record(job, key: key, event: "skipped", extra: ["reason": "done"])
-                progress.message("\(label): done before, skipped")
-                continue
-            }
-            if failedBefore.contains(key) && !retryFailed {
-                counts.skipped += 1
-                try statusLog?.record(job, key: key, event: "skipped", extra: ["reason": "failed before (--retry-failed runs it)"])
-                progress.message("\(label): failed before, skipped")
-                continue
-            }
-            try statusLog?.record(job, key: key, event: "started")
-            let jobStart = Date()
-            do {
-                let outputs = try job.command.guardFiles()
-                let request = try job.command.prepare()
-                if context == nil { context = try tunedContext(device) }
-                let spec = job.command.weights ?? "official"
-                if runs[spec] == nil {
-                    let (weights, random) = try job.command.resolveWeights(progress)
-                    runs[spec] = (Stylization(context: context!, weights: weights, keepsWarm: true), random)
-                }
-                let (run, random) = runs[spec]!
-                let (result, _) = try job.command.perform(request, on: run, randomWeights: random, outputs: outputs)
-                if result.interrupted {
-                    try statusLog?.record(job, key: key, event: "interrupted", extra: ["iterations": result.iterations])
-                    progress.message("\(label): interrupted after \(result.iterations) iterations; a rerun starts it again")
-                    Foundation.exit(Interrupt.exitStatus)
-                }
-                let seconds = Date().timeIntervalSince(jobStart)
-                let l = result.losses
-                let (c, st, tv) = (Double(l?.content ?? 0), Double(l?.style ?? 0), Double(l?.tv ?? 0))
-                try job.writeMarker(BatchJob.Marker(key: key, content: c, style: st, tv: tv, total: c + st + tv,
-                                                    iterations: result.iterations, seconds: seconds, device: context!.device.name))
-                counts.done += 1
-                try statusLog?.record(job, key: key, event: "done", extra: [
-                    "content": c, "style": st, "tv": tv, "total": c + st + tv, "iterations": result.iterations, "seconds": seconds])
-                progress.message(String(format: "%@: done in %.1f s", label, seconds))
-            } catch {
-                counts.failed += 1
-                let message = Stylize.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-                try statusLog?.record(job, key: key, event: "failed", extra: ["error": message])
-                progress.message("\(label): failed: \(message)")
-            }
+        if chosen.count == 1 {
+            queue.work(device: chosen[0])
+        } else {
+            let threads = chosen.map { d in Thread { queue.work(device: d) } }
+            for t in threads { t.stackSize = 8 << 20; t.start() }
+            queue.waitForWorkers(chosen.count)
         }
-        progress.message(String(format: "batch: %d done, %d skipped, %d failed in %.1f s", counts.done, counts.skipped, counts.failed,
+        if queue.interrupted { Foundation.exit(Interrupt.exitStatus) }
+        let c = queue.counts
+        progress.message(String(format: "batch: %d done, %d skipped, %d failed in %.1f s", c.done, c.skipped, c.failed,
                                 Date().timeIntervalSince(start)))
-        if counts.failed > 0 { throw ExitCode(1) }
+        if c.failed > 0 { throw ExitCode(1) }
+    }
+
+    /// --devices: every OpenCL device, or those the comma-separated selectors name (see
+    /// `impasto devices`); else the one --device (or IMPASTO_DEVICE, or the best) names.
+    func workerDevices(_ selector: String?) throws -> [Device] {
+        let all = try Device.all()
+        guard let devices else { return [try Device.select(selector, among: all)] }
+        if devices == "all" { return all }
+        var picked: [Device] = []
+        for part in devices.split(separator: ",") {
+            let d = try Device.select(String(part), among: all)
+            if !picked.contains(where: { $0.index == d.index }) { picked.append(d) }
+        }
+        return picked
     }
 
     /// The manifest's lines (blank ones and `#` comments aside), or --content-dir's pictures,

@@ -27,7 +27,7 @@ final class BatchStatus {
         var o: [String: Any] = ["job": job.origin, "output": job.output, "key": key, "event": event,
                                 "time": ISO8601DateFormatter().string(from: Date())]
         o.merge(extra) { $1 }
-        let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) + Data("\n".utf8)
+        let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes]) + Data("\n".utf8)
         do { try handle.write(contentsOf: data) } catch {
             throw FileError("--status \(InputFile.display(path)): cannot write (\(error.localizedDescription))")
         }

@@ -1,0 +1,108 @@
+import Foundation
+import Impasto
+
+/// A batch's jobs shared by its workers (one per device): each takes the next job, runs it on
+/// its own context with its own warm `Stylization`s, and records what became of it. Weights
+/// are loaded once for all workers.
+final class BatchQueue {
+    private let jobs: [(BatchJob, String)]
+    private let status: BatchStatus?
+    private let failedBefore: Set<String>
+    private let retryFailed: Bool
+    private let progress: ProgressDisplay
+    private let lock = NSLock()
+    private var next = 0
+    private var weights: [String: (VGGWeights, Bool)] = [:]
+    private(set) var counts = (done: 0, skipped: 0, failed: 0)
+    /// A job was stopped by SIGINT or SIGTERM: no worker takes another.
+    private(set) var interrupted = false
+    private var finished = 0
+    private let allDone = NSCondition()
+
+    init(jobs: [(BatchJob, String)], status: BatchStatus?, failedBefore: Set<String>, retryFailed: Bool, progress: ProgressDisplay) {
+        (self.jobs, self.status, self.failedBefore, self.retryFailed, self.progress) = (jobs, status, failedBefore, retryFailed, progress)
+    }
+
+    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    private func take() -> (Int, BatchJob, String)? {
+        locked {
+            guard !interrupted, Interrupt.requested == 0, next < jobs.count else { return nil }
+            next += 1
+            return (next - 1, jobs[next - 1].0, jobs[next - 1].1)
+        }
+    }
+
+    private func record(_ job: BatchJob, _ key: String, _ event: String, _ extra: [String: Any] = [:], message: String) {
+        locked {
+            do { try status?.record(job, key: key, event: event, extra: extra) } catch { progress.message("impasto: \(error)") }
+            progress.message(message)
+        }
+    }
+
+    /// One worker: jobs from the queue on `device` until none is left.
+    func work(device: Device) {
+        defer { allDone.lock(); finished += 1; allDone.signal(); allDone.unlock() }
+        var context: CLContext?
+        var runs: [String: (Stylization, Bool)] = [:]
+        while let (n, job, key) = take() {
+            let label = "[\(n + 1)/\(jobs.count)] \(job.origin) → \(job.output)"
+            if job.isDone(key: key) {
+                locked { counts.skipped += 1 }
+                record(job, key, "skipped", ["reason": "done"], message: "\(label): done before, skipped")
+                continue
+            }
+            if failedBefore.contains(key) && !retryFailed {
+                locked { counts.skipped += 1 }
+                record(job, key, "skipped", ["reason": "failed before (--retry-failed runs it)"], message: "\(label): failed before, skipped")
+                continue
+            }
+            record(job, key, "started", message: "\(label): started")
+            let start = Date()
+            do {
+                let outputs = try job.command.guardFiles()
+                let request = try job.command.prepare()
+                if context == nil { context = try tunedContext(device: device) }
+                let spec = job.command.weights ?? "official"
+                if runs[spec] == nil {
+                    let (vgg, random) = try locked { try weights[spec] ?? job.command.resolveWeights(progress) }
+                    locked { weights[spec] = (vgg, random) }
+                    runs[spec] = (Stylization(context: context!, weights: vgg, keepsWarm: true), random)
+                }
+                let (run, random) = runs[spec]!
+                let (result, _) = try job.command.perform(request, on: run, randomWeights: random, outputs: outputs, writeInterrupted: false)
+                if result.interrupted {
+                    locked { interrupted = true }
+                    record(job, key, "interrupted", ["iterations": result.iterations],
+                           message: "\(label): interrupted after \(result.iterations) iterations, no picture written; a rerun does it again")
+                    return
+                }
+                let seconds = Date().timeIntervalSince(start)
+                let l = result.losses
+                let (c, st, tv) = (Double(l?.content ?? 0), Double(l?.style ?? 0), Double(l?.tv ?? 0))
+                let deviceName = "[\(device.index)] \(device.name)"
+                try job.writeMarker(BatchJob.Marker(key: key, content: c, style: st, tv: tv, total: c + st + tv,
+                                                    iterations: result.iterations, seconds: seconds, device: deviceName))
+                locked { counts.done += 1 }
+                record(job, key, "done", ["content": c, "style": st, "tv": tv, "total": c + st + tv, "iterations": result.iterations,
+                                          "seconds": seconds, "device": deviceName],
+                       message: String(format: "%@: done in %.1f s", label, seconds))
+            } catch {
+                let message = Stylize.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                locked { counts.failed += 1 }
+                record(job, key, "failed", ["error": message], message: "\(label): failed: \(message)")
+            }
+        }
+    }
+
+    /// Blocks until `count` workers have returned.
+    func waitForWorkers(_ count: Int) {
+        allDone.lock()
+        while finished < count { allDone.wait() }
+        allDone.unlock()
+    }
+}
