@@ -13,6 +13,7 @@ extension Stylize {
             throw ValidationError("give --content and --style (or --demo for built-in sample pictures)")
         }
         if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be at least 1") }
+        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1") }
         guard (1...100).contains(quality) else { throw ValidationError("--quality must be between 1 and 100") }
         guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
         if let m = maxMemory, try parseBytes(m) < 16 << 20 {
@@ -59,6 +60,10 @@ extension Stylize {
         if let weights, weights != "random", !weights.hasPrefix("random:") { try outputs.protect(weights, as: "--weights") }
         try outputs.checkReplaceable(output, option: "--output")
         if let saveEvery, saveEvery > 0 { try outputs.checkReplaceable(numbered(output, saveEvery), option: "--save-every") }
+        if let path = checkpointPath {
+            try outputs.checkReplaceable(path, option: "--checkpoint")
+            if samePath(path, output) { throw ValidationError("--checkpoint and --output are the same file") }
+        }
         if let progressImage {
             _ = try ImageFile.format(of: progressImage)
             try outputs.checkReplaceable(progressImage, option: "--progress-image")
@@ -112,5 +117,54 @@ extension Stylize {
             }
             return v
         }
+    }
+
+    /// Where the run's checkpoint goes: --checkpoint, or OUTPUT.checkpoint with --checkpoint-every.
+    var checkpointPath: String? { checkpoint ?? checkpointEvery.map { _ in output + ".checkpoint" } }
+
+    /// Options that say where files are or how the run reports, not what it paints.
+    static let notInKey: Set<String> = ["content", "style", "init", "mask", "output", "weights", "log", "progress-image",
+                                        "save-every", "quiet", "max-pixels", "device", "checkpoint", "checkpoint-every"]
+
+    /// The run's key: SHA-256 over the input files' bytes, the options (`arguments`, as given)
+    /// that shape the picture (sorted by name; paths and display options left out), impasto's
+    /// version and the weights' hash. The same key means the same picture on the same device:
+    /// it tags checkpoints, and `batch`'s markers.
+    func runKey(arguments: [String], weightsHash: String? = nil) throws -> String {
+        var h = SHA256()
+        func add(_ text: String) { h.update(Data((text + "\n").utf8)) }
+        add("impasto \(ImpastoVersion.current)")
+        var files: [(String, String)] = []
+        if let c = content { files.append(("content", c)) }
+        files += style.map { ("style", $0) }
+        if case .file(let p) = initImage { files.append(("init", p)) }
+        if let m = mask { files.append(("mask", m)) }
+        for (role, path) in files {
+            let data = try InputFile.read(path, maxBytes: 1 << 31)
+            add("\(role) \(data.count)")
+            h.update(data)
+        }
+        var options = try BatchManifest.group(arguments).filter { !Self.notInKey.contains($0.name) }
+        options.sort { $0.name < $1.name }  // stable: repeated options keep their order
+        for o in options { add("--\(o.name) " + (o.values ?? []).joined(separator: " ")) }
+        if case .file = initImage {} else { add("--init \(initImage)") }
+        add("weights \(try weightsHash ?? Self.weightsHash(weights))")
+        return h.finalize()
+    }
+
+    /// What the key takes of a --weights value: a file's SHA-256, random weights' seed, or the
+    /// official file's name (its hash is checked on download).
+    static func weightsHash(_ spec: String?) throws -> String {
+        guard let spec else { return WeightsDownload.officialURL.lastPathComponent }
+        if spec == "random" || spec.hasPrefix("random:") { return spec == "random" ? "random:0" : spec }
+        let reader = try InputFile.Reader(spec)
+        var h = SHA256()
+        var offset = 0
+        while offset < reader.size {
+            let chunk = try reader.read(at: offset, count: min(8 << 20, reader.size - offset))
+            h.update(chunk)
+            offset += chunk.count
+        }
+        return h.finalize()
     }
 }

@@ -61,6 +61,9 @@ struct Stylize: ParsableCommand {
     @Option(help: "Keep a picture here of snapshots side by side with the loss curves under them, updated as the run goes.")
     var progressImage: String?
     @Option(help: "Also write the image every N iterations (OUTPUT-NNNN.png).") var saveEvery: Int?
+    @Option(help: "Keep the run's state here (default OUTPUT.checkpoint with --checkpoint-every) when it is stopped (Ctrl-C, SIGTERM) or every --checkpoint-every iterations; a run with the same inputs and options resumes from it and ends with the same bytes as one that never stopped.")
+    var checkpoint: String?
+    @Option(help: "Write the checkpoint every N iterations.") var checkpointEvery: Int?
     @Option(help: "JPEG quality, 1-100.") var quality = 95
     @Option(help: "Refuse input images with more pixels than this.") var maxPixels = ImageFile.defaultMaxPixels
     @Flag(help: "No progress display.") var quiet = false
@@ -88,7 +91,8 @@ struct Stylize: ParsableCommand {
         try request.loss.check(on: context.device)  // now, not after a weights download
         let (vgg, randomWeights) = try resolveWeights(progress)
         let run = Stylization(context: context, weights: vgg, releaseWeights: true)
-        let (result, display) = try perform(request, on: run, randomWeights: randomWeights, outputs: outputs)
+        let checkpoint = try checkpointPath.map { ($0, try runKey(arguments: Array(CommandLine.arguments.dropFirst(2)))) }
+        let (result, display) = try perform(request, on: run, randomWeights: randomWeights, outputs: outputs, checkpoint: checkpoint)
         if result.interrupted {
             display.message("interrupted after \(result.iterations) iterations: wrote \(output)")
             Foundation.exit(Interrupt.exitStatus)
@@ -117,8 +121,10 @@ struct Stylize: ParsableCommand {
     /// `request` (from `prepare`) run on `run`'s device and weights, with the observers these
     /// options ask for, and the output written (`impasto batch` calls it once per job, and
     /// writes no picture of an interrupted job: its rerun does the job).
+    /// With `checkpoint`, the run resumes from the file at its path if there is one (tagged with
+    /// its key, see `runKey`), keeps it up to date, and removes it when done.
     func perform(_ request: StylizeRequest, on run: Stylization, randomWeights: Bool, outputs: OutputGuard,
-                 writeInterrupted: Bool = true) throws -> (StylizeResult, ProgressDisplay) {
+                 checkpoint: (path: String, key: String)?, writeInterrupted: Bool = true) throws -> (StylizeResult, ProgressDisplay) {
         var request = request
         let device = run.context.device, (w, h) = request.outputSize, sizes = request.sizes
         request.memoryLimit = try deviceMemoryLimit(device)
@@ -135,8 +141,16 @@ struct Stylize: ParsableCommand {
         let scaleText = sizes.count > 1 ? " in \(sizes.count) scales (" + sizes.map { "\($0.width)x\($0.height)" }.joined(separator: ", ") + ")" : ""
         progressObserver.display.message("stylizing \(w)x\(h)\(scaleText) on \(device.name), \(total) iterations, weights \(run.weightsOrigin)")
 
-        let result = try run.run(request, observers: observers, shouldStop: { Interrupt.requested != 0 })
+        var policy: StylizeCheckpoint.Policy?
+        if let (path, key) = checkpoint {
+            let url = URL(fileURLWithPath: path)
+            let resume = FileManager.default.fileExists(atPath: path) ? try StylizeCheckpoint.read(from: url) : nil
+            if let resume { progressObserver.display.message("resuming from \(path) after \(resume.iteration) iterations") }
+            policy = StylizeCheckpoint.Policy(tag: key, every: checkpointEvery, resume: resume) { try $0.write(to: url) }
+        }
+        let result = try run.run(request, observers: observers, shouldStop: { Interrupt.requested != 0 }, checkpoints: policy)
         if !result.interrupted || writeInterrupted { try ImageFile.write(result.picture, to: output, quality: quality) }
+        if !result.interrupted, let (path, _) = checkpoint { try? FileManager.default.removeItem(atPath: path) }
         return (result, progressObserver.display)
     }
 }

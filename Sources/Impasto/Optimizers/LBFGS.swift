@@ -93,3 +93,42 @@ public final class LBFGS {
         return (losses, t)
     }
 }
+
+extension LBFGS {
+    /// Everything the next step reads: the pairs in the ring (oldest first), their ρ, the
+    /// scalars and the last direction and gradient.
+    public struct State {
+        public let history: Int
+        let pairs: [(step: [Float], change: [Float], rho: Float)]
+        let hDiag, t: Float
+        let first: Bool
+        let direction, previousGrad: [Float]
+
+        /// Floats in the arrays (what a checkpoint file holds besides the scalars).
+        var arrays: [[Float]] { pairs.flatMap { [$0.step, $0.change] } + [direction, previousGrad] }
+    }
+
+    public func state() throws -> State {
+        let pairs = try (0..<used).map { j -> (step: [Float], change: [Float], rho: Float) in
+            let i = (oldest + j) % history
+            return (try steps[i].read(count: n), try changes[i].read(count: n), rho[i])
+        }
+        return State(history: history, pairs: pairs, hDiag: hDiag, t: t, first: first,
+                     direction: try direction.read(count: n), previousGrad: try previousGrad.read(count: n))
+    }
+
+    /// Continues from `state` (same history size and image size).
+    public func restore(_ state: State) throws {
+        precondition(state.history == history && state.pairs.count <= history && state.direction.count == n, "L-BFGS state of another shape")
+        oldest = 0
+        used = state.pairs.count
+        for (i, p) in state.pairs.enumerated() {
+            try steps[i].write(p.step)
+            try changes[i].write(p.change)
+            rho[i] = p.rho
+        }
+        (hDiag, t, first) = (state.hDiag, state.t, state.first)
+        try direction.write(state.direction)
+        try previousGrad.write(state.previousGrad)
+    }
+}

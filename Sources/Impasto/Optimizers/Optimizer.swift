@@ -12,6 +12,15 @@ public protocol Optimizer: AnyObject {
     func carried() -> OptimizerState?
     /// Continues from a previous scale's `carried` state, resized to this one on the device.
     func resume(_ state: OptimizerState) throws
+    /// Everything the next step reads, on the host (a checkpoint), and back.
+    func snapshot() throws -> OptimizerSnapshot
+    func restore(_ snapshot: OptimizerSnapshot) throws
+}
+
+/// An optimiser's state for a checkpoint.
+public enum OptimizerSnapshot {
+    case adam(m: [Float], v: [Float], steps: Int)
+    case lbfgs(LBFGS.State)
 }
 
 /// Adam's moments and step count at one scale's size, still on the device (crowsonkb's
@@ -64,6 +73,17 @@ public final class AdamOptimizer: Optimizer {
         }
         steps = state.steps
     }
+
+    public func snapshot() throws -> OptimizerSnapshot { .adam(m: try m.read(), v: try v.read(), steps: steps) }
+
+    public func restore(_ snapshot: OptimizerSnapshot) throws {
+        guard case .adam(let sm, let sv, let st) = snapshot, sm.count == objective.pixelCount, sv.count == sm.count else {
+            throw StyleTransferError("the checkpoint holds another optimiser's state")
+        }
+        try m.write(sm)
+        try v.write(sv)
+        steps = st
+    }
 }
 
 /// neural-style's L-BFGS (see `LBFGS`).
@@ -83,4 +103,11 @@ public final class LBFGSOptimizer: Optimizer {
     public var deviceBytes: Int { lbfgs.deviceBytes }
     public func carried() -> OptimizerState? { nil }
     public func resume(_ state: OptimizerState) throws {}
+    public func snapshot() throws -> OptimizerSnapshot { .lbfgs(try lbfgs.state()) }
+    public func restore(_ snapshot: OptimizerSnapshot) throws {
+        guard case .lbfgs(let state) = snapshot, state.history == lbfgs.history, state.direction.count == lbfgs.n else {
+            throw StyleTransferError("the checkpoint holds another optimiser's state")
+        }
+        try lbfgs.restore(state)
+    }
 }

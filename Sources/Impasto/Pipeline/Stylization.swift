@@ -92,9 +92,11 @@ public final class Stylization {
         self.keepsWarm = keepsWarm
     }
 
-    public func run(_ request: StylizeRequest, observers: [StylizeObserver] = [],
-                    shouldStop: () -> Bool = { false }) throws -> StylizeResult {
+    public func run(_ request: StylizeRequest, observers: [StylizeObserver] = [], shouldStop: () -> Bool = { false },
+                    checkpoints: StylizeCheckpoint.Policy? = nil) throws -> StylizeResult {
         try request.validate()
+        let resume = checkpoints?.resume
+        if let resume, let checkpoints { try resume.check(request, tag: checkpoints.tag) }
         try request.loss.check(on: context.device)
         guard weights != nil else { throw StyleTransferError("this Stylization's weights were released after its run") }
         var vgg: VGGWeights! = weights  // the local reference, dropped with the stored one
@@ -127,12 +129,14 @@ public final class Stylization {
         var interrupted = false
         var previous: OptimizedImage?   // the last scale's X, on the device
         var picture: RGBImage?          // the last scale's result, on the host
-        var balanced: (Float, Float, Float)?
+        var balanced = resume.map { ($0.weights.content, $0.weights.style, $0.weights.tv) }
         var carried: OptimizerState?
-        var i = 0
+        var i = resume?.iteration ?? 0
         var lastLosses: LossTerms?
         let total = request.totalIterations
         for (scale, (sw, sh)) in request.sizes.enumerated() {
+            if let resume, scale < resume.scale { continue }  // done before the checkpoint
+            let resumed = resume.flatMap { $0.scale == scale ? $0 : nil }
             // The objective at this scale (tiled if it must be): targets, loss weights, start.
             // What the optimiser will hold, and what the last scale left on the device until
             // this one starts from it, come off the memory limit.
@@ -166,7 +170,9 @@ public final class Stylization {
                 if request.balances { try emit(.balanced(content: balanced!.0, style: balanced!.1, tv: balanced!.2)) }
             }
             model.setWeights(content: balanced!.0, style: balanced!.1, tv: balanced!.2)
-            if let previous {
+            if let resumed {
+                try model.setImage(resumed.x)
+            } else if let previous {
                 try model.image.upload(resizedFrom: previous)
             } else {
                 switch request.start {
@@ -188,12 +194,12 @@ public final class Stylization {
             case .adam: optimizer = try AdamOptimizer(objective: model)
             case .lbfgs(let history): optimizer = try LBFGSOptimizer(objective: model, history: history)
             }
-            if let state = carried { try optimizer.resume(state) }
+            if let resumed { try optimizer.restore(resumed.optimizer) } else if let state = carried { try optimizer.resume(state) }
             carried = nil
 
             // The loop.
             let loopStart = Date()
-            for k in 0..<request.iterations[scale] {
+            for k in (resumed?.step ?? 0)..<request.iterations[scale] {
                 let (terms, rate) = try optimizer.step(rate: request.rate(at: k))
                 guard terms.total.isFinite else {
                     throw StyleTransferError("the loss became \(terms.total) at iteration \(i); try a smaller --lr")
@@ -205,6 +211,10 @@ public final class Stylization {
                     elapsed: Date().timeIntervalSince(start), snapshot: StylizeEvent.Snapshot { finish(try model.picture()) },
                     isLast: stop || i + 1 == total)))
                 i += 1
+                if let policy = checkpoints, stop || policy.every.map({ i % $0 == 0 }) == true {
+                    try policy.save(StylizeCheckpoint(tag: policy.tag, scale: scale, iteration: i, step: k + 1, weights: balanced!,
+                                                      width: sw, height: sh, x: try model.x.read(), optimizer: try optimizer.snapshot()))
+                }
                 if stop { interrupted = true; break }
             }
             iterating += Date().timeIntervalSince(loopStart)

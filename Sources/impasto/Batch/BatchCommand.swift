@@ -12,7 +12,9 @@ struct Batch: ParsableCommand {
         are every job's defaults; a line's own replace them. Or --content-dir DIR --output-dir OUT \
         with --style: every PNG/JPEG in DIR. Bad lines are refused before any work. A job whose \
         output has a marker OUTPUT.done.json with the job's key (its inputs' bytes, options, \
-        impasto's version and the weights) is skipped, so a rerun does only what is left.
+        impasto's version and the weights) is skipped, so a rerun does only what is left. SIGTERM or \
+        Ctrl-C stops the running job after its iteration with its state in OUTPUT.checkpoint (also every \
+        --checkpoint-every N iterations); the rerun resumes it to the bytes of an uninterrupted run.
         """)
 
     @Option(help: "Every PNG and JPEG in this folder is a job (with --output-dir and --style).") var contentDir: String?

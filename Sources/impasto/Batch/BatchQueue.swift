@@ -61,7 +61,9 @@ final class BatchQueue {
                 record(job, key, "skipped", ["reason": "failed before (--retry-failed runs it)"], message: "\(label): failed before, skipped")
                 continue
             }
-            record(job, key, "started", message: "\(label): started")
+            let resuming = FileManager.default.fileExists(atPath: job.checkpoint)
+            record(job, key, "started", resuming ? ["checkpoint": job.checkpoint] : [:],
+                   message: "\(label): started" + (resuming ? ", from its checkpoint" : ""))
             let start = Date()
             do {
                 let outputs = try job.command.guardFiles()
@@ -74,11 +76,12 @@ final class BatchQueue {
                     runs[spec] = (Stylization(context: context!, weights: vgg, keepsWarm: true), random)
                 }
                 let (run, random) = runs[spec]!
-                let (result, _) = try job.command.perform(request, on: run, randomWeights: random, outputs: outputs, writeInterrupted: false)
+                let (result, _) = try job.command.perform(request, on: run, randomWeights: random, outputs: outputs,
+                                                           checkpoint: (job.checkpoint, key), writeInterrupted: false)
                 if result.interrupted {
                     locked { interrupted = true }
                     record(job, key, "interrupted", ["iterations": result.iterations],
-                           message: "\(label): interrupted after \(result.iterations) iterations, no picture written; a rerun does it again")
+                           message: "\(label): interrupted after \(result.iterations) iterations, no picture written; a rerun resumes from \(job.checkpoint)")
                     return
                 }
                 let seconds = Date().timeIntervalSince(start)

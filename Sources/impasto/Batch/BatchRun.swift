@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import Impasto
 
-/// `batch`: the jobs checked, keyed and sharded, then run one after another on one device
-/// with warm state, each failure recorded and the batch going on.
+/// `batch`: the jobs checked, keyed and sharded, then run by a worker per device (one unless
+/// --devices) with warm state, each failure recorded and the batch going on.
 extension Batch {
     func runBatch() throws {
         let environment = ProcessInfo.processInfo.environment
@@ -37,9 +37,9 @@ extension Batch {
         var weightsHashes: [String: String] = [:]
         let keyed = try jobs.map { job -> (BatchJob, String) in
             let spec = job.command.weights ?? "official"
-            let hash = try weightsHashes[spec] ?? Self.weightsHash(job.command.weights)
+            let hash = try weightsHashes[spec] ?? Stylize.weightsHash(job.command.weights)
             weightsHashes[spec] = hash
-            return (job, try job.key(weightsHash: hash))
+            return (job, try job.command.runKey(arguments: job.arguments, weightsHash: hash))
         }
         let mine = keyed.filter { shard.contains(key: $0.1) }
         let statusLog = try status.map { try BatchStatus(path: $0) }
@@ -109,21 +109,5 @@ extension Batch {
             let output = URL(fileURLWithPath: out).appendingPathComponent(stem + ".png").path
             return (name, { [("content", [content]), ("output", [output])] })
         }
-    }
-
-    /// What the key takes of a --weights value: a file's SHA-256, random weights' seed, or the
-    /// official file's name (its hash is checked on download).
-    static func weightsHash(_ spec: String?) throws -> String {
-        guard let spec else { return WeightsDownload.officialURL.lastPathComponent }
-        if spec == "random" || spec.hasPrefix("random:") { return spec == "random" ? "random:0" : spec }
-        let reader = try InputFile.Reader(spec)
-        var h = SHA256()
-        var offset = 0
-        while offset < reader.size {
-            let chunk = try reader.read(at: offset, count: min(8 << 20, reader.size - offset))
-            h.update(chunk)
-            offset += chunk.count
-        }
-        return h.finalize()
     }
 }
