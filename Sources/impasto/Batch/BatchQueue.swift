@@ -95,7 +95,7 @@ final class BatchQueue {
                                           "seconds": seconds, "device": deviceName],
                        message: String(format: "%@: done in %.1f s", label, seconds))
             } catch {
-                let message = Stylize.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                let message = Batch.oneLine(error)
                 locked { counts.failed += 1 }
                 record(job, key, "failed", ["error": message], message: "\(label): failed: \(message)")
             }

@@ -19,7 +19,7 @@ extension Batch {
                 _ = try command.guardFiles()
                 jobs.append(BatchJob(origin: origin, arguments: arguments, command: command))
             } catch {
-                problems.append("\(origin): " + (Stylize.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"))
+                problems.append("\(origin): " + Self.oneLine(error))
             }
         }
         var outputs: [String: String] = [:]
@@ -109,5 +109,10 @@ extension Batch {
             let output = URL(fileURLWithPath: out).appendingPathComponent(stem + ".png").path
             return (name, { [("content", [content]), ("output", [output])] })
         }
+    }
+
+    /// A job's error as `stylize` would say it (argument-parser's message for usage errors), one line.
+    static func oneLine(_ error: Error) -> String {
+        Stylize.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
     }
 }
