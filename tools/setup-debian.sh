@@ -9,6 +9,7 @@ packages=(
   libpng-dev libjpeg-dev
   oclgrind             # OpenCL simulator the tests use to find races and bad accesses
   clinfo
+  ffmpeg               # impasto video's video files (decoding and encoding through its commands)
 )
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

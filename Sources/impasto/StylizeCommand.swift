@@ -124,7 +124,8 @@ struct Stylize: ParsableCommand {
     /// With `checkpoint`, the run resumes from the file at its path if there is one (tagged with
     /// its key, see `runKey`), keeps it up to date, and removes it when done.
     func perform(_ request: StylizeRequest, on run: Stylization, randomWeights: Bool, outputs: OutputGuard,
-                 checkpoint: (path: String, key: String)?, writeInterrupted: Bool = true) throws -> (StylizeResult, ProgressDisplay) {
+                 checkpoint: (path: String, key: String)?, writeInterrupted: Bool = true,
+                 extraObservers: [StylizeObserver] = []) throws -> (StylizeResult, ProgressDisplay) {
         var request = request
         let device = run.context.device, (w, h) = request.outputSize, sizes = request.sizes
         request.memoryLimit = try deviceMemoryLimit(device)
@@ -133,7 +134,7 @@ struct Stylize: ParsableCommand {
         // The observers: progress, log, progress sheet, numbered snapshots.
         let total = request.totalIterations
         let progressObserver = ProgressObserver(ProgressDisplay(total: total, quiet: quiet))
-        var observers: [StylizeObserver] = []
+        var observers = extraObservers
         if let log { observers.append(LogObserver(try outputs.openLog(log, option: "--log"), multiScale: sizes.count > 1)) }  // after the inputs: no empty log when one is bad
         observers.append(progressObserver)
         if let progressImage { observers.append(SheetObserver(path: progressImage, width: w, height: h, total: total, quality: quality)) }

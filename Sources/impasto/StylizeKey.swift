@@ -11,12 +11,13 @@ extension Stylize {
     /// that shape the picture (sorted by name; paths and display options left out), impasto's
     /// version and the weights' hash. The same key means the same picture on the same device:
     /// it tags checkpoints, and `batch`'s markers.
-    func runKey(arguments: [String], weightsHash: String? = nil) throws -> String {
+    /// `includeContent` false: the content file is left out (a video's frames are keyed by it).
+    func runKey(arguments: [String], weightsHash: String? = nil, includeContent: Bool = true) throws -> String {
         var h = SHA256()
         func add(_ text: String) { h.update(Data((text + "\n").utf8)) }
         add("impasto \(ImpastoVersion.current)")
         var files: [(String, String)] = []
-        if let c = content { files.append(("content", c)) }
+        if let c = content, includeContent { files.append(("content", c)) }
         files += style.map { ("style", $0) }
         if case .file(let p) = initImage { files.append(("init", p)) }
         if let m = mask { files.append(("mask", m)) }

@@ -10,6 +10,7 @@ final class OclgrindTests: XCTestCase {
     static let checkedTests = [
         "ImpastoTests.RuntimeTests/testSaxpyOnAMillionElements",
         "ImpastoTests.KernelTests",
+        "ImpastoTests.FlowKernelTests",
         "ImpastoTests.MaskAndNormalizeTests/testMaskedStyleLossGradient",
         "ImpastoTests.MaskAndNormalizeTests/testNormalizedGradientsHaveTheWeightAsL1Norm",
         "ImpastoTests.HalfStorageTests/testConvolutionsStoringHalf",

@@ -203,31 +203,40 @@ final class TiledStylizeTests: XCTestCase {
 
     func testAMemoryLimitTilesAndGivesTheSameRun() throws {
         let content = SampleImages.landscape(width: 256, height: 224), style = SampleImages.swirls(width: 256, height: 224)
-        func run(_ limit: Int?) throws -> (Recorder, RGBImage) {
-            var request = StylizeRequest(content: content, styles: [style], sizes: [(256, 224)], iterations: [2])
-            request.balanceWeights = true
-            request.memoryLimit = limit
-            let recorder = Recorder()
-            let result = try Stylization(context: TestEnv.context, weights: try VGGWeights.random(seed: 1)).run(request, observers: [recorder])
-            return (recorder, result.picture)
-        }
-        // One byte less than the whole picture and Adam need.
-        let need = try Objectives.measureWhole(context: TestEnv.context, weights: VGGWeights.random(seed: 1),
-                                               width: 256, height: 224, config: LossConfig())
-        let whole = try run(nil)
-        let tiled = try run(need.total + AdamOptimizer.bytes(pixels: 3 * 256 * 224) - 1)
-        XCTAssertNil(whole.0.tiles)
-        XCTAssertGreaterThan(try XCTUnwrap(tiled.0.tiles).tiles.count, 1)
-        XCTAssertEqual(tiled.0.losses.count, 2)
-        for (i, (a, b)) in zip(whole.0.losses, tiled.0.losses).enumerated() {
-            for (key, x, y) in [("content", a.content, b.content), ("style", a.style, b.style), ("tv", a.tv, b.tv)] {
-                XCTAssertEqual(y, x, accuracy: 1e-5 * max(abs(x), 1e-9), "\(key) at iteration \(i)")
+        // With a video's temporal loss (per pixel, on the whole image around the tiles); the
+        // other terms are the same with or without it (TilingTests holds them without).
+        let temporal = TemporalTarget(picture: style, weights: (0..<(256 * 224)).map { Float($0 % 3 == 0 ? 0 : 1) }, weight: 300)
+        for target in [temporal] as [TemporalTarget?] {
+            func run(_ limit: Int?) throws -> (Recorder, RGBImage) {
+                var request = StylizeRequest(content: content, styles: [style], sizes: [(256, 224)], iterations: [2])
+                request.balanceWeights = true
+                request.memoryLimit = limit
+                request.temporal = target
+                let recorder = Recorder()
+                let result = try Stylization(context: TestEnv.context, weights: try VGGWeights.random(seed: 1)).run(request, observers: [recorder])
+                return (recorder, result.picture)
             }
+            // One byte less than the whole picture, Adam and the temporal term need.
+            let need = try Objectives.measureWhole(context: TestEnv.context, weights: VGGWeights.random(seed: 1),
+                                                   width: 256, height: 224, config: LossConfig())
+            let whole = try run(nil)
+            let tiled = try run(need.total + AdamOptimizer.bytes(pixels: 3 * 256 * 224) - 1
+                                + (target == nil ? 0 : TemporalObjective.bytes(pixels: 256 * 224)))
+            let what = target == nil ? "" : " (temporal)"
+            XCTAssertNil(whole.0.tiles)
+            XCTAssertGreaterThan(try XCTUnwrap(tiled.0.tiles).tiles.count, 1)
+            XCTAssertEqual(tiled.0.losses.count, 2)
+            for (i, (a, b)) in zip(whole.0.losses, tiled.0.losses).enumerated() {
+                for (key, x, y) in [("content", a.content, b.content), ("style", a.style, b.style), ("tv", a.tv, b.tv), ("temporal", a.temporal, b.temporal)] {
+                    XCTAssertEqual(y, x, accuracy: 1e-5 * max(abs(x), 1e-9), "\(key) at iteration \(i)\(what)")
+                }
+                XCTAssertEqual(a.temporal > 0, target != nil)
+            }
+            // Adam's first steps are ±lr wherever the gradient is not 0, so a gradient element near 0
+            // whose rounding differs moves its pixel the other way: compare the mean.
+            let diffs = zip(whole.1.pixels, tiled.1.pixels).map { abs($0 - $1) }
+            let mean = diffs.reduce(0, +) / Float(diffs.count)
+            XCTAssertLessThan(mean, 0.5 / 255, "tiled and whole pictures differ\(what)")
         }
-        // Adam's first steps are ±lr wherever the gradient is not 0, so a gradient element near 0
-        // whose rounding differs moves its pixel the other way: compare the mean.
-        let diffs = zip(whole.1.pixels, tiled.1.pixels).map { abs($0 - $1) }
-        let mean = diffs.reduce(0, +) / Float(diffs.count)
-        XCTAssertLessThan(mean, 0.5 / 255, "tiled and whole pictures differ")
     }
 }

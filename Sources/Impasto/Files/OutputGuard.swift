@@ -110,7 +110,7 @@ public enum PendingFile {
         return p
     }()
 
-    static func set(_ path: String) {
+    public static func set(_ path: String) {
         let bytes = Array(path.utf8.prefix(Int(PATH_MAX)))
         buffer[0] = 0
         for (i, b) in bytes.enumerated() where i > 0 { buffer[i] = CChar(bitPattern: b) }
@@ -118,7 +118,7 @@ public enum PendingFile {
         if let first = bytes.first { buffer[0] = CChar(bitPattern: first) }  // last: the handler sees a whole path or none
     }
 
-    static func clear() { buffer[0] = 0 }
+    public static func clear() { buffer[0] = 0 }
 
     /// Async-signal-safe: unlink only.
     public static func removeFromSignalHandler() {

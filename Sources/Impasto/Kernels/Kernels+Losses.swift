@@ -90,6 +90,24 @@ extension Kernels {
                                      .b(x), .b(g), .i(c), .i(h), .i(w), .f(sv), .f(sh), .i(accumulate ? 1 : 0))
     }
 
+    /// losses[slot] = scale · Σ_c Σ_p c(p) (x − t)², for X and t of 3 × `pixels`.
+    @discardableResult
+    public func temporal(_ x: Buffer, target t: Buffer, weights c: Buffer, pixels n: Int, scale: Float,
+                         partials: Buffer, losses: Buffer, slot: Int) throws -> [Event] {
+        need(x, 3 * n, "temporal x"); need(t, 3 * n, "temporal t"); need(c, n, "temporal c"); need(partials, Self.partialCount, "partials")
+        let partial = try temporalPartial.launch(global: [Self.partialCount], local: reductionLocal(temporalPartial),
+                                                 .b(x), .b(t), .b(c), .i(n), .f(scale), .b(partials))
+        return [partial, try finishSum(partials: partials, losses: losses, slot: slot, scale: 1)]
+    }
+
+    /// g += 2 · scale · c(p) (x − t).
+    @discardableResult
+    public func temporalBackward(_ x: Buffer, target t: Buffer, weights c: Buffer, pixels n: Int, scale: Float, grad g: Buffer) throws -> Event {
+        need(x, 3 * n, "temporal x"); need(t, 3 * n, "temporal t"); need(c, n, "temporal c"); need(g, 3 * n, "temporal g")
+        return try temporalBackward.launch(global: [3 * n], local: LaunchShape.linear(temporalBackward, device: device),
+                                           .b(x), .b(t), .b(c), .i(n), .f(scale), .b(g))
+    }
+
     /// Σ a·b, read back (a blocking read: the optimiser needs the number now).
     public func dot(_ a: Buffer, _ b: Buffer, count n: Int, partials: Buffer, result: Buffer) throws -> Float {
         need(a, n, "dot a"); need(b, n, "dot b")

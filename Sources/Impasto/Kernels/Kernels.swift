@@ -26,6 +26,7 @@ public final class Kernels: @unchecked Sendable {
     let gramPartial, gramReduce, gramBackward: Kernel
     let msePartial, scaledDiff, sumPartials: Kernel
     let tvPartial, tvBackward: Kernel
+    let temporalPartial, temporalBackward: Kernel
     let adam: Kernel
     let normalize, denormalize: Kernel
     let cropPlanes, addTile, tileMaskKernel: Kernel
@@ -75,6 +76,8 @@ public final class Kernels: @unchecked Sendable {
         sumPartials = try context.kernel("reduce", "sum_partials")
         tvPartial = try context.kernel("tv", "tv_partial")
         tvBackward = try context.kernel("tv", "tv_backward")
+        temporalPartial = try context.kernel("temporal", "temporal_partial")
+        temporalBackward = try context.kernel("temporal", "temporal_backward")
         adam = try context.kernel("adam", "adam_step")
         normalize = try context.kernel("image", "normalize_image")
         denormalize = try context.kernel("image", "denormalize_image")

@@ -40,7 +40,9 @@ public enum ConvAlgorithm: String, CaseIterable { case winograd, direct }
 /// The loss terms of one iteration, weighted, as the seed's trajectory reports them.
 public struct LossTerms: Equatable {
     public let content, style, tv: Float
-    public var total: Float { content + style + tv }
+    /// Video: the temporal loss (0 without one).
+    public var temporal: Float = 0
+    public var total: Float { content + style + tv + temporal }
 }
 
 public struct StyleTransferError: Error, CustomStringConvertible {

@@ -145,6 +145,7 @@ public final class Stylization {
                 throw StyleTransferError("L-BFGS's history needs \(mebibytes(optimizerBytes)) at \(sw)x\(sh), more than the \(mebibytes(memoryLimit)) of device memory allowed: lower --lbfgs-history or the size")
             }
             let held = (previous?.bytes ?? 0) + (carried?.deviceBytes ?? 0)
+                + (request.temporal == nil ? 0 : TemporalObjective.bytes(pixels: sw * sh))
             let key = ObjectiveKey(width: sw, height: sh, config: config, masked: request.mask != nil,
                                    memoryLimit: memoryLimit - optimizerBytes - held)
             if warm?.key != key { warm = nil }  // its memory is free before the next one is measured
@@ -189,10 +190,16 @@ public final class Stylization {
                 try emit(.started(StylizeEvent.Snapshot { finish(try model.picture()) }))
             }
             previous = nil
+            // Video: the temporal loss on top (per pixel, whole image or tiled alike).
+            let objective: Objective = try request.temporal.map { t in
+                var target = t.resized(width: sw, height: sh)
+                if request.colors == .luminance { target.picture = ColorTransfer.luminance(target.picture) }  // X is luminance
+                return try TemporalObjective(base: model, target: target)
+            } ?? model
             let optimizer: Optimizer
             switch request.optimizer {
-            case .adam: optimizer = try AdamOptimizer(objective: model)
-            case .lbfgs(let history): optimizer = try LBFGSOptimizer(objective: model, history: history)
+            case .adam: optimizer = try AdamOptimizer(objective: objective)
+            case .lbfgs(let history): optimizer = try LBFGSOptimizer(objective: objective, history: history)
             }
             if let resumed { try optimizer.restore(resumed.optimizer) } else if let state = carried { try optimizer.resume(state) }
             carried = nil
@@ -239,7 +246,7 @@ public final class Stylization {
     static func hash(_ pictures: [RGBImage], _ blend: [Float]) -> String {
         var h = SHA256()
         for p in pictures {
-            var size = [Int64(p.width), Int64(p.height)]
+            let size = [Int64(p.width), Int64(p.height)]
             size.withUnsafeBytes { h.update($0) }
             p.pixels.withUnsafeBytes { h.update($0) }
         }

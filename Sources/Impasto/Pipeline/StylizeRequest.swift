@@ -65,6 +65,8 @@ public struct StylizeRequest {
     public var lr: Double?
     public var lrDecayEvery = 200
     public var lrDecayGamma = 0.8
+    /// Video: the earlier frames this one is held close to (Ruder et al.'s temporal loss).
+    public var temporal: TemporalTarget?
     /// Device memory to use at most (nil: `Objectives.defaultLimit`); larger pictures run in tiles.
     public var memoryLimit: Int?
 
@@ -116,6 +118,12 @@ public struct StylizeRequest {
         if let lr { guard lr.isFinite, lr > 0 else { throw fail("--lr must be a positive number") } }
         guard lrDecayEvery >= 1 else { throw fail("--lr-decay-every must be at least 1") }
         guard lrDecayGamma.isFinite, lrDecayGamma > 0 else { throw fail("--lr-decay-gamma must be a positive number") }
+        if let t = temporal {
+            guard t.picture.width == outputSize.width, t.picture.height == outputSize.height else {
+                throw fail("the temporal target is \(t.picture.width)x\(t.picture.height), the output \(outputSize.width)x\(outputSize.height)")
+            }
+            guard t.weight.isFinite, t.weight >= 0 else { throw fail("--temporal-weight must be a finite number, 0 or more") }
+        }
         if case .lbfgs(let history) = optimizer, !(1...1000).contains(history) {
             throw fail("--lbfgs-history must be between 1 and 1000")
         }

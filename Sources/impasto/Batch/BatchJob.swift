@@ -2,19 +2,27 @@ import ArgumentParser
 import Foundation
 import Impasto
 
-/// One job of a batch: where it came from, its `stylize` arguments and their parse. Its key
-/// (`Stylize.runKey`) means the same picture on the same device, so a finished job whose marker
+/// One job of a batch: where it came from, its `stylize` arguments and their parse, or a
+/// video's (a line with "frames" or "input"). Its key (`Stylize.runKey`, `Video.videoKey`)
+/// means the same result on the same device, so a finished job whose marker
 /// (`OUTPUT.done.json`) holds its key is not run again.
 struct BatchJob {
     /// Its manifest line (1 on), or its picture's name with --content-dir.
     let origin: String
     let arguments: [String]
+    /// The picture's command; a video's stylize options (its weights, its files).
     let command: Stylize
-    var output: String { command.output }
-    var marker: String { command.output + ".done.json" }
+    let video: Video?
+    var output: String { video?.result ?? command.output }
+    var marker: String { output + ".done.json" }
 
-    /// Where the job's checkpoint goes when it is stopped (or every --checkpoint-every).
-    var checkpoint: String { command.checkpoint ?? command.output + ".checkpoint" }
+    init(origin: String, arguments: [String], command: Stylize, video: Video? = nil) {
+        (self.origin, self.arguments, self.command, self.video) = (origin, arguments, command, video)
+    }
+
+    /// Where the job's checkpoint goes when it is stopped (or every --checkpoint-every); a
+    /// video's state (its finished frames, the frame it stopped in).
+    var checkpoint: String { video.map { VideoState.file($0.frameDir).path } ?? command.checkpoint ?? command.output + ".checkpoint" }
 
     /// What a finished job leaves beside its output.
     struct Marker: Codable {

@@ -44,7 +44,7 @@ enum BatchManifest {
                 throw ValidationError("'\(key)' is not an option name")
             }
             guard !batchOnly.contains(name) else { throw ValidationError("--\(name) is the batch's, not a job's: give it on the command line") }
-            guard stylizeOptions.contains(name) else { throw ValidationError("'\(key)' is not a stylize option") }
+            guard stylizeOptions.contains(name) || videoOptions.contains(name) else { throw ValidationError("'\(key)' is not a stylize or video option") }
             switch value {
             case .bool(let on): return (name, on ? [] : nil)
             case .list(let items):
@@ -60,8 +60,11 @@ enum BatchManifest {
     }
 
     /// `stylize`'s long option names, as its help lists them.
-    static let stylizeOptions: Set<String> = {
-        let help = Stylize.helpMessage(columns: 1000)
+    static let stylizeOptions = optionNames(Stylize.helpMessage(columns: 1000))
+    /// `video`'s (a line with "frames" or "input" is a video job).
+    static let videoOptions = optionNames(Video.helpMessage(columns: 1000))
+
+    static func optionNames(_ help: String) -> Set<String> {
         var names = Set<String>()
         var rest = help[...]
         while let r = rest.range(of: "--[a-z][a-z0-9-]*", options: .regularExpression) {
@@ -69,7 +72,7 @@ enum BatchManifest {
             rest = rest[r.upperBound...]
         }
         return names
-    }()
+    }
 
     /// Options a job cannot set: the batch runs on one device.
     static let batchOnly: Set<String> = ["device"]

@@ -66,8 +66,9 @@ final class BatchQueue {
                    message: "\(label): started" + (resuming ? ", from its checkpoint" : ""))
             let start = Date()
             do {
-                let outputs = try job.command.guardFiles()
-                let request = try job.command.prepare()
+                let video = try job.video.map { ($0, try $0.prepare()) }
+                let outputs = video == nil ? try job.command.guardFiles() : OutputGuard()
+                let request = video == nil ? try job.command.prepare() : nil
                 if context == nil { context = try tunedContext(device: device) }
                 let spec = job.command.weights ?? "official"
                 if runs[spec] == nil {
@@ -76,22 +77,32 @@ final class BatchQueue {
                     runs[spec] = (Stylization(context: context!, weights: vgg, keepsWarm: true), random)
                 }
                 let (run, random) = runs[spec]!
-                let (result, _) = try job.command.perform(request, on: run, randomWeights: random, outputs: outputs,
-                                                           checkpoint: (job.checkpoint, key), writeInterrupted: false)
-                if result.interrupted {
+                // A video does its frames, a picture its iterations; either may be stopped.
+                let l: LossTerms?, iterations: Int, stopped: (extra: [String: Any], message: String)?
+                if let (command, plan) = video {
+                    let outcome = try command.perform(plan, on: run, randomWeights: random, key: key, progress: progress)
+                    (l, iterations) = (outcome.losses, outcome.frames)
+                    stopped = outcome.interrupted ? (["frames": outcome.frames],
+                                                     "interrupted after \(outcome.frames) finished frames; a rerun resumes in the next") : nil
+                } else {
+                    let (result, _) = try job.command.perform(request!, on: run, randomWeights: random, outputs: outputs,
+                                                               checkpoint: (job.checkpoint, key), writeInterrupted: false)
+                    (l, iterations) = (result.losses, result.iterations)
+                    stopped = result.interrupted ? (["iterations": result.iterations],
+                                                    "interrupted after \(result.iterations) iterations, no picture written; a rerun resumes from \(job.checkpoint)") : nil
+                }
+                if let stopped {
                     locked { interrupted = true }
-                    record(job, key, "interrupted", ["iterations": result.iterations],
-                           message: "\(label): interrupted after \(result.iterations) iterations, no picture written; a rerun resumes from \(job.checkpoint)")
+                    record(job, key, "interrupted", stopped.extra, message: "\(label): \(stopped.message)")
                     return
                 }
                 let seconds = Date().timeIntervalSince(start)
-                let l = result.losses
                 let (c, st, tv) = (Double(l?.content ?? 0), Double(l?.style ?? 0), Double(l?.tv ?? 0))
                 let deviceName = "[\(device.index)] \(device.name)"
                 try job.writeMarker(BatchJob.Marker(key: key, content: c, style: st, tv: tv, total: c + st + tv,
-                                                    iterations: result.iterations, seconds: seconds, device: deviceName))
+                                                    iterations: iterations, seconds: seconds, device: deviceName))
                 locked { counts.done += 1 }
-                record(job, key, "done", ["content": c, "style": st, "tv": tv, "total": c + st + tv, "iterations": result.iterations,
+                record(job, key, "done", ["content": c, "style": st, "tv": tv, "total": c + st + tv, (video == nil ? "iterations" : "frames"): iterations,
                                           "seconds": seconds, "device": deviceName],
                        message: String(format: "%@: done in %.1f s", label, seconds))
             } catch {

@@ -15,6 +15,11 @@ extension Batch {
         for (origin, line) in try jobLines() {
             do {
                 let arguments = BatchManifest.merge(defaults, try line())
+                if arguments.contains("--frames") || arguments.contains("--input") {
+                    let video = try Video.parse(arguments)
+                    jobs.append(BatchJob(origin: origin, arguments: arguments, command: try video.checkFiles(), video: video))
+                    continue
+                }
                 let command = try Stylize.parse(arguments)
                 _ = try command.guardFiles()
                 jobs.append(BatchJob(origin: origin, arguments: arguments, command: command))
@@ -39,7 +44,8 @@ extension Batch {
             let spec = job.command.weights ?? "official"
             let hash = try weightsHashes[spec] ?? Stylize.weightsHash(job.command.weights)
             weightsHashes[spec] = hash
-            return (job, try job.command.runKey(arguments: job.arguments, weightsHash: hash))
+            return (job, try job.video.map { try $0.videoKey(job.command, weightsHash: hash) }
+                ?? job.command.runKey(arguments: job.arguments, weightsHash: hash))
         }
         let mine = keyed.filter { shard.contains(key: $0.1) }
         let statusLog = try status.map { try BatchStatus(path: $0) }

@@ -1,0 +1,227 @@
+import ArgumentParser
+import Foundation
+import Impasto
+
+/// `video`: frames in order, each stylized with its temporal guide and written before the
+/// next starts, the state (frames done, the balanced weights) kept beside them for a resume.
+extension Video {
+    /// What `perform` needs that is read and checked before any device work.
+    struct Plan {
+        let template: Stylize
+        let frameDir: String
+        let outputs: OutputGuard
+        let source: FrameSource
+        let first: RGBImage
+        let styles: [RGBImage]
+        let initPicture: RGBImage?
+        let mask: RGBImage?
+        let width, height: Int
+        let sizes: [(Int, Int)]
+        let firstIterations: [Int]
+        let frameIterations: Int
+    }
+
+    /// What a finished or stopped video run did.
+    struct Outcome {
+        let frames: Int
+        let interrupted: Bool
+        let losses: LossTerms?
+    }
+
+    func runVideo() throws {
+        let plan = try prepare()
+        Interrupt.install()
+        let progress = ProgressDisplay(total: 0, quiet: plan.template.quiet)
+        let context = try tunedContext(deviceOptions.selector, quiet: plan.template.quiet)
+        try plan.template.lossConfig().check(on: context.device)
+        let (vgg, randomWeights) = try plan.template.resolveWeights(progress)
+        let stylization = Stylization(context: context, weights: vgg, keepsWarm: true)
+        let outcome = try perform(plan, on: stylization, randomWeights: randomWeights, key: try videoKey(plan.template), progress: progress)
+        if outcome.interrupted { Foundation.exit(Interrupt.exitStatus) }
+    }
+
+    /// The frames' stand-in content file: the first frame's, or the video (both guarded as inputs).
+    func standIn() throws -> String { try frames.map { try DirectoryFrames($0, maxPixels: Int.max).files[0] } ?? input! }
+
+    /// Where the frames go: --output-dir, or a work folder beside --output removed after encoding.
+    var frameDir: String { outputDir ?? (output! + ".frames") }
+    /// What `batch` checks, marks done and reports.
+    var result: String { outputDir ?? output! }
+
+    /// `batch`'s check before any work: the inputs are there, the outputs replaceable; the
+    /// stylize options (their weights, their files) returned.
+    func checkFiles() throws -> Stylize {
+        if let input { _ = try InputFile.check(input) }
+        let probe = FileManager.default.temporaryDirectory.appendingPathComponent("impasto-video-\(UUID().uuidString).png").path
+        let template = try stylize(output: probe, content: try standIn())
+        _ = try template.guardFiles()
+        if let output { try OutputGuard().checkReplaceable(output, option: "--output") }
+        return template
+    }
+
+    /// The files checked (inputs read, outputs replaceable, the frame folder made), the source
+    /// opened and the first frame read, the schedule fixed.
+    func prepare() throws -> Plan {
+        let frameDir = self.frameDir
+        let template = try stylize(output: Self.framePath(frameDir, 0), content: try standIn())
+        let created = !FileManager.default.fileExists(atPath: frameDir)
+        if created {
+            do { try FileManager.default.createDirectory(atPath: frameDir, withIntermediateDirectories: true) } catch {
+                throw FileError("cannot make the folder \(InputFile.display(frameDir)): \(error.localizedDescription)")
+            }
+        }
+        do {
+            var outputs = try template.guardFiles()
+            if let input { try outputs.protect(input, as: "--input") }
+            if let frames, samePath(frames, frameDir) { throw ValidationError("--frames and the output folder are the same folder") }
+            if let output {
+                try outputs.checkReplaceable(output, option: "--output")
+                _ = try FFmpeg.tool("ffmpeg")  // now, not after the frames
+            }
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: frameDir, isDirectory: &isDir), isDir.boolValue else {
+                throw FileError("--output-dir \(InputFile.display(frameDir)) is not a folder")
+            }
+            let source: FrameSource = try frames.map { try DirectoryFrames($0, maxPixels: template.maxPixels) }
+                ?? FFmpegFrames(input!, maxPixels: template.maxPixels)
+            func read(_ path: String) throws -> RGBImage { try ImageFile.read(path, maxPixels: template.maxPixels) }
+            let styles = try template.style.map(read)
+            var initPicture: RGBImage?
+            if case .file(let path) = template.initImage { initPicture = try read(path) }
+            let mask = try template.mask.map(read)
+            guard let first = try source.next() else { throw FileError("the video has no frames") }
+            let (w, h) = try template.outputSize(for: first)
+            try HostMemory.check(width: w, height: h, bytesPerPixel: 160, what: "video")
+            let sizes = try template.scaleSchedule(w, h)
+            var firstIterations = try template.iterationSchedule(scales: sizes.count)
+            if let n = firstFrameIterations { firstIterations = Array(repeating: n, count: sizes.count) }
+            return Plan(template: template, frameDir: frameDir, outputs: outputs, source: source, first: first, styles: styles,
+                        initPicture: initPicture, mask: mask, width: w, height: h, sizes: sizes, firstIterations: firstIterations,
+                        frameIterations: frameIterations ?? max(1, firstIterations.last! / 2))
+        } catch {
+            if created { try? FileManager.default.removeItem(atPath: frameDir) }  // empty still
+            throw error
+        }
+    }
+
+    /// Every frame not finished before, on `stylization`'s device and weights (`batch` calls it
+    /// with its warm one); a stop leaves the frame's checkpoint and returns `interrupted`.
+    func perform(_ plan: Plan, on stylization: Stylization, randomWeights: Bool, key: String, progress: ProgressDisplay) throws -> Outcome {
+        let template = plan.template, frameDir = plan.frameDir, (w, h) = (plan.width, plan.height)
+        var state = VideoState.load(frameDir, key: key)
+        var settings = TemporalSettings()
+        (settings.weight, settings.frames, settings.flow) = (temporalWeight, try temporalDistances(), flowOptions.settings)
+        let video = try VideoStylization(stylization: stylization, width: w, height: h, settings: settings, frameIterations: plan.frameIterations)
+        video.balancedWeights = state.weights.map { ($0[0], $0[1], $0[2]) }
+        if state.done > 0 { progress.message("video: resuming after \(state.done) finished frames in \(frameDir)") }
+
+        var stylized: [Int: RGBImage] = [:]
+        var frame: RGBImage? = plan.first, index = 0
+        var losses: LossTerms?
+        let standIn = try self.standIn()
+        let start = Date()
+        while let picture = frame, index < (frameCount ?? Int.max) {
+            try video.remember(frame: index, content: picture.resized(width: w, height: h))
+            let path = Self.framePath(frameDir, index)
+            if index < state.done {
+                stylized[index] = try ImageFile.read(path)
+            } else {
+                var base = try template.request(content: picture, styles: plan.styles, initPicture: plan.initPicture, mask: plan.mask,
+                                                sizes: plan.sizes, iterations: plan.firstIterations)
+                base.balanceWeights = randomWeights
+                video.frameLearningRate = frameLr ?? VideoStylization.defaultFrameLearningRate(for: base)
+                let (request, guide) = try video.request(frame: index, base: base, stylized: stylized, userFlows: userFlows)
+                let command = try stylize(output: path, content: standIn)
+                let coverage = guide.map { String(format: ", %.0f%% of it held to earlier frames", 100 * $0.covered) } ?? ""
+                progress.message("video: frame \(index + 1)\(coverage)")
+                let (result, display) = try command.perform(request, on: stylization, randomWeights: randomWeights, outputs: plan.outputs,
+                                                            checkpoint: (Self.checkpointPath(frameDir, index), key + " frame \(index)"),
+                                                            writeInterrupted: false, extraObservers: [VideoStylization.WeightsObserver(video)])
+                if result.interrupted {
+                    display.message("video: interrupted in frame \(index + 1) after \(result.iterations) iterations; the same command resumes there")
+                    return Outcome(frames: index, interrupted: true, losses: result.losses)
+                }
+                losses = result.losses
+                stylized[index] = result.picture.quantized
+                state.done = index + 1
+                state.weights = video.balancedWeights.map { [$0.content, $0.style, $0.tv] }
+                try state.save(frameDir)
+            }
+            for old in stylized.keys where old < index - (settings.frames.max() ?? 1) { stylized[old] = nil }
+            index += 1
+            frame = index < (frameCount ?? Int.max) ? try plan.source.next() : nil
+        }
+        progress.message(String(format: "video: %d frames in %@ (%.1f s)", index, frameDir, Date().timeIntervalSince(start)))
+        if let output {
+            let rate = try frameRate ?? plan.source.frameRate ?? "24"
+            try FFmpeg.encode(frames: URL(fileURLWithPath: frameDir).appendingPathComponent("frame_%06d.png").path, frameRate: rate,
+                              audio: input, to: output)
+            progress.message("video: wrote \(output)")
+            if outputDir == nil { try? FileManager.default.removeItem(atPath: frameDir) }
+        }
+        return Outcome(frames: index, interrupted: false, losses: losses)
+    }
+
+    static func framePath(_ dir: String, _ index: Int) -> String {
+        URL(fileURLWithPath: dir).appendingPathComponent(String(format: "frame_%06d.png", index + 1)).path
+    }
+
+    static func checkpointPath(_ dir: String, _ index: Int) -> String {
+        URL(fileURLWithPath: dir).appendingPathComponent(String(format: ".frame_%06d.checkpoint", index + 1)).path
+    }
+
+    /// --flow-dir's pair (current I, earlier J, numbered from 1), when both files are there.
+    var userFlows: TemporalGuide.FlowProvider? {
+        guard let flowDir else { return nil }
+        return { current, earlier in
+            let dir = URL(fileURLWithPath: flowDir)
+            let b = dir.appendingPathComponent("backward_\(current + 1)_\(earlier + 1).flo").path
+            let f = dir.appendingPathComponent("forward_\(earlier + 1)_\(current + 1).flo").path
+            guard FileManager.default.fileExists(atPath: b), FileManager.default.fileExists(atPath: f) else { return nil }
+            return (try FlowField.read(flo: b), try FlowField.read(flo: f))
+        }
+    }
+
+    /// The key of this video's frames: stylize's key without the content, the video options,
+    /// and the frames' source (a folder's frame names, sizes and times; a file's size, time and
+    /// first MiB). Finished frames of another key are done again.
+    func videoKey(_ template: Stylize, weightsHash: String? = nil) throws -> String {
+        var h = SHA256()
+        func add(_ text: String) { h.update(Data((text + "\n").utf8)) }
+        add(try template.runKey(arguments: stylizeOptions, weightsHash: weightsHash, includeContent: false))
+        add("video \(temporalWeight) \(try temporalDistances()) \(firstFrameIterations ?? -1) \(frameIterations ?? -1) \(frameLr ?? -1) \(flowOptions.settings)")
+        add("flow-dir \(flowDir ?? "-")")
+        func stamp(_ path: String) {
+            let a = try? FileManager.default.attributesOfItem(atPath: path)
+            add("\(URL(fileURLWithPath: path).lastPathComponent) \((a?[.size] as? Int) ?? -1) \(((a?[.modificationDate] as? Date)?.timeIntervalSince1970) ?? 0)")
+        }
+        if let frames { try DirectoryFrames(frames, maxPixels: Int.max).files.forEach(stamp) }
+        if let input {
+            stamp(input)
+            if let head = try? InputFile.Reader(input).read(at: 0, count: 1 << 20) { h.update(head) }
+        }
+        return h.finalize()
+    }
+}
+
+/// What a video's output folder says about its run: the key, how many frames are finished,
+/// the first frame's balanced loss weights. Written atomically after each frame.
+struct VideoState: Codable {
+    var key: String
+    var done = 0
+    var weights: [Float]?
+
+    static func file(_ dir: String) -> URL { URL(fileURLWithPath: dir).appendingPathComponent(".impasto-video.json") }
+
+    /// The folder's state if it has this key, else a fresh one.
+    static func load(_ dir: String, key: String) -> VideoState {
+        if let data = try? Data(contentsOf: file(dir)), let s = try? JSONDecoder().decode(VideoState.self, from: data), s.key == key { return s }
+        return VideoState(key: key)
+    }
+
+    func save(_ dir: String) throws {
+        do { try JSONEncoder().encode(self).write(to: Self.file(dir), options: .atomic) } catch {
+            throw FileError("cannot write \(Self.file(dir).path): \(error.localizedDescription)")
+        }
+    }
+}
