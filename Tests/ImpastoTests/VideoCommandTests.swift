@@ -174,3 +174,29 @@ extension VideoCommandTests {
         XCTAssertTrue(again.stderr.contains("0 done, 2 skipped"), again.stderr)
     }
 }
+
+extension VideoCommandTests {
+    /// --passes 3: the first pass forward, then one backward and one forward over the frames as
+    /// written; every frame redone (not the first pass's any more), the hidden content frames
+    /// removed at the end, and a rerun does nothing.
+    func testPassesRedoTheFramesInAlternatingDirections() throws {
+        let input = try frames()
+        let args = ["video", "--frames", input, "--first-frame-iterations", "4", "--frame-iterations", "3", "--frame-count", "4"] + common
+        let one = try impasto(args + ["--output-dir", path("one")])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        let three = try impasto(args + ["--output-dir", path("three"), "--passes", "3", "--pass-iterations", "2"])
+        XCTAssertEqual(three.status, 0, three.stderr)
+        XCTAssertEqual(try outputs(path("three")), (1...4).map { String(format: "frame_%06d.png", $0) })
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("three/.content")), "the later passes' content frames are removed")
+        for i in 1...4 {
+            let name = String(format: "frame_%06d.png", i)
+            XCTAssertNotEqual(try bytes(path("three/\(name)")), try bytes(path("one/\(name)")), "\(name) was redone by the later passes")
+        }
+        let stamp = try FileManager.default.attributesOfItem(atPath: path("three/frame_000001.png"))[.modificationDate] as? Date
+        let again = try impasto(args + ["--output-dir", path("three"), "--passes", "3", "--pass-iterations", "2"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: path("three/frame_000001.png"))[.modificationDate] as? Date, stamp)
+        let bad = try impasto(args + ["--output-dir", path("x"), "--passes", "0"])
+        XCTAssertEqual(bad.status, 64, bad.stderr)
+    }
+}

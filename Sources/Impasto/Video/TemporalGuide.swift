@@ -89,4 +89,24 @@ public final class TemporalGuide {
         return Guide(start: start, target: TemporalTarget(picture: RGBImage(width: w, height: h, pixels: target), weights: weight,
                                                           weight: settings.weight), covered: covered)
     }
+
+    /// Multi-pass (Ruder et al.'s §3.3): frame `current` (content) in a later pass, with its
+    /// neighbour in the pass's direction already redone (`neighbourStylized`, content
+    /// `neighbour`) and its own result of the pass before (`own`). It starts from
+    /// δ·c·(the neighbour warped) + (1 − δ·c)·own and is held to the warped neighbour where c is 1.
+    public func passGuide(current: RGBImage, neighbour: RGBImage, neighbourStylized: RGBImage, own: RGBImage,
+                          delta: Float = 0.5) throws -> Guide {
+        let a = try flow.pyramid(current), b = try flow.pyramid(neighbour)
+        let backward = try flow.flow(from: a, to: b), forward = try flow.flow(from: b, to: a)
+        let reliable = try flow.reliability(backward: backward, forward: forward)
+        let warped = try flow.warp(neighbourStylized, by: backward)
+        var start = own.pixels
+        for p in 0..<reliable.count {
+            let m = delta * reliable[p]
+            for ch in 0..<3 { start[3 * p + ch] = m * warped.pixels[3 * p + ch] + (1 - m) * own.pixels[3 * p + ch] }
+        }
+        return Guide(start: RGBImage(width: width, height: height, pixels: start),
+                     target: TemporalTarget(picture: warped, weights: reliable, weight: settings.weight),
+                     covered: Double(reliable.reduce(0, +)) / Double(reliable.count))
+    }
 }

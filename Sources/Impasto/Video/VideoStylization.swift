@@ -46,6 +46,28 @@ public final class VideoStylization {
         return (r, g)
     }
 
+    /// A frame's request in a later pass (see `TemporalGuide.passGuide`): `content` and the
+    /// neighbour's at the output size, `iterations` at that size.
+    public func passRequest(base: StylizeRequest, content: RGBImage, neighbourContent: RGBImage, neighbour: RGBImage,
+                            own: RGBImage, iterations: Int) throws -> StylizeRequest {
+        var r = base
+        if let b = balancedWeights, r.balances { (r.contentWeight, r.styleWeight) = (b.content, b.style) }
+        let g = try guide.passGuide(current: content, neighbour: neighbourContent, neighbourStylized: neighbour, own: own)
+        r.sizes = [base.outputSize]
+        r.iterations = [iterations]
+        if let frameLearningRate { r.lr = frameLearningRate }
+        r.start = .picture(g.start)
+        r.temporal = g.target
+        return r
+    }
+
+    /// The frames of pass `pass` (from 2), in its order: backward over all but the last on even
+    /// passes (each frame's neighbour the one after it), forward from the second on odd ones.
+    public static func passOrder(_ pass: Int, frames n: Int) -> [(frame: Int, neighbour: Int)] {
+        guard n > 1 else { return [] }
+        return pass % 2 == 0 ? (0..<(n - 1)).reversed().map { ($0, $0 + 1) } : (1..<n).map { ($0, $0 - 1) }
+    }
+
     /// Remembers a content frame (at the output size) for the flows of the frames after it.
     public func remember(frame index: Int, content: RGBImage) throws { try guide.add(frame: index, content: content) }
 
@@ -60,8 +82,9 @@ public final class VideoStylization {
 
     /// Every frame in memory, each rounded to 8 bits (as a file holds it) before the next
     /// uses it. `base(frame)` gives each frame's request (content: that frame at the output size).
+    /// `passes` above 1: that many passes in alternating directions, `passIterations` each frame.
     public func stylizeAll(count: Int, frame: (Int) throws -> RGBImage, base: (RGBImage) throws -> StylizeRequest,
-                           userFlows: TemporalGuide.FlowProvider? = nil) throws -> [RGBImage] {
+                           userFlows: TemporalGuide.FlowProvider? = nil, passes: Int = 1, passIterations: Int = 0) throws -> [RGBImage] {
         var all: [RGBImage] = [], recent: [Int: RGBImage] = [:]
         let keep = (guide.settings.frames.max() ?? 1)
         let observer = WeightsObserver(self)
@@ -74,6 +97,17 @@ public final class VideoStylization {
             recent[i] = result.picture.quantized
             all.append(recent[i]!)
             for old in recent.keys where old < i - keep { recent[old] = nil }
+        }
+        if passes < 2 { return all }
+        for pass in 2...passes {
+            for (i, m) in Self.passOrder(pass, frames: count) {
+                let b = try base(try frame(i))
+                let (w, h) = b.outputSize
+                let request = try passRequest(base: b, content: b.content.resized(width: w, height: h),
+                                              neighbourContent: try frame(m).resized(width: w, height: h), neighbour: all[m], own: all[i],
+                                              iterations: passIterations)
+                all[i] = try stylization.run(request).picture.quantized
+            }
         }
         return all
     }

@@ -26,6 +26,8 @@ struct VideoCheck: ParsableCommand {
     @Option(help: "VGG19 weights (random:SEED or a file).") var weights = "random:1"
     @Flag(help: "Only the flow figures.") var flowOnly = false
     @Option(help: "adam or lbfgs.") var optimizer = "adam"
+    @Option(help: "Also measure this many passes (Ruder's multi-pass) after the single pass.") var passes = 1
+    @Option(help: "Iterations per frame in each later pass.") var passIterations = 15
     @Flag(help: "Guide the frames with the clip's true flow (the measure of what flow errors cost).") var trueFlow = false
     @Option(help: "Learning rate of the frames after the first (default: impasto video's).") var frameLr: Double?
 
@@ -113,6 +115,16 @@ struct VideoCheck: ParsableCommand {
         print(String(format: "independent per-frame (%d it):    %.3f  (%.1f s)", iterations, e0, independentSeconds))
         print(String(format: "temporal loss (%d + %d it, w %g): %.3f  (%.1f s)", iterations, frameIterations, Double(temporalWeight), e1, temporalSeconds))
         print(String(format: "ratio independent / temporal:     %.2f", e0 / max(e1, 1e-9)))
+        if passes > 1 {
+            start = Date()
+            let again = try VideoStylization(stylization: run, width: cw, height: ch, settings: settings, frameIterations: frameIterations)
+            again.frameLearningRate = video.frameLearningRate
+            let multi = try again.stylizeAll(count: clipFrames, frame: { clip.frames[$0] }, base: { base($0, (cw, ch), iterations) },
+                                             userFlows: truth, passes: passes, passIterations: passIterations)
+            let e2 = SyntheticMotion.temporalError(multi, clip: clip)
+            print(String(format: "%d passes (+%d it per frame each): %.3f  (%.1f s), ratio %.2f", passes, passIterations, e2,
+                         Date().timeIntervalSince(start), e0 / max(e2, 1e-9)))
+        }
 
         // Seconds per frame at the flow size: the flows of one frame, and its stylization.
         let (w, h) = flowSize

@@ -31,6 +31,10 @@ struct Video: ParsableCommand {
     var frameIterations: Int?
     @Option(help: "Learning rate of the frames after the first (default: a tenth of --lr with Adam, whose full steps would shake a frame that starts finished; --lr with L-BFGS).")
     var frameLr: Double?
+    @Option(help: "Passes over the video (Ruder's multi-pass): after the first, forward, pass, each one in the other direction redoes every frame from a blend of its last result and its neighbour's, held to the neighbour.")
+    var passes = 1
+    @Option(help: "Iterations of each frame in the passes after the first (default: half --frame-iterations).")
+    var passIterations: Int?
     @Option(help: "A folder of your own flows: backward_I_J.flo (frame I to the earlier frame J, numbered from 1) and forward_J_I.flo; pairs without both files are computed.")
     var flowDir: String?
     @Option(help: "Stylize at most this many frames.") var frameCount: Int?
@@ -54,6 +58,10 @@ struct Video: ParsableCommand {
             if let v, !(0...StylizeRequest.maxIterations).contains(v) { throw ValidationError("\(name) must be between 0 and \(StylizeRequest.maxIterations)") }
         }
         if let frameLr, !(frameLr.isFinite && frameLr > 0) { throw ValidationError("--frame-lr must be a positive number") }
+        guard (1...50).contains(passes) else { throw ValidationError("--passes must be between 1 and 50") }
+        if let passIterations, !(1...StylizeRequest.maxIterations).contains(passIterations) {
+            throw ValidationError("--pass-iterations must be between 1 and \(StylizeRequest.maxIterations)")
+        }
         if let frameCount, frameCount < 1 { throw ValidationError("--frame-count must be at least 1") }
         if let frameRate { _ = try Self.checkedRate(frameRate) }
         try flowOptions.check()

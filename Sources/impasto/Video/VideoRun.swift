@@ -113,44 +113,89 @@ extension Video {
         (settings.weight, settings.frames, settings.flow) = (temporalWeight, try temporalDistances(), flowOptions.settings)
         let video = try VideoStylization(stylization: stylization, width: w, height: h, settings: settings, frameIterations: plan.frameIterations)
         video.balancedWeights = state.weights.map { ($0[0], $0[1], $0[2]) }
-        if state.done > 0 { progress.message("video: resuming after \(state.done) finished frames in \(frameDir)") }
+        if state.done > 0 || state.pass > 1 {
+            progress.message("video: resuming " + (state.pass > 1 ? "pass \(state.pass) " : "") + "after \(state.done) finished frames in \(frameDir)")
+        }
 
         var stylized: [Int: RGBImage] = [:]
-        var frame: RGBImage? = plan.first, index = 0
+        var frame: RGBImage? = plan.first, index = state.frames ?? 0
         var losses: LossTerms?
         let standIn = try self.standIn()
         let start = Date()
-        while let picture = frame, index < (frameCount ?? Int.max) {
-            try video.remember(frame: index, content: picture.resized(width: w, height: h))
-            let path = Self.framePath(frameDir, index)
-            if index < state.done {
-                stylized[index] = try ImageFile.read(path)
-            } else {
-                var base = try template.request(content: picture, styles: plan.styles, initPicture: plan.initPicture, mask: plan.mask,
-                                                sizes: plan.sizes, iterations: plan.firstIterations)
-                base.balanceWeights = randomWeights
-                video.frameLearningRate = frameLr ?? VideoStylization.defaultFrameLearningRate(for: base)
-                let (request, guide) = try video.request(frame: index, base: base, stylized: stylized, userFlows: userFlows)
-                let command = try stylize(output: path, content: standIn)
-                let coverage = guide.map { String(format: ", %.0f%% of it held to earlier frames", 100 * $0.covered) } ?? ""
-                progress.message("video: frame \(index + 1)\(coverage)")
-                let (result, display) = try command.perform(request, on: stylization, randomWeights: randomWeights, outputs: plan.outputs,
-                                                            checkpoint: (Self.checkpointPath(frameDir, index), key + " frame \(index)"),
-                                                            writeInterrupted: false, extraObservers: [VideoStylization.WeightsObserver(video)])
-                if result.interrupted {
-                    display.message("video: interrupted in frame \(index + 1) after \(result.iterations) iterations; the same command resumes there")
-                    return Outcome(frames: index, interrupted: true, losses: result.losses)
+        func request(_ content: RGBImage) throws -> StylizeRequest {
+            var base = try template.request(content: content, styles: plan.styles, initPicture: plan.initPicture, mask: plan.mask,
+                                            sizes: plan.sizes, iterations: plan.firstIterations)
+            base.balanceWeights = randomWeights
+            video.frameLearningRate = frameLr ?? VideoStylization.defaultFrameLearningRate(for: base)
+            return base
+        }
+        /// One frame's run into its file; false: stopped.
+        func run(_ request: StylizeRequest, frame: Int, label: String) throws -> Bool {
+            let command = try stylize(output: Self.framePath(frameDir, frame), content: standIn)
+            progress.message("video: \(label)")
+            let (result, display) = try command.perform(request, on: stylization, randomWeights: randomWeights, outputs: plan.outputs,
+                                                        checkpoint: (Self.checkpointPath(frameDir, frame), key + " pass \(state.pass) frame \(frame)"),
+                                                        writeInterrupted: false, extraObservers: [VideoStylization.WeightsObserver(video)])
+            if result.interrupted {
+                display.message("video: interrupted in frame \(frame + 1) after \(result.iterations) iterations; the same command resumes there")
+                return false
+            }
+            losses = result.losses
+            stylized[frame] = result.picture.quantized
+            state.weights = video.balancedWeights.map { [$0.content, $0.style, $0.tv] }
+            return true
+        }
+        if passes > 1 {
+            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: frameDir).appendingPathComponent(".content").path,
+                                                    withIntermediateDirectories: true)
+        }
+        if state.pass == 1 {
+            index = 0
+            while let picture = frame, index < (frameCount ?? Int.max) {
+                let content = picture.resized(width: w, height: h)
+                try video.remember(frame: index, content: content)
+                if passes > 1 && !FileManager.default.fileExists(atPath: Self.contentPath(frameDir, index)) {
+                    try ImageFile.write(content, to: Self.contentPath(frameDir, index))  // the later passes' content
                 }
-                losses = result.losses
-                stylized[index] = result.picture.quantized
-                state.done = index + 1
-                state.weights = video.balancedWeights.map { [$0.content, $0.style, $0.tv] }
+                if index < state.done {
+                    stylized[index] = try ImageFile.read(Self.framePath(frameDir, index))
+                } else {
+                    let (r, guide) = try video.request(frame: index, base: try request(picture), stylized: stylized, userFlows: userFlows)
+                    let coverage = guide.map { String(format: ", %.0f%% of it held to earlier frames", 100 * $0.covered) } ?? ""
+                    guard try run(r, frame: index, label: "frame \(index + 1)\(coverage)") else {
+                        return Outcome(frames: index, interrupted: true, losses: losses)
+                    }
+                    state.done = index + 1
+                    try state.save(frameDir)
+                }
+                for old in stylized.keys where old < index - (settings.frames.max() ?? 1) { stylized[old] = nil }
+                index += 1
+                frame = index < (frameCount ?? Int.max) ? try plan.source.next() : nil
+            }
+            if passes > 1 {  // one pass: a rerun reads the frames back and may go on past them (--frame-count)
+                (state.frames, state.pass, state.done) = (index, 2, 0)
                 try state.save(frameDir)
             }
-            for old in stylized.keys where old < index - (settings.frames.max() ?? 1) { stylized[old] = nil }
-            index += 1
-            frame = index < (frameCount ?? Int.max) ? try plan.source.next() : nil
         }
+        // Later passes, in alternating directions, from the frames as written.
+        let passFrames = index
+        while passes > 1 && state.pass <= passes {
+            for (n, (i, m)) in VideoStylization.passOrder(state.pass, frames: passFrames).enumerated() where n >= state.done {
+                func read(_ p: String) throws -> RGBImage { try ImageFile.read(p) }
+                let content = try read(Self.contentPath(frameDir, i))
+                let r = try video.passRequest(base: try request(content), content: content, neighbourContent: try read(Self.contentPath(frameDir, m)),
+                                              neighbour: try read(Self.framePath(frameDir, m)), own: try read(Self.framePath(frameDir, i)),
+                                              iterations: passIterations ?? max(1, plan.frameIterations / 2))
+                guard try run(r, frame: i, label: "pass \(state.pass) of \(passes), frame \(i + 1)") else {
+                    return Outcome(frames: passFrames, interrupted: true, losses: losses)
+                }
+                state.done = n + 1
+                try state.save(frameDir)
+            }
+            (state.pass, state.done) = (state.pass + 1, 0)
+            try state.save(frameDir)
+        }
+        if passes > 1 { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: frameDir).appendingPathComponent(".content").path) }
         progress.message(String(format: "video: %d frames in %@ (%.1f s)", index, frameDir, Date().timeIntervalSince(start)))
         if let output {
             let rate = try frameRate ?? plan.source.frameRate ?? "24"
@@ -164,6 +209,11 @@ extension Video {
 
     static func framePath(_ dir: String, _ index: Int) -> String {
         URL(fileURLWithPath: dir).appendingPathComponent(String(format: "frame_%06d.png", index + 1)).path
+    }
+
+    /// The later passes' content frames (at the output size), kept in a hidden folder until the last pass is done.
+    static func contentPath(_ dir: String, _ index: Int) -> String {
+        URL(fileURLWithPath: dir).appendingPathComponent(String(format: ".content/frame_%06d.png", index + 1)).path
     }
 
     static func checkpointPath(_ dir: String, _ index: Int) -> String {
@@ -189,7 +239,7 @@ extension Video {
         var h = SHA256()
         func add(_ text: String) { h.update(Data((text + "\n").utf8)) }
         add(try template.runKey(arguments: stylizeOptions, weightsHash: weightsHash, includeContent: false))
-        add("video \(temporalWeight) \(try temporalDistances()) \(firstFrameIterations ?? -1) \(frameIterations ?? -1) \(frameLr ?? -1) \(flowOptions.settings)")
+        add("video \(temporalWeight) \(try temporalDistances()) \(firstFrameIterations ?? -1) \(frameIterations ?? -1) \(frameLr ?? -1) \(passes) \(passIterations ?? -1) \(passes > 1 ? frameCount ?? -1 : -1) \(flowOptions.settings)")
         add("flow-dir \(flowDir ?? "-")")
         func stamp(_ path: String) {
             let a = try? FileManager.default.attributesOfItem(atPath: path)
@@ -208,7 +258,11 @@ extension Video {
 /// the first frame's balanced loss weights. Written atomically after each frame.
 struct VideoState: Codable {
     var key: String
+    /// The pass under way (from 1; past the last when all are done) and its frames finished.
+    var pass = 1
     var done = 0
+    /// The video's frames, known once the first pass is done.
+    var frames: Int?
     var weights: [Float]?
 
     static func file(_ dir: String) -> URL { URL(fileURLWithPath: dir).appendingPathComponent(".impasto-video.json") }
