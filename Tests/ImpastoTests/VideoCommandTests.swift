@@ -181,14 +181,14 @@ extension VideoCommandTests {
     /// removed at the end, and a rerun does nothing.
     func testPassesRedoTheFramesInAlternatingDirections() throws {
         let input = try frames()
-        let args = ["video", "--frames", input, "--first-frame-iterations", "4", "--frame-iterations", "3", "--frame-count", "4"] + common
+        let args = ["video", "--frames", input, "--first-frame-iterations", "4", "--frame-iterations", "3", "--frame-count", "3"] + common
         let one = try impasto(args + ["--output-dir", path("one")])
         XCTAssertEqual(one.status, 0, one.stderr)
         let three = try impasto(args + ["--output-dir", path("three"), "--passes", "3", "--pass-iterations", "2"])
         XCTAssertEqual(three.status, 0, three.stderr)
-        XCTAssertEqual(try outputs(path("three")), (1...4).map { String(format: "frame_%06d.png", $0) })
+        XCTAssertEqual(try outputs(path("three")), (1...3).map { String(format: "frame_%06d.png", $0) })
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("three/.content")), "the later passes' content frames are removed")
-        for i in 1...4 {
+        for i in 1...3 {
             let name = String(format: "frame_%06d.png", i)
             XCTAssertNotEqual(try bytes(path("three/\(name)")), try bytes(path("one/\(name)")), "\(name) was redone by the later passes")
         }
