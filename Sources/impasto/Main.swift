@@ -23,10 +23,7 @@ enum Main {
         } catch {
             let code = ImpastoCommand.exitCode(for: error)
             if code == .success { ImpastoCommand.exit(withError: error) }
-            let message = ImpastoCommand.message(for: error)
-                .split(separator: "\n").first.map(String.init) ?? "failed"
-            let text = message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message
-            writeStderr("impasto: \(text)\n")
+            writeStderr("impasto: \(errorLine(error))\n")
             exit(code.rawValue == 0 || code.rawValue >= 128 ? 1 : code.rawValue)
         }
     }
@@ -44,9 +41,23 @@ struct DeviceOptions: ParsableArguments {
 /// (An `ExitCode` has said what it had to already: only its status.)
 func fail(_ error: Error) -> Never {
     if let code = error as? ExitCode { exit(code.rawValue) }
-    let text = String(describing: error).split(separator: "\n").first.map(String.init) ?? "failed"
-    writeStderr("impasto: \(text)\n")
-    exit(1)
+    writeStderr("impasto: \(errorLine(error))\n")
+    exit(error is ToolInterrupted ? Interrupt.exitStatus : 1)
+}
+
+/// An error as the one line impasto prints: argument-parser's message for usage errors (its
+/// first line, without "Error: "), otherwise the error in words; escaped and bounded
+/// (`ErrorText.oneLine`), so no input reaches the terminal raw or unbounded.
+func errorLine(_ error: Error) -> String {
+    let text: String
+    if error is FileError || error is StyleTransferError || error is CLError {
+        text = ErrorText.describe(error)
+    } else {
+        let message = ImpastoCommand.message(for: error)
+        let first = message.split(separator: "\n").first.map(String.init) ?? ""
+        text = first.isEmpty ? ErrorText.describe(error) : first.hasPrefix("Error: ") ? String(first.dropFirst("Error: ".count)) : first
+    }
+    return ErrorText.oneLine(text)
 }
 
 /// Runs a command body, turning any thrown error into `fail`.

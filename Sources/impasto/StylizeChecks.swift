@@ -48,33 +48,45 @@ extension Stylize {
         return r
     }
 
+    /// The files the run reads, with the option naming each (`content` names the content's).
+    func inputFiles(content contentOption: String = "--content") -> [(path: String, option: String)] {
+        var files: [(String, String)] = []
+        if let content { files.append((content, contentOption)) }
+        if case .file(let path) = initImage { files.append((path, "--init")) }
+        if let mask { files.append((mask, "--mask")) }
+        files += style.map { ($0, "--style") }
+        if let weights, weights != "random", !weights.hasPrefix("random:") { files.append((weights, "--weights")) }
+        return files
+    }
+
     /// Every file the run will write, checked against every input (by identity) before any
-    /// work: no output overwrites an input, every folder exists, no two outputs coincide.
-    func guardFiles() throws -> OutputGuard {
-        var outputs = OutputGuard()
-        var initPath: String?
-        if case .file(let path) = initImage { initPath = path }
-        for (path, option) in [(content, "--content"), (initPath, "--init"), (mask, "--mask")] + style.map({ ($0, "--style") }) {
-            if let path { try outputs.protect(path, as: option) }
+    /// work: no output overwrites an input, every folder exists, no two outputs coincide
+    /// (by canonical path and identity). `base` holds what a caller guards besides (a batch:
+    /// every line's inputs and outputs); `output` names --output in messages.
+    func guardFiles(_ base: OutputGuard = OutputGuard(), label: String = "", output outputOption: String = "--output",
+                    content contentOption: String = "--content") throws -> OutputGuard {
+        var outputs = base
+        for (path, option) in inputFiles(content: contentOption) { try outputs.protect(path, as: label + option) }
+        func claim(_ path: String, _ option: String, log: Bool = false) throws {
+            if log { try outputs.checkLog(path, option: label + option) } else { try outputs.checkReplaceable(path, option: label + option) }
+            try outputs.claim(path, as: label + option)
         }
-        if let weights, weights != "random", !weights.hasPrefix("random:") { try outputs.protect(weights, as: "--weights") }
-        try outputs.checkReplaceable(output, option: "--output")
-        if let saveEvery, saveEvery > 0 { try outputs.checkReplaceable(numbered(output, saveEvery), option: "--save-every") }
-        if let path = checkpointPath {
-            try outputs.checkReplaceable(path, option: "--checkpoint")
-            if samePath(path, output) { throw ValidationError("--checkpoint and --output are the same file") }
+        try claim(output, outputOption)
+        if let saveEvery, saveEvery > 0 {
+            // Every snapshot name there is (OUTPUT-NNNN.EXT), not only the first.
+            let url = URL(fileURLWithPath: output), stem = url.deletingPathExtension().lastPathComponent, ext = url.pathExtension
+            try outputs.checkFolder(url.deletingLastPathComponent().path, option: label + "--save-every") { name in
+                name.hasPrefix(stem + "-") && name.hasSuffix("." + ext)
+                    && name.dropFirst(stem.count + 1).dropLast(ext.count + 1).allSatisfy(\.isNumber)
+            }
+            try claim(numbered(output, saveEvery), "--save-every")
         }
+        if let path = checkpointPath { try claim(path, "--checkpoint") }
         if let progressImage {
             _ = try ImageFile.format(of: progressImage)
-            try outputs.checkReplaceable(progressImage, option: "--progress-image")
-            if samePath(progressImage, output) { throw ValidationError("--progress-image and --output are the same file") }
+            try claim(progressImage, "--progress-image")
         }
-        if let log {
-            try outputs.checkLog(log, option: "--log")
-            for other in [output, progressImage].compactMap({ $0 }) where samePath(log, other) {
-                throw ValidationError("--log and \(other == output ? "--output" : "--progress-image") are the same file")
-            }
-        }
+        if let log { try claim(log, "--log", log: true) }
         return outputs
     }
 

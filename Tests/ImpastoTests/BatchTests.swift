@@ -111,9 +111,10 @@ final class BatchTests: XCTestCase {
         XCTAssertEqual(failed.map { $0["job"] as? String }, ["broken.jpg"])
         XCTAssertTrue((failed.first?["error"] as? String ?? "").contains("broken.jpg"), "\(failed)")
 
+        // A rerun leaves the failed job, and says so: the batch is not done, exit 1.
         let rerun = try batch(args)
-        XCTAssertEqual(rerun.status, 0, rerun.stderr)
-        XCTAssertTrue(rerun.stderr.contains("0 done, 3 skipped"), rerun.stderr)
+        XCTAssertEqual(rerun.status, 1, rerun.stderr)
+        XCTAssertTrue(rerun.stderr.contains("0 done, 2 skipped, 0 failed, 1 failed before and not retried"), rerun.stderr)
         let retry = try batch(args + ["--retry-failed"])
         XCTAssertEqual(retry.status, 1, retry.stderr)
         XCTAssertTrue(retry.stderr.contains("0 done, 2 skipped, 1 failed"), retry.stderr)

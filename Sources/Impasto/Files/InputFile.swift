@@ -31,7 +31,7 @@ public enum InputFile {
     }
 
     /// Why stat or open failed, in words.
-    static func reason(_ code: Int32) -> String {
+    public static func reason(_ code: Int32) -> String {
         switch code {
         case ENOENT: return "no such file"
         case ELOOP: return "too many levels of symbolic links (a link loop?)"
@@ -44,7 +44,7 @@ public enum InputFile {
         }
     }
 
-    static func kind(_ mode: mode_t) -> String? {
+    public static func kind(_ mode: mode_t) -> String? {
         switch mode & S_IFMT {
         case S_IFREG: return nil
         case S_IFDIR: return "a directory"

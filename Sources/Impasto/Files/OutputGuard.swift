@@ -7,8 +7,49 @@ import Foundation
 public struct OutputGuard {
     /// The inputs by identity, with the option that named each (for the message).
     private var inputs: [FileIdentity: String] = [:]
+    /// The outputs claimed so far, by canonical path and (when they exist) by identity.
+    private var claimedPaths: [String: String] = [:]
+    private var claimedFiles: [FileIdentity: String] = [:]
 
     public init() {}
+
+    /// The path a file would have with every symbolic link and `.`/`..` of its folder
+    /// resolved: two spellings of one place (`out/o.png`, `link/o.png`) give one answer.
+    public static func canonical(_ path: String) -> String {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        let dir = url.deletingLastPathComponent().path, name = url.lastPathComponent
+        guard let real = realpath(dir, nil) else { return url.path }
+        defer { free(real) }
+        return URL(fileURLWithPath: String(cString: real)).appendingPathComponent(name).path
+    }
+
+    /// Records an output: refused when another output already claimed the same place (by
+    /// canonical path, or by identity for files that exist: hard links count).
+    public mutating func claim(_ path: String, as label: String) throws {
+        let key = Self.canonical(path)
+        if let other = claimedPaths[key] { throw FileError("\(label) \(InputFile.display(path)) is also \(other)") }
+        var st = stat()
+        if stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG {
+            if let other = claimedFiles[FileIdentity(st)] { throw FileError("\(label) \(InputFile.display(path)) is also \(other)") }
+            claimedFiles[FileIdentity(st)] = "\(label) \(InputFile.display(path))"
+        }
+        claimedPaths[key] = "\(label) \(InputFile.display(path))"
+    }
+
+    /// Whether a folder's canonical path is, or lies inside, another's.
+    public static func isInside(_ path: String, _ folder: String) -> Bool {
+        let p = canonical(path), f = canonical(folder)
+        return p == f || p.hasPrefix(f.hasSuffix("/") ? f : f + "/")
+    }
+
+    /// Every entry of `dir` whose name `writes` says the run may write is checked like any
+    /// output (`checkReplaceable`): an input or a link among them is refused before any work.
+    public func checkFolder(_ dir: String, option: String, writes: (String) -> Bool) throws {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        for name in names.sorted() where writes(name) {
+            try checkReplaceable(URL(fileURLWithPath: dir).appendingPathComponent(name).path, option: option)
+        }
+    }
 
     /// Records an input (it must exist; see `InputFile.check`).
     public mutating func protect(_ path: String, as option: String) throws {

@@ -96,7 +96,7 @@ public struct FlowField: Equatable {
     /// Writes a .flo file atomically (a temporary file, then a rename).
     public func write(flo path: String) throws {
         do { try floData.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw FileError("cannot write \(InputFile.display(path)): \(error.localizedDescription)")
+            throw FileError("cannot write \(InputFile.display(path)): \(ErrorText.describe(error))")
         }
     }
 }

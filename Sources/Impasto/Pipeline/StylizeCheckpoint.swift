@@ -29,7 +29,7 @@ public struct StylizeCheckpoint {
         guard tag == expected else {
             throw StyleTransferError("the checkpoint belongs to another run (other inputs, options, version or weights); remove it to start afresh")
         }
-        guard scale < request.sizes.count, request.sizes[scale] == (width, height), (0...request.iterations[scale]).contains(step),
+        guard scale >= 0, scale < request.sizes.count, request.sizes[scale] == (width, height), (0...request.iterations[scale]).contains(step),
               x.count == 3 * width * height else {
             throw StyleTransferError("the checkpoint does not fit this run's schedule")
         }
@@ -42,9 +42,16 @@ public struct StylizeCheckpoint {
 
     // MARK: file
 
-    /// The file: a magic line, a JSON line of the scalars, then the float arrays (little
-    /// endian) in the order `arrays` lists them. Written to a temporary name and renamed.
-    static let magic = "impasto checkpoint 1\n"
+    /// The file: a magic line, a JSON line of the scalars, the float arrays (little endian) in
+    /// the order `arrays` lists them, then the SHA-256 of everything before it (64 hex digits):
+    /// a flipped bit is found, not resumed into another picture. Written to a temporary name
+    /// and renamed. Version 2 added the checksum: a version-1 file is refused (its run starts
+    /// afresh once the file is removed).
+    static let magic = "impasto checkpoint 2\n"
+    /// The longest header line read: a header is a few hundred bytes plus 12 per L-BFGS pair.
+    static let maxHeaderBytes = 1 << 20
+    /// Pictures past this many pixels are not ones impasto can have stylized.
+    static let maxPixels = 1 << 28
 
     struct Header: Codable {
         let tag: String
@@ -56,6 +63,25 @@ public struct StylizeCheckpoint {
         let lbfgsRho: [Float]?
         let lbfgsHDiag, lbfgsT: Float?
         let lbfgsFirst: Bool?
+
+        /// The arrays the header announces, or nil when a number is out of range (so no
+        /// arithmetic below can overflow and no count is negative).
+        var arrayCount: Int? {
+            guard (1...65536).contains(width), (1...65536).contains(height), width * height <= StylizeCheckpoint.maxPixels,
+                  (0..<16).contains(scale), step >= 0, iteration >= step, iteration <= 1 << 30,
+                  weights.count == 3, weights.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= 1e20 }) else { return nil }
+            switch optimizer {
+            case "adam":
+                guard let steps = adamSteps, (0...(1 << 30)).contains(steps) else { return nil }
+                return 3
+            case "lbfgs":
+                guard let history = lbfgsHistory, (1...10_000).contains(history), let pairs = lbfgsPairs, (0...history).contains(pairs),
+                      let rho = lbfgsRho, rho.count == pairs, rho.allSatisfy(\.isFinite),
+                      let hDiag = lbfgsHDiag, hDiag.isFinite, let t = lbfgsT, t.isFinite, lbfgsFirst != nil else { return nil }
+                return 1 + 2 * pairs + 2
+            default: return nil
+            }
+        }
     }
 
     private var arrays: [[Float]] {
@@ -79,39 +105,55 @@ public struct StylizeCheckpoint {
         data.append(try JSONEncoder().encode(header))
         data.append(Data("\n".utf8))
         for a in arrays { a.withUnsafeBytes { data.append(contentsOf: $0) } }
+        var digest = SHA256()
+        digest.update(data)
+        data.append(Data(digest.finalize().utf8))
         do { try data.write(to: url, options: .atomic) } catch {
-            throw FileError("cannot write the checkpoint \(InputFile.display(url.path)): \(error.localizedDescription)")
+            throw FileError("cannot write the checkpoint \(InputFile.display(url.path)): \(ErrorText.describe(error))")
         }
     }
 
+    /// Reads and checks a checkpoint: the header first (bounded), every number in range, the
+    /// file exactly as long as the header says, the arrays' checksum, and every value finite.
+    /// A damaged or foreign file is a one-line error, never a trap.
     public static func read(from url: URL) throws -> StylizeCheckpoint {
-        let data = try InputFile.read(url.path, maxBytes: 1 << 40)
-        let bad = FileError("\(InputFile.display(url.path)) is not an impasto checkpoint (or is damaged)")
-        guard data.starts(with: Data(magic.utf8)), let end = data[magic.utf8.count...].firstIndex(of: UInt8(ascii: "\n")),
-              let header = try? JSONDecoder().decode(Header.self, from: data[magic.utf8.count..<end]) else { throw bad }
-        var offset = end + 1
+        let file = try InputFile.Reader(url.path)
+        let name = InputFile.display(url.path)
+        let bad = FileError("\(name) is not an impasto checkpoint of this version (or is damaged); remove it to start afresh")
+        let head = try file.read(at: 0, count: min(file.size, magic.utf8.count + maxHeaderBytes))
+        guard head.starts(with: Data(magic.utf8)), let end = head[magic.utf8.count...].firstIndex(of: UInt8(ascii: "\n")),
+              let header = try? JSONDecoder().decode(Header.self, from: head[magic.utf8.count..<end]),
+              let arrays = header.arrayCount else { throw bad }
         let n = 3 * header.width * header.height
-        func floats() throws -> [Float] {
-            guard n > 0, offset + 4 * n <= data.count else { throw bad }
-            let a = data[offset..<(offset + 4 * n)].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-            offset += 4 * n
-            return a
+        let bodyBytes = 4 * n * arrays, total = end + 1 + bodyBytes + 64
+        guard file.size == total else {
+            throw FileError("\(name) is \(file.size) bytes, not the \(total) its header announces (truncated or damaged); remove it to start afresh")
         }
-        let x = try floats()
+        let whole = try file.read(at: 0, count: total)
+        var digest = SHA256()
+        digest.update(whole.prefix(total - 64))
+        guard Data(digest.finalize().utf8) == whole.suffix(64) else {
+            throw FileError("\(name) is damaged (its checksum does not match its contents); remove it to start afresh")
+        }
+        let values = whole[(end + 1)..<(end + 1 + bodyBytes)].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        guard values.allSatisfy(\.isFinite) else { throw FileError("\(name) holds values that are not finite numbers; remove it to start afresh") }
+        var offset = 0
+        func floats() -> [Float] {
+            defer { offset += n }
+            return Array(values[offset..<(offset + n)])
+        }
+        let x = floats()
         let optimizer: OptimizerSnapshot
-        switch header.optimizer {
-        case "adam":
-            guard let steps = header.adamSteps else { throw bad }
-            optimizer = .adam(m: try floats(), v: try floats(), steps: steps)
-        case "lbfgs":
-            guard let history = header.lbfgsHistory, let count = header.lbfgsPairs, let rho = header.lbfgsRho, rho.count == count,
-                  let hDiag = header.lbfgsHDiag, let t = header.lbfgsT, let first = header.lbfgsFirst else { throw bad }
-            let pairs = try (0..<count).map { (step: try floats(), change: try floats(), rho: rho[$0]) }
-            optimizer = .lbfgs(LBFGS.State(history: history, pairs: pairs, hDiag: hDiag, t: t, first: first,
-                                           direction: try floats(), previousGrad: try floats()))
-        default: throw bad
+        if header.optimizer == "adam" {
+            let m = floats(), v = floats()
+            guard v.allSatisfy({ $0 >= 0 }) else { throw bad }
+            optimizer = .adam(m: m, v: v, steps: header.adamSteps!)
+        } else {
+            let rho = header.lbfgsRho!
+            let pairs = (0..<rho.count).map { (step: floats(), change: floats(), rho: rho[$0]) }
+            optimizer = .lbfgs(LBFGS.State(history: header.lbfgsHistory!, pairs: pairs, hDiag: header.lbfgsHDiag!, t: header.lbfgsT!,
+                                           first: header.lbfgsFirst!, direction: floats(), previousGrad: floats()))
         }
-        guard offset == data.count, header.weights.count == 3 else { throw bad }
         return StylizeCheckpoint(tag: header.tag, scale: header.scale, iteration: header.iteration, step: header.step,
                                  weights: (header.weights[0], header.weights[1], header.weights[2]),
                                  width: header.width, height: header.height, x: x, optimizer: optimizer)

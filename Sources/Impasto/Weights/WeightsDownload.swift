@@ -151,7 +151,7 @@ private final class DownloadSink: NSObject, URLSessionDataDelegate, @unchecked S
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         guard failure == nil else { return }
         do { try out.write(contentsOf: data) } catch {
-            failure = "cannot write: \(error.localizedDescription)"
+            failure = "cannot write: \(ErrorText.describe(error))"
             dataTask.cancel()
             return
         }
@@ -166,7 +166,7 @@ private final class DownloadSink: NSObject, URLSessionDataDelegate, @unchecked S
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        if failure == nil, let error { failure = error.localizedDescription }
+        if failure == nil, let error { failure = ErrorText.describe(error) }
         if failure == nil, let expected, received != expected { failure = "the connection closed after \(received) of \(expected) bytes" }
         done.signal()
     }

@@ -44,6 +44,10 @@ struct Batch: ParsableCommand {
         if contentDir != nil && outputDir == nil { throw ValidationError("--content-dir needs --output-dir") }
         if contentDir == nil && outputDir != nil { throw ValidationError("--output-dir goes with --content-dir") }
         _ = try BatchShard.resolve(shard, shards: shards, environment: ProcessInfo.processInfo.environment)
+        if let devices, devices != "all",
+           devices.split(separator: ",", omittingEmptySubsequences: false).contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw ValidationError("--devices '\(devices)': give 'all' or a comma-separated list of devices, none empty")
+        }
     }
 
     func run() throws {

@@ -111,7 +111,7 @@ enum BatchManifest {
     /// A decoding error in a few words.
     static func reason(_ error: Error) -> String {
         switch error {
-        case DecodingError.dataCorrupted(let c): return c.underlyingError.map { "\($0.localizedDescription)" } ?? c.debugDescription
+        case DecodingError.dataCorrupted(let c): return c.underlyingError.map { ErrorText.describe($0) } ?? c.debugDescription
         case DecodingError.typeMismatch(_, let c): return c.debugDescription
         default: return "\(error)"
         }

@@ -13,14 +13,22 @@ final class BatchQueue {
     private let lock = NSLock()
     private var next = 0
     private var weights: [String: (VGGWeights, Bool)] = [:]
-    private(set) var counts = (done: 0, skipped: 0, failed: 0)
+    /// failedBefore: jobs a rerun left alone because they failed before (not done: the batch
+    /// is not finished, so it exits non-zero); claimed: jobs another process is running.
+    private(set) var counts = (done: 0, skipped: 0, failed: 0, failedBefore: 0, claimed: 0)
     /// A job was stopped by SIGINT or SIGTERM: no worker takes another.
     private(set) var interrupted = false
     private var finished = 0
     private let allDone = NSCondition()
 
-    init(jobs: [(BatchJob, String)], status: BatchStatus?, failedBefore: Set<String>, retryFailed: Bool, progress: ProgressDisplay) {
-        (self.jobs, self.status, self.failedBefore, self.retryFailed, self.progress) = (jobs, status, failedBefore, retryFailed, progress)
+    /// Every input of every line: a job's outputs are checked against them all again just
+    /// before it runs (a file may have changed since the batch's check).
+    private let inputsOfAll: OutputGuard
+
+    init(jobs: [(BatchJob, String)], inputsOfAll: OutputGuard, status: BatchStatus?, failedBefore: Set<String>, retryFailed: Bool,
+         progress: ProgressDisplay) {
+        (self.jobs, self.inputsOfAll, self.status, self.failedBefore, self.retryFailed, self.progress) =
+            (jobs, inputsOfAll, status, failedBefore, retryFailed, progress)
     }
 
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
@@ -57,8 +65,27 @@ final class BatchQueue {
                 continue
             }
             if failedBefore.contains(key) && !retryFailed {
-                locked { counts.skipped += 1 }
+                locked { counts.failedBefore += 1 }
                 record(job, key, "skipped", ["reason": "failed before (--retry-failed runs it)"], message: "\(label): failed before, skipped")
+                continue
+            }
+            let claim: BatchClaim
+            do {
+                guard let taken = try BatchClaim.take(job.claimFile) else {
+                    locked { counts.claimed += 1 }
+                    record(job, key, "skipped", ["reason": "running in another process"], message: "\(label): another process is running it, skipped")
+                    continue
+                }
+                claim = taken
+            } catch {
+                locked { counts.failed += 1 }
+                record(job, key, "failed", ["error": errorLine(error)], message: "\(label): failed: \(errorLine(error))")
+                continue
+            }
+            defer { claim.release() }
+            if job.isDone(key: key) {  // finished by another process while this one waited
+                locked { counts.skipped += 1 }
+                record(job, key, "skipped", ["reason": "done"], message: "\(label): done before, skipped")
                 continue
             }
             let resuming = FileManager.default.fileExists(atPath: job.checkpoint)
@@ -67,7 +94,7 @@ final class BatchQueue {
             let start = Date()
             do {
                 let video = try job.video.map { ($0, try $0.prepare()) }
-                let outputs = video == nil ? try job.command.guardFiles() : OutputGuard()
+                let outputs = video == nil ? try job.command.guardFiles(inputsOfAll) : OutputGuard()
                 let request = video == nil ? try job.command.prepare() : nil
                 if context == nil { context = try tunedContext(device: device) }
                 let spec = job.command.weights ?? "official"
@@ -99,14 +126,19 @@ final class BatchQueue {
                 let seconds = Date().timeIntervalSince(start)
                 let (c, st, tv) = (Double(l?.content ?? 0), Double(l?.style ?? 0), Double(l?.tv ?? 0))
                 let deviceName = "[\(device.index)] \(device.name)"
-                try job.writeMarker(BatchJob.Marker(key: key, content: c, style: st, tv: tv, total: c + st + tv,
+                guard let result = job.resultDigest() else { throw FileError("\(InputFile.display(job.output)) is missing or empty after the job") }
+                try job.writeMarker(BatchJob.Marker(key: key, result: result, content: c, style: st, tv: tv, total: c + st + tv,
                                                     iterations: iterations, seconds: seconds, device: deviceName))
                 locked { counts.done += 1 }
                 record(job, key, "done", ["content": c, "style": st, "tv": tv, "total": c + st + tv, (video == nil ? "iterations" : "frames"): iterations,
                                           "seconds": seconds, "device": deviceName],
                        message: String(format: "%@: done in %.1f s", label, seconds))
+            } catch is ToolInterrupted {
+                locked { interrupted = true }
+                record(job, key, "interrupted", [:], message: "\(label): interrupted; a rerun resumes it")
+                return
             } catch {
-                let message = Batch.oneLine(error)
+                let message = errorLine(error)
                 locked { counts.failed += 1 }
                 record(job, key, "failed", ["error": message], message: "\(label): failed: \(message)")
             }

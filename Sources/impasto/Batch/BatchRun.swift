@@ -10,7 +10,9 @@ extension Batch {
         let shard = try BatchShard.resolve(self.shard, shards: shards, environment: environment)
         let defaults = try BatchManifest.group(self.defaults)
 
-        // 1. Every job parsed and its files checked, before any work.
+        // 1. Every job parsed, then one guard for the whole batch: every output of every line
+        // against every input of every line (by device and inode), the manifest and the status
+        // file; no two outputs in one place. All before any work.
         var jobs: [BatchJob] = [], problems: [String] = []
         for (origin, line) in try jobLines() {
             do {
@@ -18,23 +20,42 @@ extension Batch {
                 if arguments.contains("--frames") || arguments.contains("--input") {
                     let video = try Video.parse(arguments)
                     jobs.append(BatchJob(origin: origin, arguments: arguments, command: try video.checkFiles(), video: video))
-                    continue
+                } else {
+                    jobs.append(BatchJob(origin: origin, arguments: arguments, command: try Stylize.parse(arguments)))
                 }
-                let command = try Stylize.parse(arguments)
-                _ = try command.guardFiles()
-                jobs.append(BatchJob(origin: origin, arguments: arguments, command: command))
             } catch {
-                problems.append("\(origin): " + Self.oneLine(error))
+                problems.append("\(origin): " + errorLine(error))
             }
         }
-        var outputs: [String: String] = [:]
+        var inputs = OutputGuard()
+        if let manifest { try inputs.protect(manifest, as: "the manifest") }
+        var checked: [BatchJob] = []
         for job in jobs {
-            let path = URL(fileURLWithPath: job.output).standardizedFileURL.path
-            if let other = outputs[path] { problems.append("\(job.origin): --output \(job.output) is also \(other)'s") }
-            outputs[path] = job.origin
+            do {
+                for (path, option) in try job.inputFiles() { try inputs.protect(path, as: "\(job.origin): \(option)") }
+                checked.append(job)
+            } catch {
+                problems.append(errorLine(error))
+            }
+        }
+        var outputs = inputs
+        for job in checked {
+            do { outputs = try job.guardOutputs(outputs) } catch { problems.append(errorLine(error)) }
+        }
+        // A job writing into another line's frame folder would add a frame to that clip.
+        for job in checked { for other in checked where other.video?.frames != nil {
+            if OutputGuard.isInside(job.output, other.video!.frames!) && job.origin != other.origin {
+                problems.append("\(job.origin): \(InputFile.display(job.output)) lies in \(other.origin)'s --frames folder")
+            }
+        } }
+        if let status {
+            do {
+                try outputs.checkLog(status, option: "--status")
+                try outputs.claim(status, as: "--status")
+            } catch { problems.append(errorLine(error)) }
         }
         guard problems.isEmpty else {
-            for p in problems { printError("impasto: batch: \(p)") }
+            for p in problems { printError("impasto: batch: \(ErrorText.oneLine(p))") }
             throw ExitCode(65)
         }
 
@@ -60,7 +81,8 @@ extension Batch {
         let shardText = shard.count > 1 ? " (shard \(shard.index) of \(shard.count))" : ""
         let deviceText = chosen.count > 1 ? " on \(chosen.count) devices" : ""
         progress.message("batch: \(mine.count) of \(jobs.count) jobs\(shardText)\(deviceText)")
-        let queue = BatchQueue(jobs: mine, status: statusLog, failedBefore: failedBefore, retryFailed: retryFailed, progress: progress)
+        let queue = BatchQueue(jobs: mine, inputsOfAll: inputs, status: statusLog, failedBefore: failedBefore, retryFailed: retryFailed,
+                               progress: progress)
         let start = Date()
         if chosen.count == 1 {
             queue.work(device: chosen[0])
@@ -71,9 +93,12 @@ extension Batch {
         }
         if queue.interrupted { Foundation.exit(Interrupt.exitStatus) }
         let c = queue.counts
-        progress.message(String(format: "batch: %d done, %d skipped, %d failed in %.1f s", c.done, c.skipped, c.failed,
-                                Date().timeIntervalSince(start)))
-        if c.failed > 0 { throw ExitCode(1) }
+        var summary = String(format: "batch: %d done, %d skipped, %d failed", c.done, c.skipped, c.failed)
+        if c.failedBefore > 0 { summary += ", \(c.failedBefore) failed before and not retried (--retry-failed runs them)" }
+        if c.claimed > 0 { summary += ", \(c.claimed) running in another process" }
+        progress.message(summary + String(format: " in %.1f s", Date().timeIntervalSince(start)))
+        // Not every job of this shard is done: say so in the exit status.
+        if c.failed > 0 || c.failedBefore > 0 { throw ExitCode(1) }
     }
 
     /// --devices: every OpenCL device, or those the comma-separated selectors name (see
@@ -83,7 +108,7 @@ extension Batch {
         guard let devices else { return [try Device.select(selector, among: all)] }
         if devices == "all" { return all }
         var picked: [Device] = []
-        for part in devices.split(separator: ",") {
+        for part in devices.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {  // none empty (validate)
             let d = try Device.select(String(part), among: all)
             if !picked.contains(where: { $0.index == d.index }) { picked.append(d) }
         }
@@ -96,8 +121,8 @@ extension Batch {
         if let manifest {
             let data = try InputFile.read(manifest, maxBytes: 1 << 28)
             guard let text = String(data: data, encoding: .utf8) else { throw FileError("\(InputFile.display(manifest)) is not UTF-8 text") }
-            return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { i, raw in
-                let line = raw.trimmingCharacters(in: .whitespaces)
+            return text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated().compactMap { i, raw in
+                let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)  // JSON Lines allows \r\n
                 if line.isEmpty || line.hasPrefix("#") { return nil }
                 return ("line \(i + 1)", { try BatchManifest.settings(line) })
             }
@@ -105,7 +130,7 @@ extension Batch {
         let dir = contentDir!, out = outputDir!
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
-            throw FileError("--content-dir \(InputFile.display(dir)): \(error.localizedDescription)")
+            throw FileError("--content-dir \(InputFile.display(dir)): \(ErrorText.describe(error))")
         }
         let pictures = names.filter { !$0.hasPrefix(".") && ["png", "jpg", "jpeg"].contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }.sorted()
         guard !pictures.isEmpty else { throw FileError("--content-dir \(InputFile.display(dir)) holds no PNG or JPEG pictures") }
@@ -115,10 +140,5 @@ extension Batch {
             let output = URL(fileURLWithPath: out).appendingPathComponent(stem + ".png").path
             return (name, { [("content", [content]), ("output", [output])] })
         }
-    }
-
-    /// A job's error as `stylize` would say it (argument-parser's message for usage errors), one line.
-    static func oneLine(_ error: Error) -> String {
-        Stylize.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
     }
 }

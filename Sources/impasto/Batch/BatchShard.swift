@@ -31,7 +31,11 @@ struct BatchShard: Equatable {
             // Slurm numbers array tasks from SLURM_ARRAY_TASK_MIN (0 in impasto's sbatch file).
             let low = Int(env["SLURM_ARRAY_TASK_MIN"] ?? "0") ?? 0
             let n = shards ?? env["SLURM_ARRAY_TASK_COUNT"].flatMap { Int($0) }
-            return try make(Int(task).map { $0 - low }, n, "SLURM_ARRAY_TASK_ID=\(task) of SLURM_ARRAY_TASK_COUNT")
+            let k = Int(task).flatMap { id -> Int? in
+                let (d, overflow) = id.subtractingReportingOverflow(low)
+                return overflow ? nil : d
+            }
+            return try make(k, n, "SLURM_ARRAY_TASK_ID=\(task) (SLURM_ARRAY_TASK_MIN=\(low)) of SLURM_ARRAY_TASK_COUNT")
         }
         for name in ["JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"] {
             if let index = env[name], !index.isEmpty {
@@ -39,6 +43,9 @@ struct BatchShard: Equatable {
                 return try make(Int(index), shards, "\(name)=\(index) with --shards \(shards)")
             }
         }
-        return shards.map { _ in .all } ?? .all
+        if let shards, shards > 1 {
+            throw ValidationError("--shards \(shards) needs this process's index: --shard K/\(shards), or JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX or SLURM_ARRAY_TASK_ID set")
+        }
+        return .all
     }
 }

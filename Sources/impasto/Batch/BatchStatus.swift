@@ -9,18 +9,27 @@ final class BatchStatus {
     /// Keys whose last recorded event is "failed".
     private(set) var failedKeys: Set<String> = []
 
+    /// The history read, then the file opened to append. It must be a regular file (or not
+    /// exist yet): a FIFO would block the batch forever and a device is no history; opened
+    /// without blocking and checked again on the descriptor.
     init(path: String) throws {
         self.path = path
-        if let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0o644)
+        guard fd >= 0 else { throw FileError("--status \(InputFile.display(path)): \(InputFile.reason(errno))") }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw FileError("--status \(InputFile.display(path)) is \(InputFile.kind(st.st_mode) ?? "not a regular file"); the status log must be a file")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        if let data = try? InputFile.read(path, maxBytes: 1 << 30), let text = String(data: data, encoding: .utf8) {
             for line in text.split(separator: "\n") {
                 guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                       let key = o["key"] as? String, let event = o["event"] as? String else { continue }
                 if event == "failed" { failedKeys.insert(key) } else if event != "skipped" { failedKeys.remove(key) }
             }
         }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileError("--status \(InputFile.display(path)): \(String(cString: strerror(errno)))") }
-        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }
 
     func record(_ job: BatchJob, key: String, event: String, extra: [String: Any] = [:]) throws {
@@ -29,7 +38,7 @@ final class BatchStatus {
         o.merge(extra) { $1 }
         let data = try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes]) + Data("\n".utf8)
         do { try handle.write(contentsOf: data) } catch {
-            throw FileError("--status \(InputFile.display(path)): cannot write (\(error.localizedDescription))")
+            throw FileError("--status \(InputFile.display(path)): cannot write (\(ErrorText.describe(error)))")
         }
     }
 }

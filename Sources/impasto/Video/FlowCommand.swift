@@ -38,10 +38,10 @@ struct Flow: ParsableCommand {
             try outputs.protect(first, as: "FIRST")
             try outputs.protect(second, as: "SECOND")
             let targets = [("--output", output), ("--backward", backward), ("--reliability", reliability)].compactMap { o, p in p.map { (o, $0) } }
-            for (option, path) in targets { try outputs.checkReplaceable(path, option: option) }
-            for (i, a) in targets.enumerated() { for b in targets[(i + 1)...] where samePath(a.1, b.1) {
-                throw ValidationError("\(a.0) and \(b.0) are the same file")
-            } }
+            for (option, path) in targets {
+                try outputs.checkReplaceable(path, option: option)
+                try outputs.claim(path, as: option)
+            }
             let a = try ImageFile.read(first, maxPixels: maxPixels), b0 = try ImageFile.read(second, maxPixels: maxPixels)
             let (w, h) = try size.map(parseSize) ?? (a.width, a.height)
             try HostMemory.check(width: w, height: h, bytesPerPixel: 64, what: "flow --size")
@@ -53,12 +53,35 @@ struct Flow: ParsableCommand {
             var back: Buffer?
             if backward != nil || reliability != nil { back = try flow.flow(from: pb, to: pa) }
             let field = FlowField(width: w, height: h, values: try forward.read(count: 2 * w * h))
+            let backField = try back.map { FlowField(width: w, height: h, values: try $0.read(count: 2 * w * h)) }
             let seconds = Date().timeIntervalSince(start)
-            try field.write(flo: output)
-            if let backward, let back { try FlowField(width: w, height: h, values: try back.read(count: 2 * w * h)).write(flo: backward) }
-            if let reliability, let back {
-                let weights = try flow.reliability(backward: back, forward: forward)
-                try ImageFile.write(RGBImage(width: w, height: h, pixels: weights.flatMap { [$0, $0, $0] }), to: reliability)
+            guard field.values.allSatisfy(\.isFinite), backField?.values.allSatisfy(\.isFinite) ?? true else {
+                throw FileError("the flow is not finite with these settings (--flow-alpha \(flowOptions.flowAlpha)); nothing written")
+            }
+            // All or nothing: each file to a temporary name, then all renamed into place.
+            var written: [(tmp: String, path: String)] = []
+            func temporary(_ path: String) -> String {
+                let url = URL(fileURLWithPath: path)
+                return url.deletingLastPathComponent().appendingPathComponent(".\(url.deletingPathExtension().lastPathComponent).\(getpid()).part.\(url.pathExtension)").path
+            }
+            do {
+                written.append((temporary(output), output))
+                try field.write(flo: written.last!.tmp)
+                if let backward, let backField {
+                    written.append((temporary(backward), backward))
+                    try backField.write(flo: written.last!.tmp)
+                }
+                if let reliability, let back {
+                    let weights = try flow.reliability(backward: back, forward: forward)
+                    written.append((temporary(reliability), reliability))
+                    try ImageFile.write(RGBImage(width: w, height: h, pixels: weights.flatMap { [$0, $0, $0] }), to: written.last!.tmp)
+                }
+                for (tmp, path) in written where rename(tmp, path) != 0 {
+                    throw FileError("\(InputFile.display(path)): cannot move the file into place (\(InputFile.reason(errno)))")
+                }
+            } catch {
+                for (tmp, _) in written { unlink(tmp) }
+                throw error
             }
             writeStderr(String(format: "wrote %@ (%dx%d, %d levels, %.2f s on %@)\n", output, w, h, flow.levels.count, seconds, context.device.name))
         }
@@ -72,7 +95,7 @@ struct FlowOptions: ParsableArguments {
     @Option(help: "Flow solver sweeps per linearisation.") var flowSweeps = FlowSettings().sweeps
 
     func check() throws {
-        guard flowAlpha.isFinite, flowAlpha > 0 else { throw ValidationError("--flow-alpha must be a positive number") }
+        guard flowAlpha.isFinite, (0.001...10_000).contains(flowAlpha) else { throw ValidationError("--flow-alpha must be a number from 0.001 to 10000") }
         guard (1...100).contains(flowWarps) else { throw ValidationError("--flow-warps must be between 1 and 100") }
         guard (1...1000).contains(flowSweeps) else { throw ValidationError("--flow-sweeps must be between 1 and 1000") }
     }

@@ -20,7 +20,7 @@ final class DirectoryFrames: FrameSource {
     init(_ dir: String, maxPixels: Int) throws {
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
-            throw FileError("--frames \(InputFile.display(dir)): \(error.localizedDescription)")
+            throw FileError("--frames \(InputFile.display(dir)): \(ErrorText.describe(error))")
         }
         let pictures = names.filter { !$0.hasPrefix(".") && ["png", "jpg", "jpeg"].contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
         guard !pictures.isEmpty else { throw FileError("--frames \(InputFile.display(dir)) holds no PNG or JPEG frames") }
@@ -51,14 +51,16 @@ final class DirectoryFrames: FrameSource {
     }
 }
 
-/// A video file decoded by ffmpeg into raw RGB frames through a pipe.
+/// A video file decoded by ffmpeg into raw RGB frames through a pipe, upright (ffmpeg applies
+/// the stream's rotation; the frame size is the displayed one, and ffmpeg is told it too).
 final class FFmpegFrames: FrameSource {
     let width, height: Int
     let frameRate: String?
     let process: Process
-    let output: FileHandle
+    let output: Int32
     let errors: Pipe
     let path: String
+    private let outputPipe: Pipe
 
     init(_ path: String, maxPixels: Int) throws {
         self.path = path
@@ -70,39 +72,54 @@ final class FFmpegFrames: FrameSource {
         (width, height, frameRate) = (info.width, info.height, info.frameRate)
         process = Process()
         process.executableURL = URL(fileURLWithPath: try FFmpeg.tool("ffmpeg"))
-        process.arguments = ["-v", "error", "-nostdin", "-i", path, "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-        let pipe = Pipe()
+        process.arguments = ["-v", "error", "-nostdin", "-i", FFmpeg.url(path), "-map", "0:v:0", "-vf", "scale=\(width):\(height)",
+                             "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        outputPipe = Pipe()
         errors = Pipe()
-        process.standardOutput = pipe
+        process.standardOutput = outputPipe
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        output = pipe.fileHandleForReading
+        output = outputPipe.fileHandleForReading.fileDescriptor
     }
 
     deinit { if process.isRunning { process.terminate(); process.waitUntilExit() } }
 
     func next() throws -> RGBImage? {
         let size = 3 * width * height
-        var data = Data()
-        while data.count < size {
-            guard let chunk = try output.read(upToCount: size - data.count), !chunk.isEmpty else { break }
-            data.append(chunk)
+        var data = Data(count: size)
+        var got = 0
+        try data.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) in
+            while got < size {
+                let n = read(output, raw.baseAddress! + got, size - got)
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw FileError("reading ffmpeg's frames of \(InputFile.display(path)): \(InputFile.reason(errno))") }
+                if n == 0 { break }
+                got += n
+            }
         }
-        if data.isEmpty {
+        if got == 0 {
+            let text = FFmpeg.readAll(errors.fileHandleForReading.fileDescriptor)
             process.waitUntilExit()
             guard process.terminationStatus == 0 else {
-                let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                throw FileError("ffmpeg could not decode \(InputFile.display(path)): " + (text.split(separator: "\n").first.map(String.init) ?? "exit status \(process.terminationStatus)"))
+                throw FileError("ffmpeg could not decode \(InputFile.display(path)): " + (FFmpeg.firstLine(text) ?? "exit status \(process.terminationStatus)"))
             }
             return nil
         }
-        guard data.count == size else { throw FileError("ffmpeg stopped in the middle of a frame of \(InputFile.display(path))") }
+        guard got == size else { throw FileError("ffmpeg stopped in the middle of a frame of \(InputFile.display(path))") }
         return data.withUnsafeBytes { RGBImage(width: width, height: height, bytes: $0.bindMemory(to: UInt8.self)) }
     }
 }
 
-/// Debian's `ffmpeg` and `ffprobe` commands, found on PATH (or in $IMPASTO_FFMPEG_DIR).
+/// A run of ffmpeg or ffprobe stopped by Ctrl-C or SIGTERM (the tool ended, its file removed).
+struct ToolInterrupted: Error, CustomStringConvertible {
+    let tool: String
+    var description: String { "stopped while \(tool) was running" }
+}
+
+/// Debian's `ffmpeg` and `ffprobe` commands, found on PATH (or in $IMPASTO_FFMPEG_DIR). Every
+/// path reaches them as `file:` and an absolute path, so no name is read as a protocol
+/// (`http:`, `pipe:`, `subfile,,`) or an option (a leading `-`).
 enum FFmpeg {
     static func tool(_ name: String) throws -> String {
         let env = ProcessInfo.processInfo.environment
@@ -114,7 +131,39 @@ enum FFmpeg {
         throw FileError("video files need the \(name) command (ffmpeg), which is not installed (Debian: apt-get install ffmpeg); or give --frames DIR and --output-dir DIR")
     }
 
-    /// Runs a tool to the end: its stdout, or its first line of stderr as the error.
+    /// A local path as ffmpeg's URL.
+    static func url(_ path: String) -> String { "file:" + URL(fileURLWithPath: path).standardizedFileURL.path }
+
+    /// The containers impasto encodes into, by extension (checked before any frame is done).
+    static let containers = ["mp4", "m4v", "mov", "mkv", "webm", "avi", "gif"]
+
+    static func checkOutput(_ path: String) throws {
+        let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
+        guard containers.contains(ext) else {
+            throw FileError("--output \(InputFile.display(path)): impasto encodes video as " + containers.map { "." + $0 }.joined(separator: ", ")
+                            + "; give one of these extensions (or --output-dir for frames)")
+        }
+    }
+
+    static func firstLine(_ text: String) -> String? {
+        text.split(separator: "\n").first.map { ErrorText.oneLine(String($0), limit: 300) }
+    }
+
+    /// Everything left on a descriptor (EINTR retried).
+    static func readAll(_ fd: Int32) -> String {
+        var data = Data(), buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            data.append(contentsOf: buffer[0..<n])
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Runs a tool to the end: its stdout, or its first line of stderr as the error. Both pipes
+    /// are drained by poll (no deadlock on a full pipe, EINTR retried); Ctrl-C or SIGTERM ends
+    /// the tool and throws `ToolInterrupted`.
     static func run(_ name: String, _ arguments: [String]) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try tool(name))
@@ -124,34 +173,58 @@ enum FFmpeg {
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
         try p.run()
-        final class Box: @unchecked Sendable { var data = Data() }
-        let errBox = Box(), done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); done.signal() }
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        done.wait()
+        let fds = [out.fileHandleForReading.fileDescriptor, err.fileHandleForReading.fileDescriptor]
+        var collected = [Data(), Data()], open = [true, true]
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while open.contains(true) {
+            if Interrupt.requested != 0 {
+                p.terminate()
+                p.waitUntilExit()
+                throw ToolInterrupted(tool: name)
+            }
+            var polls = (0..<2).filter { open[$0] }.map { pollfd(fd: fds[$0], events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&polls, nfds_t(polls.count), 200)
+            if ready < 0 && errno == EINTR { continue }
+            if ready <= 0 { continue }
+            for q in polls where q.revents != 0 {
+                let i = fds.firstIndex(of: q.fd)!
+                let n = buffer.withUnsafeMutableBytes { read(q.fd, $0.baseAddress!, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { open[i] = false } else { collected[i].append(contentsOf: buffer[0..<n]) }
+            }
+        }
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
-            let message = String(decoding: errBox.data, as: UTF8.self).split(separator: "\n").first.map(String.init)
-            throw FileError("\(name) failed: " + (message ?? "exit status \(p.terminationStatus)"))
+            throw FileError("\(name) failed: " + (firstLine(String(decoding: collected[1], as: UTF8.self)) ?? "exit status \(p.terminationStatus)"))
         }
-        return text
+        return String(decoding: collected[0], as: UTF8.self)
     }
 
-    /// The first video stream's size and frame rate.
+    /// The first video stream's size as displayed (its rotation applied: a portrait phone
+    /// video stored as 1920x1080 with a 90° rotation is 1080x1920) and frame rate.
     static func probe(_ path: String) throws -> (width: Int, height: Int, frameRate: String?) {
         let text: String
         do {
-            text = try run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height,avg_frame_rate",
-                                       "-of", "csv=p=0", path])
+            text = try run("ffprobe", ["-v", "error", "-select_streams", "v:0",
+                                       "-show_entries", "stream=width,height,avg_frame_rate:stream_tags=rotate:stream_side_data=rotation",
+                                       "-of", "json", url(path)])
         } catch let e as FileError where !e.description.contains("not installed") {
             throw FileError("\(InputFile.display(path)) is not a video ffmpeg can read (\(e.description))")
         }
-        let fields = text.split(separator: "\n").first?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
-        guard fields.count >= 2, let w = Int(fields[0]), let h = Int(fields[1]), w > 0, h > 0 else {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              let stream = (object["streams"] as? [[String: Any]])?.first,
+              let w = stream["width"] as? Int, let h = stream["height"] as? Int, w > 0, h > 0 else {
             throw FileError("\(InputFile.display(path)) has no video stream")
         }
-        let rate = fields.count > 2 && fields[2] != "0/0" ? fields[2] : nil
-        return (w, h, rate)
+        var rotation = 0.0
+        if let r = (stream["tags"] as? [String: Any])?["rotate"] as? String, let v = Double(r) { rotation = v }
+        for side in stream["side_data_list"] as? [[String: Any]] ?? [] {
+            if let v = side["rotation"] as? Double { rotation = v } else if let v = side["rotation"] as? Int { rotation = Double(v) }
+        }
+        let quarterTurns = Int((rotation / 90).rounded())
+        let (width, height) = quarterTurns % 2 != 0 ? (h, w) : (w, h)
+        let rate = (stream["avg_frame_rate"] as? String).flatMap { (try? Video.checkedRate($0)) }
+        return (width, height, rate)
     }
 
     /// Encodes numbered PNG frames (`pattern`, printf-style) into `output` atomically (a
@@ -161,12 +234,12 @@ enum FFmpeg {
         let url = URL(fileURLWithPath: output)
         let ext = url.pathExtension.lowercased()
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.deletingPathExtension().lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp.\(ext)")
-        var args = ["-v", "error", "-nostdin", "-y", "-framerate", frameRate, "-i", pattern]
-        if let audio { args += ["-i", audio, "-map", "0:v:0", "-map", "1:a?", "-shortest"] }
+        var args = ["-v", "error", "-nostdin", "-y", "-framerate", frameRate, "-f", "image2", "-i", Self.url(pattern)]
+        if let audio { args += ["-i", Self.url(audio), "-map", "0:v:0", "-map", "1:a?", "-shortest"] }
         if ["mp4", "mov", "mkv", "m4v"].contains(ext) {
             args += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
         }
-        args.append(tmp.path)
+        args.append(Self.url(tmp.path))
         PendingFile.set(tmp.path)
         defer { PendingFile.clear() }
         do { _ = try run("ffmpeg", args) } catch {

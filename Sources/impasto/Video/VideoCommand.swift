@@ -64,6 +64,15 @@ struct Video: ParsableCommand {
         }
         if let frameCount, frameCount < 1 { throw ValidationError("--frame-count must be at least 1") }
         if let frameRate { _ = try Self.checkedRate(frameRate) }
+        if let output {  // a container ffmpeg would refuse only after every frame
+            do { try FFmpeg.checkOutput(output) } catch { throw ValidationError(errorLine(error)) }
+        }
+        if let flowDir {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: flowDir, isDirectory: &isDir), isDir.boolValue else {
+                throw ValidationError("--flow-dir \(flowDir): no such folder")
+            }
+        }
         try flowOptions.check()
         _ = try stylize(output: "/frame.png")  // stylize's own checks, as a usage error
     }
@@ -85,18 +94,21 @@ struct Video: ParsableCommand {
 
     /// "24", "29.97" or "30000/1001".
     static func checkedRate(_ text: String) throws -> String {
-        let parts = text.split(separator: "/").map { Double($0) }
-        guard (1...2).contains(parts.count), parts.allSatisfy({ $0 != nil && $0! > 0 && $0!.isFinite }) else {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { Double($0) }
+        guard (1...2).contains(parts.count), parts.allSatisfy({ $0 != nil && $0! > 0 && $0! <= 1e9 && $0!.isFinite }) else {
             throw ValidationError("--frame-rate '\(text)' is not a positive number or a fraction such as 30000/1001")
         }
+        let rate = parts.count == 2 ? parts[0]! / parts[1]! : parts[0]!
+        guard (0.01...1000).contains(rate) else { throw ValidationError("--frame-rate \(text) is outside 0.01 to 1000 frames per second") }
         return text
     }
 
     /// The stylize command these options give for one frame's output (the content a stand-in:
     /// the frames are given to the run as pictures).
     func stylize(output: String, content standIn: String = "frame.png") throws -> Stylize {
-        do { return try Stylize.parse(stylizeOptions + ["--content", standIn, "--output", output]) } catch {
-            throw ValidationError(Stylize.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)")
+        // NAME=VALUE: a path that starts with '-' is a value, not an option.
+        do { return try Stylize.parse(stylizeOptions + ["--content=" + standIn, "--output=" + output]) } catch {
+            throw ValidationError(errorLine(error))
         }
     }
 }

@@ -29,8 +29,8 @@ extension Video {
     }
 
     func runVideo() throws {
+        Interrupt.install()  // before prepare: a signal while ffprobe runs ends it cleanly
         let plan = try prepare()
-        Interrupt.install()
         let progress = ProgressDisplay(total: 0, quiet: plan.template.quiet)
         let context = try tunedContext(deviceOptions.selector, quiet: plan.template.quiet)
         try plan.template.lossConfig().check(on: context.device)
@@ -43,20 +43,69 @@ extension Video {
     /// The frames' stand-in content file: the first frame's, or the video (both guarded as inputs).
     func standIn() throws -> String { try frames.map { try DirectoryFrames($0, maxPixels: Int.max).files[0] } ?? input! }
 
-    /// Where the frames go: --output-dir, or a work folder beside --output removed after encoding.
+    /// Where the frames go: --output-dir, or a work folder of the run's own beside --output,
+    /// removed after encoding.
     var frameDir: String { outputDir ?? (output! + ".frames") }
     /// What `batch` checks, marks done and reports.
     var result: String { outputDir ?? output! }
+    /// The option that names the frame folder, for messages.
+    var frameDirOption: String { outputDir != nil ? "--output-dir" : "--output's work folder" }
+
+    /// Names a video writes in its frame folder: frames, their checkpoints, its state, its
+    /// work-folder mark and the later passes' content folder.
+    static func writes(_ name: String) -> Bool {
+        isFrameName(name) || (name.hasPrefix(".frame_") && name.hasSuffix(".checkpoint"))
+            || [VideoState.fileName, WorkFolder.markName, ".content"].contains(name)
+    }
+
+    /// frame_NNNNNN.png
+    static func isFrameName(_ name: String) -> Bool {
+        name.count == 16 && name.hasPrefix("frame_") && name.hasSuffix(".png") && name.dropFirst(6).prefix(6).allSatisfy(\.isNumber)
+    }
+
+    /// Every file the video reads: each frame (or the video file) and the stylize options' files.
+    func inputFiles(_ template: Stylize) throws -> [(path: String, option: String)] {
+        var files = template.inputFiles().filter { $0.option != "--content" }
+        if let frames { files += try DirectoryFrames(frames, maxPixels: Int.max).files.map { ($0, "--frames") } }
+        if let input { files.append((input, "--input")) }
+        return files
+    }
+
+    /// The video's outputs checked against `base` and every input (each frame's name, and
+    /// everything already in the frame folder that the run may write), and claimed in it.
+    func guardFiles(_ template: Stylize, _ base: OutputGuard, label: String = "") throws -> OutputGuard {
+        var outputs = base
+        for (path, option) in try inputFiles(template) { try outputs.protect(path, as: label + option) }
+        if let frames, OutputGuard.isInside(frameDir, frames) || OutputGuard.isInside(frames, frameDir) {
+            throw FileError("\(label)\(frameDirOption) \(InputFile.display(frameDir)) and --frames \(InputFile.display(frames)) overlap; the stylized frames need a folder of their own")
+        }
+        if let output {
+            try outputs.checkReplaceable(output, option: label + "--output")
+            try outputs.claim(output, as: label + "--output")
+        }
+        var st = stat()
+        // --output-dir may be a link to a folder; the work folder must be a folder itself.
+        if (outputDir != nil ? stat(frameDir, &st) : lstat(frameDir, &st)) == 0 {
+            guard st.st_mode & S_IFMT == S_IFDIR else {
+                throw FileError("\(label)\(frameDirOption) \(InputFile.display(frameDir)) is \(st.st_mode & S_IFMT == S_IFLNK ? "a symbolic link" : InputFile.kind(st.st_mode) ?? "not a folder"), not a folder of its own")
+            }
+            try outputs.checkFolder(frameDir, option: label + frameDirOption, writes: Self.writes)
+            let content = URL(fileURLWithPath: frameDir).appendingPathComponent(".content").path
+            if lstat(content, &st) == 0 {
+                guard st.st_mode & S_IFMT == S_IFDIR else { throw FileError("\(label)\(InputFile.display(content)) is not a folder") }
+                try outputs.checkFolder(content, option: label + frameDirOption, writes: Self.isFrameName)
+            }
+        }
+        try outputs.claim(frameDir, as: label + frameDirOption)
+        return outputs
+    }
 
     /// `batch`'s check before any work: the inputs are there, the outputs replaceable; the
     /// stylize options (their weights, their files) returned.
     func checkFiles() throws -> Stylize {
         if let input { _ = try InputFile.check(input) }
         let probe = FileManager.default.temporaryDirectory.appendingPathComponent("impasto-video-\(UUID().uuidString).png").path
-        let template = try stylize(output: probe, content: try standIn())
-        _ = try template.guardFiles()
-        if let output { try OutputGuard().checkReplaceable(output, option: "--output") }
-        return template
+        return try stylize(output: probe, content: try standIn())
     }
 
     /// The files checked (inputs read, outputs replaceable, the frame folder made), the source
@@ -64,24 +113,15 @@ extension Video {
     func prepare() throws -> Plan {
         let frameDir = self.frameDir
         let template = try stylize(output: Self.framePath(frameDir, 0), content: try standIn())
-        let created = !FileManager.default.fileExists(atPath: frameDir)
-        if created {
-            do { try FileManager.default.createDirectory(atPath: frameDir, withIntermediateDirectories: true) } catch {
-                throw FileError("cannot make the folder \(InputFile.display(frameDir)): \(error.localizedDescription)")
-            }
+        var outputs = try guardFiles(template, OutputGuard())
+        if let output {
+            _ = try FFmpeg.tool("ffmpeg")  // now, not after the frames
+            try FFmpeg.checkOutput(output)
         }
+        let created = outputDir != nil ? try WorkFolder.makeIfMissing(frameDir, option: frameDirOption)
+                                       : try WorkFolder.adopt(frameDir, option: frameDirOption)
         do {
-            var outputs = try template.guardFiles()
             if let input { try outputs.protect(input, as: "--input") }
-            if let frames, samePath(frames, frameDir) { throw ValidationError("--frames and the output folder are the same folder") }
-            if let output {
-                try outputs.checkReplaceable(output, option: "--output")
-                _ = try FFmpeg.tool("ffmpeg")  // now, not after the frames
-            }
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: frameDir, isDirectory: &isDir), isDir.boolValue else {
-                throw FileError("--output-dir \(InputFile.display(frameDir)) is not a folder")
-            }
             let source: FrameSource = try frames.map { try DirectoryFrames($0, maxPixels: template.maxPixels) }
                 ?? FFmpegFrames(input!, maxPixels: template.maxPixels)
             func read(_ path: String) throws -> RGBImage { try ImageFile.read(path, maxPixels: template.maxPixels) }
@@ -99,7 +139,7 @@ extension Video {
                         initPicture: initPicture, mask: mask, width: w, height: h, sizes: sizes, firstIterations: firstIterations,
                         frameIterations: frameIterations ?? max(1, firstIterations.last! / 2))
         } catch {
-            if created { try? FileManager.default.removeItem(atPath: frameDir) }  // empty still
+            if created { WorkFolder.remove(frameDir) }  // only what impasto made
             throw error
         }
     }
@@ -131,6 +171,7 @@ extension Video {
         }
         /// One frame's run into its file; false: stopped.
         func run(_ request: StylizeRequest, frame: Int, label: String) throws -> Bool {
+            try plan.outputs.checkReplaceable(Self.framePath(frameDir, frame), option: frameDirOption)  // each frame, not only the first
             let command = try stylize(output: Self.framePath(frameDir, frame), content: standIn)
             progress.message("video: \(label)")
             let (result, display) = try command.perform(request, on: stylization, randomWeights: randomWeights, outputs: plan.outputs,
@@ -195,14 +236,14 @@ extension Video {
             (state.pass, state.done) = (state.pass + 1, 0)
             try state.save(frameDir)
         }
-        if passes > 1 { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: frameDir).appendingPathComponent(".content").path) }
+        if passes > 1 { WorkFolder.removeContent(frameDir) }
         progress.message(String(format: "video: %d frames in %@ (%.1f s)", index, frameDir, Date().timeIntervalSince(start)))
         if let output {
             let rate = try frameRate ?? plan.source.frameRate ?? "24"
             try FFmpeg.encode(frames: URL(fileURLWithPath: frameDir).appendingPathComponent("frame_%06d.png").path, frameRate: rate,
                               audio: input, to: output)
             progress.message("video: wrote \(output)")
-            if outputDir == nil { try? FileManager.default.removeItem(atPath: frameDir) }
+            if outputDir == nil { WorkFolder.remove(frameDir) }
         }
         return Outcome(frames: index, interrupted: false, losses: losses)
     }
@@ -265,17 +306,71 @@ struct VideoState: Codable {
     var frames: Int?
     var weights: [Float]?
 
-    static func file(_ dir: String) -> URL { URL(fileURLWithPath: dir).appendingPathComponent(".impasto-video.json") }
+    static let fileName = ".impasto-video.json"
+    static func file(_ dir: String) -> URL { URL(fileURLWithPath: dir).appendingPathComponent(fileName) }
 
     /// The folder's state if it has this key, else a fresh one.
     static func load(_ dir: String, key: String) -> VideoState {
-        if let data = try? Data(contentsOf: file(dir)), let s = try? JSONDecoder().decode(VideoState.self, from: data), s.key == key { return s }
+        if let data = try? InputFile.read(file(dir).path, maxBytes: 1 << 20), let s = try? JSONDecoder().decode(VideoState.self, from: data), s.key == key { return s }
         return VideoState(key: key)
     }
 
     func save(_ dir: String) throws {
         do { try JSONEncoder().encode(self).write(to: Self.file(dir), options: .atomic) } catch {
-            throw FileError("cannot write \(Self.file(dir).path): \(error.localizedDescription)")
+            throw FileError("cannot write \(Self.file(dir).path): \(ErrorText.describe(error))")
         }
+    }
+}
+
+/// A video's frame folder. --output-dir is the user's (made when missing, never emptied);
+/// the work folder beside --output is the run's own: made with a mark file, adopted by a rerun
+/// only when it has that mark (never a folder or link someone else made), and removed file by
+/// file, only the names a video writes, never recursively.
+enum WorkFolder {
+    static let markName = ".impasto-work"
+
+    /// Makes `dir` if it is missing; true when it was made.
+    static func makeIfMissing(_ dir: String, option: String) throws -> Bool {
+        var st = stat()
+        if lstat(dir, &st) == 0 { return false }
+        guard mkdir(dir, 0o755) == 0 else { throw FileError("\(option) \(InputFile.display(dir)): cannot make the folder (\(InputFile.reason(errno)))") }
+        return true
+    }
+
+    /// The work folder: made with its mark, or an earlier run's (with the mark) taken over.
+    static func adopt(_ dir: String, option: String) throws -> Bool {
+        let mark = URL(fileURLWithPath: dir).appendingPathComponent(markName).path
+        var st = stat()
+        if lstat(dir, &st) == 0 {
+            guard st.st_mode & S_IFMT == S_IFDIR, lstat(mark, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+                throw FileError("\(option) \(InputFile.display(dir)) exists and is not a work folder impasto made; move it away, or give --output-dir")
+            }
+            return false
+        }
+        _ = try makeIfMissing(dir, option: option)
+        let fd = open(mark, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileError("\(option) \(InputFile.display(mark)): \(InputFile.reason(errno))") }
+        close(fd)
+        return true
+    }
+
+    /// The later passes' content folder, emptied of frames and removed if nothing else is in it.
+    static func removeContent(_ dir: String) {
+        let content = URL(fileURLWithPath: dir).appendingPathComponent(".content").path
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: content)) ?? [] where Video.isFrameName(name) {
+            unlink(URL(fileURLWithPath: content).appendingPathComponent(name).path)
+        }
+        rmdir(content)
+    }
+
+    /// Removes what a video wrote in `dir`, then `dir` if that leaves it empty.
+    static func remove(_ dir: String) {
+        var st = stat()
+        guard lstat(dir, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { return }
+        removeContent(dir)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where Video.writes(name) && name != ".content" {
+            unlink(URL(fileURLWithPath: dir).appendingPathComponent(name).path)
+        }
+        rmdir(dir)
     }
 }
