@@ -58,26 +58,87 @@ final class OclgrindTests: XCTestCase {
         try ctx.finish()
     }
 
-    private func runUnderOclgrind(filter: String, env: [String: String]) throws -> (log: String, output: (status: Int32, stdout: String, stderr: String)) {
-        let oclgrind = "/usr/bin/oclgrind"
-        guard FileManager.default.isExecutableFile(atPath: oclgrind) else {
-            XCTFail("oclgrind is not installed (Debian package `oclgrind`)")
-            throw XCTSkip("no oclgrind")
+    /// oclgrind 21.10 keeps a released buffer's size for the next, larger buffer in its slot,
+    /// whose bytes past that size then read as uninitialised although the host wrote them all
+    /// (results stay right). This shows the false report still happens when buffers are released
+    /// (IMPASTO_KEEP_BUFFERS=0), and that by default, on oclgrind's platform, impasto keeps them
+    /// (`DriverQuirks`' oclgrind-reused-slot) and runs clean. When the first part fails,
+    /// oclgrind is fixed and the quirk can go.
+    func testOclgrindMisreadsAReusedBufferSlotAndTheQuirkAvoidsIt() throws {
+        let filter = "ImpastoTests.OclgrindTests/testReusedSlotBody"
+        let (released, child) = try runUnderOclgrind(filter: filter, env: ["IMPASTO_OCLGRIND_REUSE": "1", "IMPASTO_KEEP_BUFFERS": "0"])
+        XCTAssertEqual(child.status, 0, "the results are right all the same: \(child.stderr.suffix(2000))")
+        XCTAssertTrue(released.contains("Uninitialized value"), "oclgrind no longer misreads a reused slot:\n\(released.prefix(2000))")
+        let (kept, _) = try runUnderOclgrind(filter: filter, env: ["IMPASTO_OCLGRIND_REUSE": "1"])
+        XCTAssertEqual(kept, "", "with the quirk's kept buffers the same work is clean")
+    }
+
+    /// Only meaningful as oclgrind's child: rounds of buffers written by the host, read by a
+    /// kernel and released, each round's larger than the last.
+    func testReusedSlotBody() throws {
+        guard ProcessInfo.processInfo.environment["IMPASTO_OCLGRIND_REUSE"] == "1" else {
+            throw XCTSkip("runs only as the child of testOclgrindMisreadsAReusedBufferSlotAndTheQuirkAvoidsIt")
         }
-        let logURL = FileManager.default.temporaryDirectory.appendingPathComponent("impasto-oclgrind-\(UUID().uuidString).log")
-        defer { try? FileManager.default.removeItem(at: logURL) }
-        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let source = """
+        __kernel void twice(const int n, __global const float* x, __global float* y) {
+            const int i = get_global_id(0);
+            if (i < n) { if (x[i] > 0.0f) y[i] = 2.0f * x[i]; else y[i] = 0.0f; }
+        }
+        """
+        let ctx = try CLContext(device: TestEnv.context.device, settings: .fromEnvironment())
+        let program = try Program(context: ctx, source: source, name: "twice", options: Program.options(defines: [:]))
+        for round in 1...3 {
+            let n = 64 * round
+            let x = try ctx.buffer([Float](repeating: 1, count: n)), y = try ctx.buffer(floats: n), z = try ctx.buffer(floats: n)
+            try program.kernel("twice").launch(global: [n], local: [64], .i(n), .b(x), .b(y))
+            try program.kernel("twice").launch(global: [n], local: [64], .i(n), .b(y), .b(z))
+            XCTAssertEqual(try z.read(), [Float](repeating: 4, count: n))
+        }
+    }
+
+    private func runUnderOclgrind(filter: String, env: [String: String]) throws -> (log: String, output: (status: Int32, stdout: String, stderr: String)) {
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         var childEnv = env
         childEnv["IMPASTO_UNDER_OCLGRIND"] = "1"
-        childEnv["IMPASTO_KEEP_BUFFERS"] = "1"  // see Buffer.keepReleased
         childEnv["IMPASTO_DEVICE"] = ""  // oclgrind is the only platform the child sees
         // -cl-opt-disable: optimised code contains LLVM `freeze` instructions, which oclgrind
         // 21.10's uninitialised-value checker cannot execute (it stops with a fatal error).
-        let output = try runProcess(oclgrind, ["--build-options", "-cl-opt-disable",
-                                               "--data-races", "--uninitialized", "--check-api",
-                                               "--log", logURL.path, me, filter], environment: childEnv)
-        let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
-        return (log.trimmingCharacters(in: .whitespacesAndNewlines), output)
+        return try underOclgrind(["--build-options", "-cl-opt-disable", "--check-api", me, filter], environment: childEnv)
     }
 }
+
+/// Runs a program under oclgrind with its race and uninitialised-value checks: what oclgrind
+/// reported (empty when clean) and the program's own result.
+func underOclgrind(_ arguments: [String], environment: [String: String] = [:],
+                   file: StaticString = #filePath, line: UInt = #line) throws -> (log: String, output: (status: Int32, stdout: String, stderr: String)) {
+    let oclgrind = "/usr/bin/oclgrind"
+    guard FileManager.default.isExecutableFile(atPath: oclgrind) else {
+        XCTFail("oclgrind is not installed (Debian package `oclgrind`)", file: file, line: line)
+        throw XCTSkip("no oclgrind")
+    }
+    let logURL = FileManager.default.temporaryDirectory.appendingPathComponent("impasto-oclgrind-\(UUID().uuidString).log")
+    defer { try? FileManager.default.removeItem(at: logURL) }
+    _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+    let output = try runProcess(oclgrind, ["--data-races", "--uninitialized", "--log", logURL.path] + arguments, environment: environment)
+    let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+    return (log.trimmingCharacters(in: .whitespacesAndNewlines), output)
+}
+
+/// A whole stylize, as a user runs it under oclgrind (no build options, no variables): the
+/// graph, both sweeps, the optimiser and every loss on the golden net at 20x18, clean. Kept
+/// apart from the kernel tests (about a minute and a half) so CI runs it once.
+final class OclgrindStylizeTests: XCTestCase {
+    func testAWholeTinyStylizeRunsClean() throws {
+        let golden = Golden.div8, tmp = try temporaryDirectory()
+        let out = tmp.appendingPathComponent("o.png").path
+        let (log, r) = try underOclgrind([try impastoBinary(), "stylize", "--content", golden.dir.appendingPathComponent("content.png").path,
+                                          "--style", golden.dir.appendingPathComponent("style.png").path, "--weights", golden.weightsURL.path,
+                                          "--size", "20x18", "--iterations", "2", "--output", out, "--quiet"],
+                                         environment: ["IMPASTO_DEVICE": ""])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(log, "", "oclgrind reported problems:\n\(log.prefix(4000))")
+        let picture = try ImageFile.read(out)
+        XCTAssertEqual([picture.width, picture.height], [20, 18])
+    }
+}
+

@@ -42,7 +42,7 @@ public final class Buffer: @unchecked Sendable {
 
     deinit {
         if !dry { context.noteBufferReleased(bytes: bytes) }
-        if !context.settings.keepReleasedBuffers { clReleaseMemObject(handle) }  // see RuntimeSettings
+        if !context.keepsReleasedBuffers { clReleaseMemObject(handle) }  // see RuntimeSettings, DriverQuirks
     }
 
     public func write(_ values: [Float], at offset: Int = 0) throws {

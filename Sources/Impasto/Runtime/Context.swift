@@ -60,9 +60,13 @@ public final class CLContext: @unchecked Sendable {
     /// Caches, autotune, program cache: what the library is told (see `RuntimeSettings`).
     public let settings: RuntimeSettings
 
+    /// Buffers are never released: asked for, or the driver needs it (`DriverQuirks`).
+    let keepsReleasedBuffers: Bool
+
     public init(device: Device, settings: RuntimeSettings = .fromEnvironment()) throws {
         self.device = device
         self.settings = settings
+        keepsReleasedBuffers = settings.keepReleasedBuffers ?? DriverQuirks.of(device).contains { $0.effect == .keepReleasedBuffers }
         tuning = Tuning.defaults(for: device)
         var status: cl_int = 0
         var deviceID: cl_device_id? = device.id

@@ -5,6 +5,8 @@ public struct DriverQuirk: Equatable, Sendable {
     public enum Effect: Sendable {
         /// The program binary cache stays off (unless IMPASTO_PROGRAM_CACHE=1).
         case noProgramCache
+        /// Released buffers stay allocated (device memory is never reused within a context).
+        case keepReleasedBuffers
         /// Nothing to switch: the symptom is handled where it arises (noted for `devices`).
         case handled
     }
@@ -39,6 +41,10 @@ public enum DriverQuirks {
                     symptom: "rusticl on llvmpipe ends any loop after 65535 iterations and its profiling events read about 1 ns",
                     handling: "gram_backward's ragged-edge path (up to 16 x 15 x C trips) loops C times per work-item, tested at 512 channels; the autotune times by the wall clock when events are implausible",
                     effect: .handled, matches: { $0.name.lowercased().contains("llvmpipe") }),
+        DriverQuirk(name: "oclgrind-reused-slot",
+                    symptom: "oclgrind 21.10's uninitialised-value check keeps a released buffer's size for the next buffer in its slot: a larger one reads as uninitialised past that size although every byte was written (a false report, 1000 of them on a whole stylize)",
+                    handling: "released buffers are kept until the context ends, so no slot is reused (tiny shapes only run there)",
+                    effect: .keepReleasedBuffers, matches: platform("oclgrind")),
     ]
 
     public static func of(_ device: Device) -> [DriverQuirk] { table.filter { $0.matches(device) } }

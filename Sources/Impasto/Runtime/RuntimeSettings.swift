@@ -11,10 +11,9 @@ public struct RuntimeSettings: Sendable {
     public var autotune = true
     /// Program binaries kept on disk: nil as `DriverQuirks` says (IMPASTO_PROGRAM_CACHE=1/0).
     public var programCache: Bool?
-    /// Never release device memory: oclgrind (21.10) loses track of which bytes are
-    /// initialised when a released buffer's slot is reused (IMPASTO_KEEP_BUFFERS=1, set only by
-    /// the oclgrind test run).
-    public var keepReleasedBuffers = false
+    /// Never release device memory: nil as `DriverQuirks` says (kept on oclgrind, see its
+    /// `oclgrind-reused-slot` quirk), or forced (IMPASTO_KEEP_BUFFERS=1/0).
+    public var keepReleasedBuffers: Bool?
     public init(cacheDirectory: URL) { self.cacheDirectory = cacheDirectory }
 
     public var tuningFile: URL { cacheDirectory.appendingPathComponent("tuning.json") }
@@ -31,7 +30,11 @@ public struct RuntimeSettings: Sendable {
         case "0": s.programCache = false
         default: s.programCache = nil
         }
-        s.keepReleasedBuffers = env["IMPASTO_KEEP_BUFFERS"] == "1"
+        switch env["IMPASTO_KEEP_BUFFERS"] {
+        case "1": s.keepReleasedBuffers = true
+        case "0": s.keepReleasedBuffers = false
+        default: s.keepReleasedBuffers = nil
+        }
         return s
     }
 }
