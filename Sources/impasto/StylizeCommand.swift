@@ -128,6 +128,7 @@ struct Stylize: ParsableCommand {
                  extraObservers: [StylizeObserver] = []) throws -> (StylizeResult, ProgressDisplay) {
         var request = request
         let device = run.context.device, (w, h) = request.outputSize, sizes = request.sizes
+        PendingFile.removeStale(besides: [output] + (progressImage.map { [$0] } ?? []))
         request.memoryLimit = try deviceMemoryLimit(device)
         request.balanceWeights = randomWeights
 
@@ -150,6 +151,9 @@ struct Stylize: ParsableCommand {
             policy = StylizeCheckpoint.Policy(tag: key, every: checkpointEvery, resume: resume) { try $0.write(to: url) }
         }
         let result = try run.run(request, observers: observers, shouldStop: { Interrupt.requested != 0 }, checkpoints: policy)
+        if let l = result.losses, !l.total.isFinite {  // a black picture with exit 0 would be a lie
+            throw StyleTransferError("the run diverged: its loss is not a finite number (\(l.total)); nothing written")
+        }
         if !result.interrupted || writeInterrupted { try ImageFile.write(result.picture, to: output, quality: quality) }
         if !result.interrupted, let (path, _) = checkpoint { try? FileManager.default.removeItem(atPath: path) }
         return (result, progressObserver.display)

@@ -305,6 +305,24 @@ final class JobHardeningTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0.hasPrefix(".") }, [], "no temporary file left")
     }
 
+    /// Temporary files that killed runs left beside an output are removed by the next run
+    /// (their process gone, unwritten for an hour); a fresh one, which may be another machine's
+    /// run in a shared folder, and other people's files stay.
+    func testStaleTemporariesOfKilledRunsAreRemoved() throws {
+        let (c, s) = try pictures()
+        let old = path(".o.png.2147483000.tmp"), fresh = path(".o.png.2147483001.tmp"), other = path(".notes.2147483000.tmp")
+        for f in [old, fresh, other] { try Data("x".utf8).write(to: URL(fileURLWithPath: f)) }
+        for f in [old, other] {
+            var times = [timeval(tv_sec: time(nil) - 7200, tv_usec: 0), timeval(tv_sec: time(nil) - 7200, tv_usec: 0)]
+            XCTAssertEqual(utimes(f, &times), 0)
+        }
+        let r = try impasto(["stylize", "--content", c, "--style", s, "--output", path("o.png")] + common)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: old), "a killed run's temporary file is removed")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: fresh))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: other))
+    }
+
     // MARK: 4. hang
 
     /// --status naming a FIFO (no reader, or a reader) is refused at once, not waited on.

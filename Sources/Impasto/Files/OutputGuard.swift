@@ -166,3 +166,27 @@ public enum PendingFile {
         if buffer[0] != 0 { unlink(buffer) }
     }
 }
+
+extension PendingFile {
+    /// Removes the temporary files that killed runs left beside `paths`: `.NAME.PID.tmp`,
+    /// `.STEM.PID.tmp.EXT` or `.STEM.PID.part.EXT`, for one of these names, whose process is
+    /// gone from this machine and which nobody wrote for an hour (so a run on another machine
+    /// that shares the folder is never touched while it works).
+    public static func removeStale(besides paths: [String]) {
+        let byFolder = Dictionary(grouping: paths.map { URL(fileURLWithPath: $0) }) { $0.deletingLastPathComponent().path }
+        for (dir, urls) in byFolder {
+            let bases = Set(urls.flatMap { [$0.lastPathComponent, $0.deletingPathExtension().lastPathComponent] })
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
+            for name in names where name.hasPrefix(".") {
+                let parts = name.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
+                guard let i = parts.lastIndex(where: { $0 == "tmp" || $0 == "part" }), i >= 2,
+                      let pid = pid_t(parts[i - 1]), bases.contains(parts[..<(i - 1)].joined(separator: ".")) else { continue }
+                if kill(pid, 0) == 0 || errno == EPERM { continue }  // still running here
+                let path = URL(fileURLWithPath: dir).appendingPathComponent(name).path
+                var st = stat()
+                guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG, time(nil) - st.st_mtim.tv_sec > 3600 else { continue }
+                unlink(path)
+            }
+        }
+    }
+}

@@ -58,6 +58,7 @@ struct Flow: ParsableCommand {
             guard field.values.allSatisfy(\.isFinite), backField?.values.allSatisfy(\.isFinite) ?? true else {
                 throw FileError("the flow is not finite with these settings (--flow-alpha \(flowOptions.flowAlpha)); nothing written")
             }
+            PendingFile.removeStale(besides: targets.map(\.1))
             // All or nothing: each file to a temporary name, then all renamed into place.
             var written: [(tmp: String, path: String)] = []
             func temporary(_ path: String) -> String {

@@ -240,6 +240,7 @@ enum FFmpeg {
             args += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
         }
         args.append(Self.url(tmp.path))
+        PendingFile.removeStale(besides: [output])
         PendingFile.set(tmp.path)
         defer { PendingFile.clear() }
         do { _ = try run("ffmpeg", args) } catch {
