@@ -39,14 +39,8 @@ extension Stylize {
     static func weightsHash(_ spec: String?) throws -> String {
         guard let spec else { return WeightsDownload.officialURL.lastPathComponent }
         if spec == "random" || spec.hasPrefix("random:") { return spec == "random" ? "random:0" : spec }
-        let reader = try InputFile.Reader(spec)
         var h = SHA256()
-        var offset = 0
-        while offset < reader.size {
-            let chunk = try reader.read(at: offset, count: min(8 << 20, reader.size - offset))
-            h.update(chunk)
-            offset += chunk.count
-        }
+        try h.update(file: spec)
         return h.finalize()
     }
 }

@@ -77,3 +77,18 @@ public struct SHA256 {
         for (i, v) in [a, b, c, d, e, f, g, hh].enumerated() { h[i] = h[i] &+ v }
     }
 }
+
+extension SHA256 {
+    /// Adds a whole file, read in 8 MiB pieces (never all in memory); its size in bytes.
+    @discardableResult
+    public mutating func update(file path: String) throws -> Int {
+        let reader = try InputFile.Reader(path)
+        var offset = 0
+        while offset < reader.size {
+            let chunk = try reader.read(at: offset, count: min(8 << 20, reader.size - offset))
+            update(chunk)
+            offset += chunk.count
+        }
+        return reader.size
+    }
+}

@@ -67,11 +67,9 @@ struct BatchJob {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: output, isDirectory: &isDir) else { return nil }
         var h = SHA256()
-        func add(_ path: String) -> Bool {
-            guard let reader = try? InputFile.Reader(path), reader.size > 0, let data = try? reader.readAll(maxBytes: 1 << 34) else { return false }
-            h.update(Data("\(URL(fileURLWithPath: path).lastPathComponent) \(data.count)\n".utf8))
-            h.update(data)
-            return true
+        func add(_ path: String) -> Bool {  // false: missing, unreadable or empty
+            h.update(Data("\(URL(fileURLWithPath: path).lastPathComponent)\n".utf8))
+            return ((try? h.update(file: path)) ?? 0) > 0
         }
         if isDir.boolValue {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: output) else { return nil }

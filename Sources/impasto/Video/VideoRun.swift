@@ -113,7 +113,7 @@ extension Video {
     func prepare() throws -> Plan {
         let frameDir = self.frameDir
         let template = try stylize(output: Self.framePath(frameDir, 0), content: try standIn())
-        var outputs = try guardFiles(template, OutputGuard())
+        let outputs = try guardFiles(template, OutputGuard())
         if let output {
             _ = try FFmpeg.tool("ffmpeg")  // now, not after the frames
             try FFmpeg.checkOutput(output)
@@ -121,7 +121,6 @@ extension Video {
         let created = outputDir != nil ? try WorkFolder.makeIfMissing(frameDir, option: frameDirOption)
                                        : try WorkFolder.adopt(frameDir, option: frameDirOption)
         do {
-            if let input { try outputs.protect(input, as: "--input") }
             let source: FrameSource = try frames.map { try DirectoryFrames($0, maxPixels: template.maxPixels) }
                 ?? FFmpegFrames(input!, maxPixels: template.maxPixels)
             func read(_ path: String) throws -> RGBImage { try ImageFile.read(path, maxPixels: template.maxPixels) }
@@ -239,7 +238,7 @@ extension Video {
         if passes > 1 { WorkFolder.removeContent(frameDir) }
         progress.message(String(format: "video: %d frames in %@ (%.1f s)", index, frameDir, Date().timeIntervalSince(start)))
         if let output {
-            let rate = try frameRate ?? plan.source.frameRate ?? "24"
+            let rate = frameRate ?? plan.source.frameRate ?? "24"
             try FFmpeg.encode(frames: URL(fileURLWithPath: frameDir).appendingPathComponent("frame_%06d.png").path, frameRate: rate,
                               audio: input, to: output)
             progress.message("video: wrote \(output)")
