@@ -7,6 +7,7 @@ packages=(
   ocl-icd-opencl-dev   # the ICD loader, libOpenCL.so
   opencl-headers       # CL/cl.h
   libpng-dev libjpeg-dev
+  libcurl4-openssl-dev # links the statically linked Swift runtime's networking (tools/package-deb)
   oclgrind             # OpenCL simulator the tests use to find races and bad accesses
   clinfo
   ffmpeg               # impasto video's video files (decoding and encoding through its commands)

@@ -12,7 +12,7 @@ extension Stylize {
             return (w, spec == "random" || spec.hasPrefix("random:"))
         }
         do {
-            let url = try WeightsDownload.cachedWeights(progress: downloadProgress)
+            let url = try WeightsDownload.cachedWeights(progress: downloadProgress(quiet: quiet))
             return (try WeightsFile.load(url), false)
         } catch {
             guard demo else { throw error }
@@ -21,26 +21,26 @@ extension Stylize {
             return (try VGGWeights.random(seed: 1), true)
         }
     }
+}
 
-    var downloadProgress: (Int64, Int64?) -> Void {
-        let quiet = self.quiet
-        let start = Date()
-        var lastDraw = Date.distantPast
-        return { got, total in
-            guard !quiet, Date().timeIntervalSince(lastDraw) > 0.2 || got == total else { return }
-            lastDraw = Date()
-            let mb = Double(got) / 1e6
-            let speed = mb / max(Date().timeIntervalSince(start), 1e-3)
-            let text: String
-            if let total {
-                let pct = Double(got) / Double(total) * 100
-                let bar = String(repeating: "#", count: Int(pct / 4)) + String(repeating: ".", count: 25 - Int(pct / 4))
-                text = String(format: "downloading VGG19 weights [%@] %3.0f%% %.0f/%.0f MB %.1f MB/s", bar, pct, mb, Double(total) / 1e6, speed)
-            } else {
-                text = String(format: "downloading VGG19 weights %.0f MB %.1f MB/s", mb, speed)
-            }
-            writeStderr((isatty(STDERR_FILENO) != 0 ? "\r\u{1B}[K" + text : text + "\n"))
-            if got == total && isatty(STDERR_FILENO) != 0 { writeStderr("\n") }
+/// The download's progress line on stderr (`stylize` and `weights fetch`).
+func downloadProgress(quiet: Bool) -> (Int64, Int64?) -> Void {
+    let start = Date()
+    var lastDraw = Date.distantPast
+    return { got, total in
+        guard !quiet, Date().timeIntervalSince(lastDraw) > 0.2 || got == total else { return }
+        lastDraw = Date()
+        let mb = Double(got) / 1e6
+        let speed = mb / max(Date().timeIntervalSince(start), 1e-3)
+        let text: String
+        if let total {
+            let pct = Double(got) / Double(total) * 100
+            let bar = String(repeating: "#", count: Int(pct / 4)) + String(repeating: ".", count: 25 - Int(pct / 4))
+            text = String(format: "downloading VGG19 weights [%@] %3.0f%% %.0f/%.0f MB %.1f MB/s", bar, pct, mb, Double(total) / 1e6, speed)
+        } else {
+            text = String(format: "downloading VGG19 weights %.0f MB %.1f MB/s", mb, speed)
         }
+        writeStderr((isatty(STDERR_FILENO) != 0 ? "\r\u{1B}[K" + text : text + "\n"))
+        if got == total && isatty(STDERR_FILENO) != 0 { writeStderr("\n") }
     }
 }

@@ -8,7 +8,10 @@ import FoundationNetworking
 /// when whole and correct.
 public enum WeightsDownload {
     public static let officialURL = URL(string: "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth")!
-
+    /// The addresses tried in order by default. Any other mirror of the same file can be given
+    /// (IMPASTO_WEIGHTS_URL, `impasto weights fetch --mirror`): each download is checked
+    /// against the same SHA-256 prefix, the one the official name carries, before it is kept.
+    public static let defaultMirrors = [officialURL]
 
     /// The hash prefix a file name promises ("vgg19-dcbb9e9d.pth" → "dcbb9e9d"), if any.
     static func expectedPrefix(_ fileName: String) -> String? {
@@ -35,22 +38,29 @@ public enum WeightsDownload {
         public init(bytesPerSecond: Double = 16_384, grace: TimeInterval = 30) { (self.bytesPerSecond, self.grace) = (bytesPerSecond, grace) }
     }
 
-    /// Where the weights come from and are kept: a URL (a mirror; the tests' loopback server;
-    /// nil: the official address), the SHA-256 the file must have when its name carries none,
-    /// and the cache folder.
+    /// Where the weights come from and are kept: the addresses tried in order (mirrors of one
+    /// file; the tests' loopback servers), the SHA-256 the file must have when the first
+    /// address's name carries none, and the cache folder. The file is cached under the first
+    /// address's name, and every address is held to that name's hash.
     public struct Source: Sendable {
-        public var url: URL?
+        public var urls: [URL]
         public var sha256: String?
         public var cacheDirectory: URL
-        public init(url: URL? = nil, sha256: String? = nil, cacheDirectory: URL) {
-            (self.url, self.sha256, self.cacheDirectory) = (url, sha256, cacheDirectory)
+        public init(urls: [URL] = WeightsDownload.defaultMirrors, sha256: String? = nil, cacheDirectory: URL) {
+            (self.urls, self.sha256, self.cacheDirectory) = (urls.isEmpty ? WeightsDownload.defaultMirrors : urls, sha256, cacheDirectory)
         }
 
-        /// IMPASTO_WEIGHTS_URL, IMPASTO_WEIGHTS_SHA256, and the runtime's cache folder.
+        /// The cached file's path (whether or not it is there yet).
+        public var cachedFile: URL { cacheDirectory.appendingPathComponent(cacheName(for: urls[0])) }
+        /// The SHA-256 (or its prefix) a file must have to be these weights.
+        public var expectedHash: String? { expectedPrefix(cachedFile.lastPathComponent) ?? sha256 }
+
+        /// IMPASTO_WEIGHTS_URL (one address, or several separated by spaces: mirrors tried in
+        /// order), IMPASTO_WEIGHTS_SHA256, and the runtime's cache folder.
         public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) -> Source {
-            Source(url: env["IMPASTO_WEIGHTS_URL"].flatMap(URL.init(string:)),
-                   sha256: env["IMPASTO_WEIGHTS_SHA256"].flatMap { $0.isEmpty ? nil : $0.lowercased() },
-                   cacheDirectory: RuntimeSettings.fromEnvironment(env).cacheDirectory)
+            let urls = (env["IMPASTO_WEIGHTS_URL"] ?? "").split(whereSeparator: \.isWhitespace).compactMap { URL(string: String($0)) }
+            return Source(urls: urls, sha256: env["IMPASTO_WEIGHTS_SHA256"].flatMap { $0.isEmpty ? nil : $0.lowercased() },
+                          cacheDirectory: RuntimeSettings.fromEnvironment(env).cacheDirectory)
         }
     }
 
@@ -59,9 +69,8 @@ public enum WeightsDownload {
     /// first (a lock file), then finds the file.
     public static func cachedWeights(source: Source = .fromEnvironment(),
                                      progress: ((Int64, Int64?) -> Void)? = nil) throws -> URL {
-        let url = source.url ?? officialURL
         let cacheDirectory = source.cacheDirectory
-        let dest = cacheDirectory.appendingPathComponent(cacheName(for: url))
+        let dest = source.cachedFile
         if FileManager.default.fileExists(atPath: dest.path) { return dest }
         try CacheDirectory.create(cacheDirectory)
         let lockPath = cacheDirectory.appendingPathComponent(".\(dest.lastPathComponent).lock").path
@@ -70,8 +79,78 @@ public enum WeightsDownload {
         defer { close(lock) }
         while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
         if FileManager.default.fileExists(atPath: dest.path) { return dest }  // another run fetched it meanwhile
-        try download(url, to: dest, expectedSHA256: source.sha256, progress: progress)
+        // Each address in turn until one gives the right file; every failure is reported.
+        var failures: [String] = []
+        for url in source.urls {
+            do {
+                try download(url, to: dest, expectedSHA256: source.sha256, progress: progress)
+                return dest
+            } catch let e as WeightsError {
+                failures.append(e.description)
+            }
+        }
+        if failures.count == 1 { throw WeightsError(failures[0]) }
+        throw WeightsError("none of the \(failures.count) addresses gave the weights: " + failures.enumerated().map { "[\($0 + 1)] \($1)" }.joined(separator: "; "))
+    }
+
+    /// Puts a file the user downloaded by hand into the cache: checked against the hash the
+    /// cache name promises (or IMPASTO_WEIGHTS_SHA256) and for a VGG19 structure, then copied
+    /// under a temporary name and renamed. The input is only read.
+    public static func importFile(_ path: String, source: Source = .fromEnvironment()) throws -> URL {
+        let dest = source.cachedFile
+        var h = SHA256()
+        try h.update(file: path)
+        let digest = h.finalize()
+        if let expected = source.expectedHash, !digest.hasPrefix(expected) {
+            throw WeightsError("\(InputFile.display(path)) is not \(dest.lastPathComponent): its SHA-256 starts \(digest.prefix(8)), expected \(expected.prefix(8))")
+        }
+        do { _ = try WeightsFile.load(URL(fileURLWithPath: path)) } catch {
+            throw WeightsError("\(InputFile.display(path)) is not VGG19 weights (\(error))")
+        }
+        try CacheDirectory.create(source.cacheDirectory)
+        let part = dest.deletingLastPathComponent().appendingPathComponent(".\(dest.lastPathComponent).\(getpid()).part")
+        defer { try? FileManager.default.removeItem(at: part) }
+        PendingFile.set(part.path)
+        defer { PendingFile.clear() }
+        let reader = try InputFile.Reader(path)
+        guard FileManager.default.createFile(atPath: part.path, contents: nil), let out = FileHandle(forWritingAtPath: part.path) else {
+            throw WeightsError("cannot write \(InputFile.display(part.path))")
+        }
+        do {
+            var offset = 0
+            while offset < reader.size {
+                let chunk = try reader.read(at: offset, count: min(8 << 20, reader.size - offset))
+                try out.write(contentsOf: chunk)
+                offset += chunk.count
+            }
+            try out.close()
+        } catch {
+            throw WeightsError("cannot copy into \(InputFile.display(part.path)): \(ErrorText.describe(error))")
+        }
+        guard rename(part.path, dest.path) == 0 else {
+            throw WeightsError("cannot move the file into \(InputFile.display(dest.path)): \(InputFile.reason(errno))")
+        }
         return dest
+    }
+
+    /// What the cache holds: the weights file, whether its bytes have the hash its name (or
+    /// IMPASTO_WEIGHTS_SHA256) promises, and its SHA-256.
+    public struct Verification: Sendable {
+        public let file: URL
+        public let sha256: String
+        public let matches: Bool
+    }
+
+    /// Hashes the cached weights; throws when there are none.
+    public static func verify(source: Source = .fromEnvironment()) throws -> Verification {
+        let file = source.cachedFile
+        guard FileManager.default.fileExists(atPath: file.path) else {
+            throw WeightsError("no weights in the cache: \(InputFile.display(file.path)) is not there (impasto weights fetch)")
+        }
+        var h = SHA256()
+        try h.update(file: file.path)
+        let digest = h.finalize()
+        return Verification(file: file, sha256: digest, matches: source.expectedHash.map { digest.hasPrefix($0) } ?? true)
     }
 
     static func download(_ url: URL, to dest: URL, expectedSHA256: String?, minimumRate: MinimumRate = MinimumRate(),
