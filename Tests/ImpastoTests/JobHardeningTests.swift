@@ -51,12 +51,6 @@ final class JobHardeningTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains(needle), "'\(needle)' in: \(r.stderr)", file: file, line: line)
     }
 
-    func ffmpeg() throws -> String {
-        for d in ["/usr/bin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: "\(d)/ffmpeg") { return "\(d)/ffmpeg" }
-        XCTFail("ffmpeg is not installed (Debian package ffmpeg; tools/setup-debian.sh installs it)")
-        throw XCTSkip("no ffmpeg")
-    }
-
     /// Three frames of a moving photo, 40x30, in `name`.
     func frames(_ name: String = "frames") throws -> String {
         let dir = path(name)

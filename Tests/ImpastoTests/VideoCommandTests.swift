@@ -28,12 +28,6 @@ final class VideoCommandTests: XCTestCase {
     func bytes(_ p: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: p)) }
     func outputs(_ dir: String) throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }.sorted() }
 
-    func ffmpeg() throws -> String {
-        for d in ["/usr/bin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: "\(d)/ffmpeg") { return "\(d)/ffmpeg" }
-        XCTFail("ffmpeg is not installed (Debian package ffmpeg; tools/setup-debian.sh installs it)")
-        throw XCTSkip("no ffmpeg")
-    }
-
     /// Frames to frames in number order, the inputs untouched; a rerun does nothing; a run
     /// stopped by SIGTERM in the third frame resumes there and ends with the same frames as a
     /// run that never stopped.

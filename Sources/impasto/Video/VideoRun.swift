@@ -328,11 +328,13 @@ struct VideoState: Codable {
 enum WorkFolder {
     static let markName = ".impasto-work"
 
-    /// Makes `dir` if it is missing; true when it was made.
+    /// Makes `dir` (and missing folders above it) if it is missing; true when it was made.
     static func makeIfMissing(_ dir: String, option: String) throws -> Bool {
         var st = stat()
         if lstat(dir, &st) == 0 { return false }
-        guard mkdir(dir, 0o755) == 0 else { throw FileError("\(option) \(InputFile.display(dir)): cannot make the folder (\(InputFile.reason(errno)))") }
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+            throw FileError("\(option) \(InputFile.display(dir)): cannot make the folder (\(ErrorText.describe(error)))")
+        }
         return true
     }
 

@@ -109,3 +109,12 @@ extension XCTestCase {
         return url
     }
 }
+
+extension XCTestCase {
+    /// Debian's ffmpeg (a failure, not a skip, when it is missing: CI installs it).
+    func ffmpeg() throws -> String {
+        for d in ["/usr/bin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: "\(d)/ffmpeg") { return "\(d)/ffmpeg" }
+        XCTFail("ffmpeg is not installed (Debian package ffmpeg; tools/setup-debian.sh installs it)")
+        throw XCTSkip("no ffmpeg")
+    }
+}
