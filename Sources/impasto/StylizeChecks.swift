@@ -48,10 +48,10 @@ extension Stylize {
         return r
     }
 
-    /// The files the run reads, with the option naming each (`content` names the content's).
-    func inputFiles(content contentOption: String = "--content") -> [(path: String, option: String)] {
+    /// The files the run reads, with the option naming each.
+    func inputFiles() -> [(path: String, option: String)] {
         var files: [(String, String)] = []
-        if let content { files.append((content, contentOption)) }
+        if let content { files.append((content, "--content")) }
         if case .file(let path) = initImage { files.append((path, "--init")) }
         if let mask { files.append((mask, "--mask")) }
         files += style.map { ($0, "--style") }
@@ -62,16 +62,15 @@ extension Stylize {
     /// Every file the run will write, checked against every input (by identity) before any
     /// work: no output overwrites an input, every folder exists, no two outputs coincide
     /// (by canonical path and identity). `base` holds what a caller guards besides (a batch:
-    /// every line's inputs and outputs); `output` names --output in messages.
-    func guardFiles(_ base: OutputGuard = OutputGuard(), label: String = "", output outputOption: String = "--output",
-                    content contentOption: String = "--content") throws -> OutputGuard {
+    /// every line's inputs and outputs); `label` starts each message (a batch line's origin).
+    func guardFiles(_ base: OutputGuard = OutputGuard(), label: String = "") throws -> OutputGuard {
         var outputs = base
-        for (path, option) in inputFiles(content: contentOption) { try outputs.protect(path, as: label + option) }
+        for (path, option) in inputFiles() { try outputs.protect(path, as: label + option) }
         func claim(_ path: String, _ option: String, log: Bool = false) throws {
             if log { try outputs.checkLog(path, option: label + option) } else { try outputs.checkReplaceable(path, option: label + option) }
             try outputs.claim(path, as: label + option)
         }
-        try claim(output, outputOption)
+        try claim(output, "--output")
         if let saveEvery, saveEvery > 0 {
             // Every snapshot name there is (OUTPUT-NNNN.EXT), not only the first.
             let url = URL(fileURLWithPath: output), stem = url.deletingPathExtension().lastPathComponent, ext = url.pathExtension
