@@ -22,13 +22,7 @@ public struct FileError: Error, CustomStringConvertible {
 public enum InputFile {
     /// A path as it may appear in a one-line message: control characters (a newline in a
     /// file name) escaped.
-    public static func display(_ path: String) -> String {
-        var out = ""
-        for u in path.unicodeScalars {
-            if u.value < 0x20 || u.value == 0x7F { out += String(format: "\\x%02x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-        return out
-    }
+    public static func display(_ path: String) -> String { ErrorText.escaped(path) }
 
     /// Why stat or open failed, in words.
     public static func reason(_ code: Int32) -> String {

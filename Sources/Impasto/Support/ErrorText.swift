@@ -25,16 +25,23 @@ public enum ErrorText {
     /// `text` as one bounded line: control characters (newlines, escape sequences) shown as
     /// \xNN, and cut at `maxCharacters`.
     public static func oneLine(_ text: String, limit: Int = maxCharacters) -> String {
+        let scalars = text.unicodeScalars
+        guard scalars.count > limit else { return escaped(text) }
+        var kept = String.UnicodeScalarView()
+        kept.append(contentsOf: scalars.prefix(limit))
+        return escaped(String(kept)) + "… (\(scalars.count - limit) more characters)"
+    }
+
+    /// `text` with its control characters (C0, DEL, C1: newlines, escape sequences) shown as
+    /// \xNN; `InputFile.display` shows paths this way too.
+    public static func escaped(_ text: String) -> String {
         var out = ""
-        var count = 0
         for u in text.unicodeScalars {
-            if count >= limit { return out + "… (\(text.unicodeScalars.count - count) more characters)" }
             if u.value < 0x20 || u.value == 0x7F || (0x80..<0xA0).contains(u.value) {
                 out += String(format: "\\x%02x", u.value)
             } else {
                 out.unicodeScalars.append(u)
             }
-            count += 1
         }
         return out
     }
