@@ -33,8 +33,11 @@ let package = Package(
             ],
             path: "Sources/impasto"
         ),
-        // The README's "Using Impasto from Swift" example, built and run by RepositoryTests.
+        // The README's "Using Impasto from Swift" examples (a picture, a batch, a video), built
+        // and run by RepositoryTests.
         .executableTarget(name: "stylize-example", dependencies: ["Impasto"], path: "Sources/stylize-example"),
+        .executableTarget(name: "batch-example", dependencies: ["Impasto"], path: "Sources/batch-example"),
+        .executableTarget(name: "video-example", dependencies: ["Impasto"], path: "Sources/video-example"),
         // Test-only writers of the image variants the reader must handle.
         .target(name: "CImageFixtures", path: "Tests/CImageFixtures",
                 linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),

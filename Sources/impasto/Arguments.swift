@@ -2,26 +2,17 @@ import ArgumentParser
 import Foundation
 import Impasto
 
-/// "500x400" → (500, 400), width first.
+/// "500x400" → (500, 400), width first (a usage error when it is not a size).
 func parseSize(_ s: String) throws -> (Int, Int) {
-    let parts = s.lowercased().split(separator: "x")
-    guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else {
-        throw ValidationError("size '\(s)' is not WIDTHxHEIGHT with positive whole numbers, e.g. 500x400")
-    }
-    guard w <= 65536, h <= 65536 else { throw ValidationError("size '\(s)' is larger than 65536 on a side") }
-    return (w, h)
+    do {
+        let size = try StylizeSettings.Size(parsing: s)
+        return (size.width, size.height)
+    } catch let e as SettingError { throw ValidationError("size \(e.problem)") }
 }
 
-/// `random[:SEED]` or a weights file (.pth or .safetensors).
+/// `random[:SEED]` or a weights file (.pth or .safetensors), loaded.
 func loadWeights(_ spec: String) throws -> VGGWeights {
-    if spec == "random" || spec.hasPrefix("random:") {
-        let seedText = spec.dropFirst("random".count).drop { $0 == ":" }
-        guard let seed = seedText.isEmpty ? 0 : UInt64(seedText) else {
-            throw ValidationError("--weights random:SEED needs a whole number seed, got '\(seedText)'")
-        }
-        return try VGGWeights.random(seed: seed)
-    }
-    return try WeightsFile.load(URL(fileURLWithPath: spec))
+    do { return try WeightsSpec(parsing: spec).load() } catch let e as SettingError { throw ValidationError(described(e)) }
 }
 
 /// "2G", "512M", "1.5GiB", "300000000" → bytes (K/M/G/T are powers of 1024).
@@ -33,7 +24,7 @@ func parseBytes(_ s: String) throws -> Int {
                                      ("T", k * k * k * k), ("G", k * k * k), ("M", k * k), ("K", k), ("B", 1)]
     let (number, factor) = units.first { t.hasSuffix($0.0) }.map { (String(t.dropLast($0.0.count)), $0.1) } ?? (t, 1)
     guard let v = Double(number.trimmingCharacters(in: .whitespaces)), v.isFinite, v > 0, v * factor < 1e18 else {
-        throw ValidationError("'\(s)' is not a memory size such as 2G, 512M or 1500000000")
+        throw SettingError("maxMemory", "'\(s)' is not a memory size such as 2G, 512M or 1500000000")
     }
     return Int(v * factor)
 }
@@ -79,7 +70,7 @@ extension PoolKind: ExpressibleByArgument {}
 extension ConvAlgorithm: ExpressibleByArgument {}
 extension Storage: ExpressibleByArgument {}
 
-enum OptimizerOption: String, CaseIterable, ExpressibleByArgument { case adam, lbfgs }
+extension StylizeSettings.OptimizerKind: ExpressibleByArgument {}
 
 /// --preserve-colors.
 enum ColorOption: String, CaseIterable, ExpressibleByArgument {

@@ -50,7 +50,9 @@ func fail(_ error: Error) -> Never {
 /// (`ErrorText.oneLine`), so no input reaches the terminal raw or unbounded.
 func errorLine(_ error: Error) -> String {
     let text: String
-    if error is FileError || error is StyleTransferError || error is CLError {
+    if error is SettingError {
+        text = described(error)  // the field as its option
+    } else if error is FileError || error is StyleTransferError || error is CLError {
         text = ErrorText.describe(error)
     } else {
         let message = ImpastoCommand.message(for: error)

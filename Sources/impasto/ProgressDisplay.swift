@@ -44,3 +44,32 @@ struct ProgressDisplay {
         return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }
 }
+
+/// The progress line on stderr, and the run's messages (tiles chosen, loss weights balanced).
+final class ProgressObserver: StylizeObserver {
+    var display: ProgressDisplay
+    init(_ display: ProgressDisplay) { self.display = display }
+
+    /// The line that opens a run: its size and scales, device, iterations and weights.
+    func announce(_ request: StylizeRequest, device: Device, weights: String, checkpoint: String?) {
+        let (w, h) = request.outputSize, sizes = request.sizes
+        let scaleText = sizes.count > 1 ? " in \(sizes.count) scales (" + sizes.map { "\($0.width)x\($0.height)" }.joined(separator: ", ") + ")" : ""
+        display.message("stylizing \(w)x\(h)\(scaleText) on \(device.name), \(request.totalIterations) iterations, weights \(weights)")
+        self.checkpoint = checkpoint
+    }
+    private var checkpoint: String?
+
+    func observe(_ event: StylizeEvent) throws {
+        switch event {
+        case .tiles(_, let w, let h, let plan, let memory):
+            let b = plan.borders
+            display.message("\(w)x\(h): \(plan), \(memory) of device memory; tile borders at x "
+                            + b.x.map(String.init).joined(separator: ",") + " and y " + b.y.map(String.init).joined(separator: ","))
+        case .balanced(let w):
+            display.message(String(format: "random weights: loss weights balanced to content %.3g, style %.3g, tv %.3g", w.content, w.style, w.tv))
+        case .resumed(let iteration): display.message("resuming from \(checkpoint ?? "a checkpoint") after \(iteration) iterations")
+        case .started: break
+        case .iteration(let it): display.update(iteration: it.index, losses: it.losses, elapsed: it.elapsed)
+        }
+    }
+}

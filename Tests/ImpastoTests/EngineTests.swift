@@ -18,20 +18,20 @@ final class EngineTests: XCTestCase {
         let (w, h) = (23, 19)
         let weights = try VGGWeights.random(seed: 3, widthDivisor: 16)
         var config = LossConfig()
-        config.styleWeight = 1e3  // balance the terms so each gradient part is visible
-        config.contentWeight = 10
         config.styleLayers = styleLayers
         config.contentLayers = contentLayers
         var rng = TestRNG(30)
         let style = rng.floats(3 * w * h), content = rng.floats(3 * w * h), start = rng.floats(3 * w * h)
         let model = try WholeImageObjective(context: ctx, weights: weights, width: w, height: h, config: config)
+        let lossWeights = LossWeights(content: 10, style: 1e3, tv: 10)  // balanced so each gradient part is visible
+        model.setWeights(lossWeights)
         try model.setStyle(style)
         try model.setContent(content)
         try model.setImage(start)
         let got = try model.evaluate()
         let grad = try model.grad.read()
 
-        var cpu = CPUStyleObjective(weights: weights, config: config, h: h, w: w)
+        var cpu = CPUStyleObjective(weights: weights, config: config, lossWeights: lossWeights, h: h, w: w)
         cpu.setTargets(style: style.doubles, content: content.doubles)
         let want = cpu.loss(start.doubles)
         XCTAssertEqual(Double(got.content), want.content, accuracy: 1e-4 * want.content)

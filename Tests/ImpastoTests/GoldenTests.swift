@@ -28,6 +28,7 @@ final class GoldenTests: XCTestCase {
     func testSeedLayersAreTheDefaults() {
         XCTAssertEqual(golden.styleLayerNames, ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "conv5_1"])
         XCTAssertEqual(golden.lossConfig.styleLayers, LossConfig().styleLayers)
+        XCTAssertEqual(golden.lossWeights, LossWeights.seed, "a new objective's weights are the seed's")
         XCTAssertEqual(golden.lossConfig.contentLayers, LossConfig().contentLayers)
     }
 

@@ -218,8 +218,8 @@ final class HalfStorageTests: XCTestCase {
             c.storage = storage
             // Random weights: the style term needs a larger weight to matter; TV (computed on
             // the fp32 image) off, so the gradient is all activations'.
-            (c.styleWeight, c.contentWeight, c.tvWeight) = (1e9, 1, 0)
             let model = try WholeImageObjective(context: ctx, weights: weights, width: w, height: h, config: c)
+            model.setWeights(LossWeights(content: 1, style: 1e9, tv: 0))
             try model.setStyle(style)
             try model.setContent(content)
             try model.x.write(start)

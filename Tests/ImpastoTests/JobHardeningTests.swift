@@ -165,7 +165,7 @@ final class JobHardeningTests: XCTestCase {
     /// a flipped bit (the checksum), values that are not finite, an older version.
     func testDamagedCheckpointsAreRefusedNotTrusted() throws {
         let n = 3 * 4 * 3
-        let good = StylizeCheckpoint(tag: "t", scale: 0, iteration: 3, step: 3, weights: (1, 1e4, 10), width: 4, height: 3,
+        let good = StylizeCheckpoint(tag: "t", scale: 0, iteration: 3, step: 3, weights: .seed, width: 4, height: 3,
                                      x: (0..<n).map { Float($0) / 7 }, optimizer: .adam(m: .init(repeating: 0.5, count: n),
                                                                                          v: .init(repeating: 0.25, count: n), steps: 3))
         let file = tmp.appendingPathComponent("c.checkpoint")
@@ -203,7 +203,7 @@ final class JobHardeningTests: XCTestCase {
         XCTAssertThrowsError(try StylizeCheckpoint.read(from: file)) { XCTAssertTrue("\($0)".contains("bytes, not the"), "\($0)") }
         XCTAssertLessThan(Date().timeIntervalSince(start), 30, "a 64 GiB file must not be read whole")
         // Not finite, with a checksum that matches.
-        let infinite = StylizeCheckpoint(tag: "t", scale: 0, iteration: 3, step: 3, weights: (1, 1, 1), width: 4, height: 3,
+        let infinite = StylizeCheckpoint(tag: "t", scale: 0, iteration: 3, step: 3, weights: LossWeights(content: 1, style: 1, tv: 1), width: 4, height: 3,
                                          x: [Float](repeating: .infinity, count: n), optimizer: good.optimizer)
         try infinite.write(to: file)
         XCTAssertThrowsError(try StylizeCheckpoint.read(from: file)) { XCTAssertTrue("\($0)".contains("not finite"), "\($0)") }

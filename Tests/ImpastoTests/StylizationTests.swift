@@ -16,6 +16,7 @@ final class StylizationTests: XCTestCase {
             switch event {
             case .tiles(let scale, _, _, let plan, _): events.append("tiles \(scale) \(plan.tiles.count)")
             case .balanced: events.append("balanced")
+            case .resumed(let i): events.append("resumed \(i)")
             case .started(let s): _ = try s.picture(); snapshots += 1; events.append("started")
             case .iteration(let it): events.append("iter \(it.index) scale \(it.scale) \(it.width)x\(it.height)\(it.isLast ? " last" : "")")
             }
@@ -38,7 +39,7 @@ final class StylizationTests: XCTestCase {
                                      sizes: [(32, 24), (64, 48)], iterations: [3, 2])
         request.styleBlend = [3, 1]
         request.colors = .luminance
-        request.balanceWeights = true
+        request.balance = [.content, .style]
         let recorder = Recorder()
         let result = try Stylization(context: ctx, weights: try VGGWeights.random(seed: 5)).run(request, observers: [recorder])
         let cli = try ImageFile.read(out)
@@ -58,7 +59,7 @@ final class StylizationTests: XCTestCase {
     func testShouldStopEndsTheRunWithThePictureSoFar() throws {
         var request = StylizeRequest(content: try content, styles: [try style], sizes: [(48, 32)], iterations: [10])
         request.optimizer = .lbfgs(history: 3)
-        request.balanceWeights = true
+        request.balance = [.content, .style]
         let recorder = Recorder()
         var asked = 0
         let result = try Stylization(context: ctx, weights: try VGGWeights.random(seed: 2, widthDivisor: 8))
@@ -69,8 +70,7 @@ final class StylizationTests: XCTestCase {
         XCTAssertEqual(result.picture.width, 48)
 
         // Both weights given: nothing is balanced, and no balancing is reported.
-        request.contentWeight = 1
-        request.styleWeight = 100
+        (request.weights.content, request.weights.style, request.balance) = (1, 100, [])
         request.iterations = [1]
         let quiet = Recorder()
         _ = try Stylization(context: ctx, weights: try VGGWeights.random(seed: 2, widthDivisor: 8)).run(request, observers: [quiet])
@@ -80,7 +80,7 @@ final class StylizationTests: XCTestCase {
     func testRequestChecksComeBeforeAnyWork() throws {
         let picture = try content
         var bad = StylizeRequest(content: picture, styles: [picture], sizes: [(64, 48)], iterations: [1, 2])
-        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("2 iteration counts for 1 scales"), "\($0)") }
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertEqual($0 as? SettingError, SettingError("iterations", "has 2 counts for 1 scales")) }
         bad.iterations = [1]
         bad.styleBlend = [0]
         XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("not all 0"), "\($0)") }
@@ -89,10 +89,10 @@ final class StylizationTests: XCTestCase {
         XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("below VGG19"), "\($0)") }
         bad.sizes = [(64, 48)]
         bad.optimizer = .lbfgs(history: 0)
-        XCTAssertThrowsError(try bad.validate())
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertEqual(($0 as? SettingError)?.field, "lbfgsHistory") }
         bad.optimizer = .adam
         bad.lr = -1
-        XCTAssertThrowsError(try bad.validate())
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertEqual(($0 as? SettingError)?.field, "lr") }
         bad.lr = nil
         XCTAssertNoThrow(try bad.validate())
     }

@@ -65,7 +65,7 @@ final class TilingTests: XCTestCase {
         for m in [whole, tiled] as [Objective] {
             try m.setStyles([(style, 1)])
             try m.setContent(content)
-            m.setWeights(content: 1, style: 1e3, tv: 1)
+            m.setWeights(LossWeights(content: 1, style: 1e3, tv: 1))
         }
         return (whole, tiled)
     }
@@ -209,7 +209,7 @@ final class TiledStylizeTests: XCTestCase {
         for target in [temporal] as [TemporalTarget?] {
             func run(_ limit: Int?) throws -> (Recorder, RGBImage) {
                 var request = StylizeRequest(content: content, styles: [style], sizes: [(256, 224)], iterations: [2])
-                request.balanceWeights = true
+                request.balance = [.content, .style]
                 request.memoryLimit = limit
                 request.temporal = target
                 let recorder = Recorder()

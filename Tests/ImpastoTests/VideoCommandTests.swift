@@ -105,10 +105,10 @@ final class VideoCommandTests: XCTestCase {
         try refused(["video", "--frames", input, "--input", "x.mp4", "--output-dir", path("o")] + common, 64, "one of them")
         try refused(["video", "--frames", input] + common, 64, "--output-dir")
         try refused(["video", "--frames", input, "--output-dir", path("o"), "--temporal-frames", "2,0"] + common, 64, "--temporal-frames")
-        try refused(["video", "--frames", input, "--output-dir", path("o"), "--content", style] + common, 64, "--content is not a video option")
+        try refused(["video", "--frames", input, "--output-dir", path("o"), "--content", style] + common, 64, "Unknown option '--content'")
         try refused(["video", "--frames", input, "--output-dir", path("o"), "--size", "3x3"] + common.filter { $0 != "32x24" && $0 != "--size" }, 64, "too small")
         try FileManager.default.createDirectory(atPath: path("empty"), withIntermediateDirectories: true)
-        try refused(["video", "--frames", path("empty"), "--output-dir", path("o")] + common, 1, "no PNG or JPEG frames")
+        try refused(["video", "--frames", path("empty"), "--output-dir", path("o")] + common, 1, "no PNG or JPEG pictures")
         try Data("not a video".utf8).write(to: URL(fileURLWithPath: path("fake.mp4")))
         try refused(["video", "--input", path("fake.mp4"), "--output", path("o.mp4")] + common, 1, "(ffmpeg), which is not installed",
                     environment: ["PATH": path("no-such-folder")])

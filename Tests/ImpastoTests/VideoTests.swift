@@ -41,7 +41,7 @@ final class VideoTests: XCTestCase {
         for base in [whole, tiled] as [Objective] {
             try base.setStyles([(style, 1)])
             try base.setContent(content)
-            base.setWeights(content: 1, style: 1e3, tv: 1)
+            base.setWeights(LossWeights(content: 1, style: 1e3, tv: 1))
             try base.setImage(start)
             let plain = try base.evaluate(), plainGrad = try base.grad.read()
             let t = try TemporalObjective(base: base, target: TemporalTarget(picture: target, weights: c, weight: 30))
@@ -67,7 +67,7 @@ final class VideoTests: XCTestCase {
         let style = try photo("starry_night.jpg")
         func base(_ f: RGBImage, _ n: Int) -> StylizeRequest {
             var r = StylizeRequest(content: f, styles: [style], sizes: [(w, h)], iterations: [n])
-            r.balanceWeights = true
+            r.balance = [.content, .style]
             return r
         }
         let independentRun = try VideoStylization(stylization: run, width: w, height: h, settings: TemporalSettings(), frameIterations: 30)
@@ -79,7 +79,12 @@ final class VideoTests: XCTestCase {
         let video = try VideoStylization(stylization: run, width: w, height: h, settings: TemporalSettings(), frameIterations: 15)
         video.frameLearningRate = VideoStylization.defaultFrameLearningRate(for: base(clip.frames[0], 30))
         XCTAssertEqual(video.frameLearningRate, 0.03)
-        let consistent = try video.stylizeAll(count: frames, frame: { clip.frames[$0] }, base: { base($0, 30) })
+        // The frame loop `impasto video` runs, over frames in memory.
+        let sink = MemoryFrameSink()
+        let outcome = try video.run(.init(base: { base($0, 30) }, key: "clip", passIterations: 8), source: MemoryFrames(clip.frames), sink: sink)
+        XCTAssertEqual(outcome.frames, frames)
+        XCTAssertFalse(outcome.interrupted)
+        let consistent = sink.ordered
         let e0 = SyntheticMotion.temporalError(independent, clip: clip), e1 = SyntheticMotion.temporalError(consistent, clip: clip)
         print(String(format: "temporal error at %dx%d over %d frames: independent %.3f, temporal %.3f, ratio %.2f", w, h, frames, e0, e1, e0 / e1))
         XCTAssertGreaterThanOrEqual(e0 / e1, 3, "temporal error: independent \(e0), with the temporal loss \(e1) (8-bit levels)")

@@ -3,33 +3,33 @@ import Foundation
 /// Kernel microbenchmarks at VGG19's shapes for a given image size: device time per kernel
 /// family, effective GFLOP/s (convolutions counted as a direct convolution, 2·Cin·Cout·9·H·W,
 /// so algorithms compare fairly) or GB/s, and the share of the device's measured peak.
-public struct BenchResult: Codable {
-    public let name: String
-    public let layer: String
-    public let ms: Double
-    public var gflops: Double?
-    public var gbps: Double?
-    public var peakShare: Double
+package struct BenchResult: Codable {
+    package let name: String
+    package let layer: String
+    package let ms: Double
+    package var gflops: Double?
+    package var gbps: Double?
+    package var peakShare: Double
     /// Milliseconds per OpenCL kernel within `ms` (a Winograd convolution is four kernels).
-    public var kernels: [String: Double]?
+    package var kernels: [String: Double]?
     /// "events" (the device's profiling clock) or "wall" (it was not plausible).
-    public var clock = "events"
+    package var clock = "events"
 
     enum CodingKeys: String, CodingKey { case name, layer, ms, gflops, gbps, peakShare = "peak_share", kernels, clock }
 }
 
-public final class Bench {
+package final class Bench {
     let k: Kernels
     let ctx: CLContext
-    public let repeats: Int
-    public private(set) var peakGflops = 0.0
-    public private(set) var peakGBps = 0.0
+    package let repeats: Int
+    package private(set) var peakGflops = 0.0
+    package private(set) var peakGBps = 0.0
     /// False once a run's profiling events summed to under 1/50 of its wall time (rusticl on
     /// llvmpipe reads about 1 ns for everything): from then on every figure is wall time.
-    public private(set) var eventsPlausible = true
-    public var clock: String { eventsPlausible ? "profiling events" : "wall clock (the device's profiling events are not plausible)" }
+    package private(set) var eventsPlausible = true
+    package var clock: String { eventsPlausible ? "profiling events" : "wall clock (the device's profiling events are not plausible)" }
 
-    public init(context: CLContext, repeats: Int = 5) throws {
+    package init(context: CLContext, repeats: Int = 5) throws {
         ctx = context
         k = try Kernels(context: context)
         self.repeats = max(1, repeats)
@@ -54,7 +54,7 @@ public final class Bench {
     }
 
     /// The FMA-bound and copy kernels: what "peak" means on this device.
-    public func measurePeaks() throws -> [BenchResult] {
+    package func measurePeaks() throws -> [BenchResult] {
         let fma = try ctx.kernel("peak", "fma_peak", defines: ["ITER": "4096"])
         let items = max(ctx.device.computeUnits, 1) * 1024
         let out = try ctx.buffer(floats: items)
@@ -86,7 +86,7 @@ public final class Bench {
 
     /// Every kernel family at the shapes VGG19 gives a `width`×`height` image. `only` filters
     /// by family name.
-    public func run(width: Int, height: Int, only: Set<String>? = nil) throws -> [BenchResult] {
+    package func run(width: Int, height: Int, only: Set<String>? = nil) throws -> [BenchResult] {
         var results = try measurePeaks()
         func wanted(_ n: String) -> Bool { only?.contains(n) ?? true }
         var rng = SplitMix64(seed: 1)

@@ -2,21 +2,21 @@
 /// decided once by liveness over the schedule forward 0…n−1, then backward n−1…0, so that an
 /// iteration allocates nothing. A slot is reused as soon as what it held is dead; ReLU-like
 /// ops run in place when their input has no later reader.
-public struct BufferPlan {
+package struct BufferPlan {
     /// Bytes of each slot (each becomes one device buffer).
-    public private(set) var slotBytes: [Int] = []
+    package private(set) var slotBytes: [Int] = []
     /// Slot of each tensor's value / gradient (nil: external, or not needed).
-    public private(set) var valueSlot: [Int?]
-    public private(set) var gradSlot: [Int?]
+    package private(set) var valueSlot: [Int?]
+    package private(set) var gradSlot: [Int?]
     /// Per node, per input: whether its backward adds into that input's gradient.
-    public private(set) var accumulate: [[Bool]]
+    package private(set) var accumulate: [[Bool]]
     /// Per node: whether its backward runs (some gradient reaches it).
-    public private(set) var runsBackward: [Bool]
+    package private(set) var runsBackward: [Bool]
 
-    public var totalBytes: Int { slotBytes.reduce(0, +) }
+    package var totalBytes: Int { slotBytes.reduce(0, +) }
 
     /// `elementBytes`: 4, or 2 where activations and gradients are stored as fp16.
-    public init(graph g: Graph, elementBytes: Int = 4) {
+    package init(graph g: Graph, elementBytes: Int = 4) {
         let n = g.nodes.count
         let tensors = g.shapes.count
         valueSlot = Array(repeating: nil, count: tensors)

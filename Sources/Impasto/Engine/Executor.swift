@@ -6,20 +6,20 @@ import Foundation
 /// fp16, which halves the plan; the ops' kernels convert as they load and store. (Gradients
 /// alone in fp32 would not help: the plan shares slots between values and gradients, and two
 /// pools took more memory than one fp32 pool.)
-public final class Executor {
-    public let graph: Graph
-    public let plan: BufferPlan
+package final class Executor {
+    package let graph: Graph
+    package let plan: BufferPlan
     let context: CLContext
     private let slots: [Buffer]
     private let externalValues: [TensorID: Buffer]
     private let externalGrads: [TensorID: Buffer]
 
     /// When on, every command's device time is summed per op name (forward and backward apart).
-    public var profiling = false
-    public private(set) var profile: [String: Double] = [:]
+    package var profiling = false
+    package private(set) var profile: [String: Double] = [:]
     private var pending: [(String, [Event])] = []
 
-    public init(graph: Graph, context: CLContext, inputs: [TensorID: Buffer], inputGrads: [TensorID: Buffer],
+    package init(graph: Graph, context: CLContext, inputs: [TensorID: Buffer], inputGrads: [TensorID: Buffer],
                 storage: Storage = .fp32) throws {
         self.graph = graph
         self.context = context
@@ -31,9 +31,9 @@ public final class Executor {
     }
 
     /// Device bytes of the plan's slots plus what the ops own.
-    public var deviceBytes: Int { plan.totalBytes + graph.nodes.reduce(0) { $0 + $1.op.ownedBytes } }
+    package var deviceBytes: Int { plan.totalBytes + graph.nodes.reduce(0) { $0 + $1.op.ownedBytes } }
 
-    public func value(_ t: TensorID) -> Buffer {
+    package func value(_ t: TensorID) -> Buffer {
         if let b = externalValues[t] { return b }
         guard let s = plan.valueSlot[t] else { preconditionFailure("tensor \(t) has no value buffer") }
         return slots[s]
@@ -45,13 +45,13 @@ public final class Executor {
     }
 
     /// Runs every op forward and computes the losses.
-    public func forward() throws {
+    package func forward() throws {
         for node in graph.nodes { record(node.op.name, try node.op.forward(buffers(node))) }
     }
 
     /// Runs the network forward and lets the loss ops that `capturing` selects record their
     /// input as their target (on the style image, the content image); other losses are skipped.
-    public func forward(capturing: (Op) -> Bool) throws {
+    package func forward(capturing: (Op) -> Bool) throws {
         for node in graph.nodes {
             if node.output != nil {
                 record(node.op.name, try node.op.forward(buffers(node)))
@@ -67,7 +67,7 @@ public final class Executor {
     }
 
     /// Runs backward in reverse order, leaving ∂loss/∂input in the external gradient buffers.
-    public func backward() throws {
+    package func backward() throws {
         for (i, node) in graph.nodes.enumerated().reversed() where plan.runsBackward[i] {
             let gradInputs = node.inputs.map { t -> Buffer in
                 guard let g = grad(t) else { preconditionFailure("\(node.op.name): input \(t) has no gradient buffer") }
@@ -85,7 +85,7 @@ public final class Executor {
     }
 
     /// Waits for the device and folds the recorded events into `profile`.
-    public func collectProfile() throws {
+    package func collectProfile() throws {
         try context.finish()
         for (name, events) in pending {
             profile[name, default: 0] += try events.reduce(0) { $0 + (try $1.seconds()) }
@@ -93,7 +93,7 @@ public final class Executor {
         pending.removeAll()
     }
 
-    public func resetProfile() {
+    package func resetProfile() {
         pending.removeAll()
         profile.removeAll()
     }

@@ -1,28 +1,28 @@
 /// The shape of one activation: channels × height × width (batch 1, CHW in memory).
-public struct TensorShape: Equatable, CustomStringConvertible {
-    public let c, h, w: Int
-    public init(c: Int, h: Int, w: Int) { self.c = c; self.h = h; self.w = w }
-    public var count: Int { c * h * w }
-    public var description: String { "\(c)x\(h)x\(w)" }
+package struct TensorShape: Equatable, CustomStringConvertible {
+    package let c, h, w: Int
+    package init(c: Int, h: Int, w: Int) { self.c = c; self.h = h; self.w = w }
+    package var count: Int { c * h * w }
+    package var description: String { "\(c)x\(h)x\(w)" }
 }
 
-public typealias TensorID = Int
+package typealias TensorID = Int
 
 /// The device buffers one op sees when it runs.
-public struct OpBuffers {
-    public let inputs: [Buffer]
-    public let output: Buffer?
+package struct OpBuffers {
+    package let inputs: [Buffer]
+    package let output: Buffer?
     /// Backward only: the gradient flowing in from the output (nil for loss ops).
-    public let gradOutput: Buffer?
+    package let gradOutput: Buffer?
     /// Backward only: where to put each input's gradient, and whether to add to it (another
     /// consumer of that input already wrote there) or overwrite it.
-    public let gradInputs: [Buffer]
-    public let accumulate: [Bool]
+    package let gradInputs: [Buffer]
+    package let accumulate: [Bool]
 }
 
 /// One node's computation. Ops with no output are losses: they write their value into a slot
 /// of the loss vector and, in backward, add their gradient to their input's.
-public protocol Op: AnyObject {
+package protocol Op: AnyObject {
     var name: String { get }
     /// Which values the backward pass reads (they are kept alive until then).
     var backwardReadsInputs: Bool { get }
@@ -38,30 +38,30 @@ public protocol Op: AnyObject {
 }
 
 extension Op {
-    public var canRunInPlace: Bool { false }
-    public var ownedBytes: Int { 0 }
-    public func captureTarget(_ b: OpBuffers) throws -> [Event] { [] }
+    package var canRunInPlace: Bool { false }
+    package var ownedBytes: Int { 0 }
+    package func captureTarget(_ b: OpBuffers) throws -> [Event] { [] }
 }
 
 /// A fixed computation: ops in execution order over tensors of known shapes. Built once for an
 /// image size; the executor plans its memory once and runs it many times.
-public final class Graph {
-    public struct Node {
-        public let op: Op
-        public let inputs: [TensorID]
-        public let output: TensorID?
+package final class Graph {
+    package struct Node {
+        package let op: Op
+        package let inputs: [TensorID]
+        package let output: TensorID?
     }
 
-    public private(set) var shapes: [TensorShape] = []
-    public private(set) var nodes: [Node] = []
+    package private(set) var shapes: [TensorShape] = []
+    package private(set) var nodes: [Node] = []
     /// Tensors whose value and gradient live outside the plan (the image being optimised).
-    public private(set) var external: Set<TensorID> = []
+    package private(set) var external: Set<TensorID> = []
     /// Tensors kept alive after forward, for inspection (tests, debugging).
-    public var retained: Set<TensorID> = []
+    package var retained: Set<TensorID> = []
 
-    public init() {}
+    package init() {}
 
-    public func input(_ shape: TensorShape) -> TensorID {
+    package func input(_ shape: TensorShape) -> TensorID {
         shapes.append(shape)
         external.insert(shapes.count - 1)
         return shapes.count - 1
@@ -69,7 +69,7 @@ public final class Graph {
 
     /// Appends an op; returns its output tensor (nil for a loss).
     @discardableResult
-    public func add(_ op: Op, inputs: [TensorID], output shape: TensorShape?) -> TensorID? {
+    package func add(_ op: Op, inputs: [TensorID], output shape: TensorShape?) -> TensorID? {
         precondition(inputs.allSatisfy { $0 < shapes.count }, "\(op.name): unknown input")
         var out: TensorID?
         if let shape {
@@ -80,5 +80,5 @@ public final class Graph {
         return out
     }
 
-    public func shape(_ t: TensorID) -> TensorShape { shapes[t] }
+    package func shape(_ t: TensorID) -> TensorShape { shapes[t] }
 }

@@ -2,15 +2,16 @@ import Foundation
 
 /// A file's identity: two paths name the same file (through symlinks, hard links, `./`) when
 /// their identities are equal.
-public struct FileIdentity: Hashable {
-    public let device, inode: UInt64
+package struct FileIdentity: Hashable {
+    package let device, inode: UInt64
     init(_ st: stat) {
         device = UInt64(st.st_dev)
         inode = UInt64(st.st_ino)
     }
 }
 
-public struct FileError: Error, CustomStringConvertible {
+/// A file that cannot be read or written, in words that name it.
+public struct FileError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ d: String) { description = d }
 }
@@ -19,13 +20,13 @@ public struct FileError: Error, CustomStringConvertible {
 /// writer would block open() forever, a directory or a device is no picture or weights file),
 /// and it is read, never memory-mapped (a mapped file that is truncated while read raises
 /// SIGBUS). Errors name the path and what is wrong with it, on one line.
-public enum InputFile {
+package enum InputFile {
     /// A path as it may appear in a one-line message: control characters (a newline in a
     /// file name) escaped.
-    public static func display(_ path: String) -> String { ErrorText.escaped(path) }
+    package static func display(_ path: String) -> String { ErrorText.escaped(path) }
 
     /// Why stat or open failed, in words.
-    public static func reason(_ code: Int32) -> String {
+    package static func reason(_ code: Int32) -> String {
         switch code {
         case ENOENT: return "no such file"
         case ELOOP: return "too many levels of symbolic links (a link loop?)"
@@ -38,7 +39,7 @@ public enum InputFile {
         }
     }
 
-    public static func kind(_ mode: mode_t) -> String? {
+    package static func kind(_ mode: mode_t) -> String? {
         switch mode & S_IFMT {
         case S_IFREG: return nil
         case S_IFDIR: return "a directory"
@@ -52,7 +53,7 @@ public enum InputFile {
 
     /// The identity and size of an input, which must be an existing regular file. Opens nothing.
     @discardableResult
-    public static func check(_ path: String) throws -> (FileIdentity, Int) {
+    package static func check(_ path: String) throws -> (FileIdentity, Int) {
         var st = stat()
         guard stat(path, &st) == 0 else { throw FileError("\(display(path)): \(reason(errno))") }
         if let k = kind(st.st_mode) { throw FileError("\(display(path)) is \(k), not a file") }
@@ -61,12 +62,12 @@ public enum InputFile {
 
     /// A regular file opened for reading: opened without blocking (a FIFO swapped in after
     /// `check` cannot hang it), then checked again on the descriptor.
-    public final class Reader {
-        public let path: String
-        public let size: Int
+    package final class Reader {
+        package let path: String
+        package let size: Int
         let fd: Int32
 
-        public init(_ path: String) throws {
+        package init(_ path: String) throws {
             self.path = path
             try InputFile.check(path)
             fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
@@ -80,7 +81,7 @@ public enum InputFile {
         deinit { close(fd) }
 
         /// `count` bytes from `offset`; a file that ends early (truncated while read) is an error.
-        public func read(at offset: Int, count: Int) throws -> Data {
+        package func read(at offset: Int, count: Int) throws -> Data {
             guard offset >= 0, count >= 0, count <= size, offset <= size - count else {
                 throw FileError("\(display(path)): bytes \(offset)..<\(offset)+\(count) lie past its end (\(size) bytes)")
             }
@@ -99,7 +100,7 @@ public enum InputFile {
         }
 
         /// The whole file, refused beyond `maxBytes`.
-        public func readAll(maxBytes: Int) throws -> Data {
+        package func readAll(maxBytes: Int) throws -> Data {
             guard size <= maxBytes else {
                 throw FileError("\(display(path)) is \(size) bytes, more than the \(maxBytes) such a file can sensibly be")
             }
@@ -108,7 +109,7 @@ public enum InputFile {
     }
 
     /// The whole file (see `Reader`).
-    public static func read(_ path: String, maxBytes: Int) throws -> Data {
+    package static func read(_ path: String, maxBytes: Int) throws -> Data {
         try Reader(path).readAll(maxBytes: maxBytes)
     }
 }

@@ -1,5 +1,9 @@
 import Foundation
 
+/// Flows a caller brings for a pair of frames (current, earlier; from 0): backward (current →
+/// earlier) and forward (earlier → current), at any size; nil: computed on the device.
+public typealias UserFlows = (_ current: Int, _ earlier: Int) throws -> (backward: FlowField, forward: FlowField)?
+
 /// A dense optical flow field: for each pixel p of the first picture, the displacement
 /// (u, v) in pixels to where it is in the second, p + (u, v). Two planes, u then v.
 public struct FlowField: Equatable {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// How `OpticalFlow` computes a field: Horn–Schunck with warping, coarse to fine.
-public struct FlowSettings: Hashable, Sendable {
+public struct FlowSettings: Hashable, Codable, Sendable {
     /// Smoothness weight, in grey levels (0…255) per pixel of flow: larger is smoother.
     public var alpha: Float = 10
     /// Linearisations of the second picture around the current flow, per pyramid level.
@@ -23,24 +23,24 @@ public struct FlowSettings: Hashable, Sendable {
 /// rounds of linearising the second picture around it and solving the Horn–Schunck system
 /// by red-black SOR, each followed by a 3×3 median. Made for one picture size; its buffers
 /// (pyramids, terms) are reused by every pair.
-public final class OpticalFlow {
-    public let width, height: Int
-    public let settings: FlowSettings
-    public let kernels: FlowKernels
+package final class OpticalFlow {
+    package let width, height: Int
+    package let settings: FlowSettings
+    package let kernels: FlowKernels
     /// Level sizes, finest first.
-    public let levels: [(width: Int, height: Int)]
+    package let levels: [(width: Int, height: Int)]
     let rgb: Buffer
     let terms: Buffer
     let scratch: [Buffer]
 
     /// One picture's grey pyramid on the device (finest first); make it once per frame, use it
     /// in every pair the frame is part of.
-    public final class Pyramid {
+    package final class Pyramid {
         let planes: [Buffer]
         init(planes: [Buffer]) { self.planes = planes }
     }
 
-    public init(kernels: FlowKernels, width: Int, height: Int, settings: FlowSettings = FlowSettings()) throws {
+    package init(kernels: FlowKernels, width: Int, height: Int, settings: FlowSettings = FlowSettings()) throws {
         guard width >= 2, height >= 2 else { throw StyleTransferError("optical flow needs at least 2x2 pixels, not \(width)x\(height)") }
         self.width = width
         self.height = height
@@ -55,7 +55,7 @@ public final class OpticalFlow {
 
     /// Sizes from (width, height) down, each `FlowKernels.half` of the last, while the
     /// shorter side stays at least `coarsestSide`.
-    public static func levels(width: Int, height: Int, coarsestSide: Int) -> [(width: Int, height: Int)] {
+    package static func levels(width: Int, height: Int, coarsestSide: Int) -> [(width: Int, height: Int)] {
         var out = [(width: width, height: height)]
         while true {
             let (w, h) = FlowKernels.half(out.last!.width, out.last!.height)
@@ -66,7 +66,7 @@ public final class OpticalFlow {
     }
 
     /// A picture of this size as a grey pyramid.
-    public func pyramid(_ picture: RGBImage) throws -> Pyramid {
+    package func pyramid(_ picture: RGBImage) throws -> Pyramid {
         precondition(picture.width == width && picture.height == height, "flow of \(width)x\(height) given a \(picture.width)x\(picture.height) picture")
         let ctx = kernels.context
         try rgb.write(picture.pixels)
@@ -82,7 +82,7 @@ public final class OpticalFlow {
 
     /// The flow from `a` to `b` (for each pixel p of a, where it is in b), on the device: two
     /// planes at this size.
-    public func flow(from a: Pyramid, to b: Pyramid) throws -> Buffer {
+    package func flow(from a: Pyramid, to b: Pyramid) throws -> Buffer {
         let ctx = kernels.context
         var flow: Buffer?
         for (l, level) in levels.enumerated().reversed() {
@@ -111,19 +111,19 @@ public final class OpticalFlow {
     }
 
     /// The flow from picture `a` to picture `b`, read back.
-    public func flow(from a: RGBImage, to b: RGBImage) throws -> FlowField {
+    package func flow(from a: RGBImage, to b: RGBImage) throws -> FlowField {
         let f = try flow(from: try pyramid(a), to: try pyramid(b))
         return FlowField(width: width, height: height, values: try f.read(count: 2 * width * height))
     }
 
     /// A field on the device (two planes at this size).
-    public func upload(_ field: FlowField) throws -> Buffer {
+    package func upload(_ field: FlowField) throws -> Buffer {
         precondition(field.width == width && field.height == height, "a \(field.width)x\(field.height) flow for \(width)x\(height)")
         return try kernels.context.buffer(field.values)
     }
 
     /// `picture` moved along `flow` (this size): out(p) = picture(p + flow(p)).
-    public func warp(_ picture: RGBImage, by flow: Buffer) throws -> RGBImage {
+    package func warp(_ picture: RGBImage, by flow: Buffer) throws -> RGBImage {
         precondition(picture.width == width && picture.height == height, "warp of \(width)x\(height) given \(picture.width)x\(picture.height)")
         let out = try kernels.context.buffer(floats: 3 * width * height)
         try rgb.write(picture.pixels)
@@ -133,7 +133,7 @@ public final class OpticalFlow {
 
     /// Reliability weights (1 or 0 per pixel) of a picture warped by `backward`, given the
     /// `forward` flow of the same pair (see cl/flow_check.cl).
-    public func reliability(backward: Buffer, forward: Buffer) throws -> [Float] {
+    package func reliability(backward: Buffer, forward: Buffer) throws -> [Float] {
         let out = try kernels.context.buffer(floats: width * height)
         try kernels.consistency(backward: backward, forward: forward, width: width, height: height, into: out)
         return try out.read(count: width * height)

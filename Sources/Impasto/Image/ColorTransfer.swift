@@ -3,7 +3,7 @@ import Foundation
 /// Colour control after Gatys et al., "Controlling Perceptual Factors in Neural Style
 /// Transfer" (2017), §5: transfer on luminance only, or match the style's colours to the
 /// content's before transfer.
-public enum ColorTransfer {
+package enum ColorTransfer {
     // YIQ (NTSC): Y is luminance, I and Q carry the colour.
     static func yiq(_ r: Float, _ g: Float, _ b: Float) -> (Float, Float, Float) {
         (0.299 * r + 0.587 * g + 0.114 * b, 0.595716 * r - 0.274453 * g - 0.321263 * b, 0.211456 * r - 0.522591 * g + 0.311135 * b)
@@ -14,7 +14,7 @@ public enum ColorTransfer {
     }
 
     /// The picture's luminance as a gray RGB picture.
-    public static func luminance(_ p: RGBImage) -> RGBImage {
+    package static func luminance(_ p: RGBImage) -> RGBImage {
         var out = p.pixels
         for k in stride(from: 0, to: out.count, by: 3) {
             let y = yiq(p.pixels[k], p.pixels[k + 1], p.pixels[k + 2]).0
@@ -25,7 +25,7 @@ public enum ColorTransfer {
 
     /// Luminance of `style` shifted and scaled to the mean and spread of `content`'s (the
     /// paper's luminance matching), as gray RGB.
-    public static func matchedLuminance(_ style: RGBImage, to content: RGBImage) -> RGBImage {
+    package static func matchedLuminance(_ style: RGBImage, to content: RGBImage) -> RGBImage {
         func stats(_ p: RGBImage) -> (Float, Float) {
             let ys = stride(from: 0, to: p.pixels.count, by: 3).map { yiq(p.pixels[$0], p.pixels[$0 + 1], p.pixels[$0 + 2]).0 }
             let mean = ys.reduce(0, +) / Float(ys.count)
@@ -39,7 +39,7 @@ public enum ColorTransfer {
     }
 
     /// The luminance of `stylized` with the colour (I, Q) of `colors`, same size.
-    public static func combine(luminanceOf stylized: RGBImage, colorsOf colors: RGBImage) -> RGBImage {
+    package static func combine(luminanceOf stylized: RGBImage, colorsOf colors: RGBImage) -> RGBImage {
         precondition(stylized.width == colors.width && stylized.height == colors.height)
         var out = stylized.pixels
         for k in stride(from: 0, to: out.count, by: 3) {
@@ -54,7 +54,7 @@ public enum ColorTransfer {
     /// `style` with its colour distribution moved onto `content`'s: x' = A(x − μs) + μc with
     /// A = Σc^½ Σs^−½ (the paper's linear colour transfer, eigendecomposition form), so the
     /// result has the content's colour mean and covariance.
-    public static func matchHistogram(_ style: RGBImage, to content: RGBImage) -> RGBImage {
+    package static func matchHistogram(_ style: RGBImage, to content: RGBImage) -> RGBImage {
         let (ms, cs) = meanCovariance(style), (mc, cc) = meanCovariance(content)
         let a = multiply(power(cc, 0.5), power(cs, -0.5))
         var out = style.pixels
@@ -69,7 +69,7 @@ public enum ColorTransfer {
 
     // MARK: 3×3 symmetric matrices
 
-    public static func meanCovariance(_ p: RGBImage) -> ([Double], [[Double]]) {
+    package static func meanCovariance(_ p: RGBImage) -> ([Double], [[Double]]) {
         let n = Double(p.width * p.height)
         var mean = [0.0, 0, 0]
         for k in stride(from: 0, to: p.pixels.count, by: 3) { for c in 0..<3 { mean[c] += Double(p.pixels[k + c]) } }

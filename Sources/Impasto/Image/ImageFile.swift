@@ -30,6 +30,18 @@ public enum ImageFile {
 
     public enum Format { case png, jpeg }
 
+    /// The pictures of a folder: the names ending in .png, .jpg or .jpeg (any case), hidden
+    /// ones aside, sorted by name; `field` names the folder in the errors (`SettingError`).
+    public static func pictureNames(in dir: String, field: String) throws -> [String] {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
+            throw SettingError(field, "\(InputFile.display(dir)): \(ErrorText.describe(error))")
+        }
+        let pictures = names.filter { !$0.hasPrefix(".") && ["png", "jpg", "jpeg"].contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
+        guard !pictures.isEmpty else { throw SettingError(field, "\(InputFile.display(dir)) holds no PNG or JPEG pictures") }
+        return pictures.sorted()
+    }
+
     public static func format(of path: String) throws -> Format {
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "png": return .png

@@ -3,26 +3,26 @@ import Foundation
 /// One picture that shows a run: snapshots of the image side by side, and under them the loss
 /// curves (total, content, style, TV; log scale; one colour each, in the legend swatches at
 /// the left) over the iterations so far, with a tick under each snapshot's iteration.
-public struct ProgressSheet {
-    public let thumbWidth, thumbHeight, slots: Int
-    public private(set) var snapshots: [(iteration: Int, picture: RGBImage)] = []
-    public private(set) var history: [LossTerms] = []
+package struct ProgressSheet {
+    package let thumbWidth, thumbHeight, slots: Int
+    package private(set) var snapshots: [(iteration: Int, picture: RGBImage)] = []
+    package private(set) var history: [LossTerms] = []
     let plotHeight = 160
     let margin = 8
 
     /// The curve colours, in the order total, content, style, TV.
-    public static let colors: [(Float, Float, Float)] = [(0.1, 0.1, 0.1), (0.15, 0.45, 0.85), (0.85, 0.3, 0.15), (0.2, 0.65, 0.3)]
+    package static let colors: [(Float, Float, Float)] = [(0.1, 0.1, 0.1), (0.15, 0.45, 0.85), (0.85, 0.3, 0.15), (0.2, 0.65, 0.3)]
 
-    public init(outputWidth: Int, outputHeight: Int, slots: Int = 6, thumbHeight: Int = 120) {
+    package init(outputWidth: Int, outputHeight: Int, slots: Int = 6, thumbHeight: Int = 120) {
         self.slots = max(1, slots)
         self.thumbHeight = min(thumbHeight, outputHeight)
         thumbWidth = max(1, outputWidth * self.thumbHeight / max(outputHeight, 1))
     }
 
-    public mutating func record(_ terms: LossTerms) { history.append(terms) }
+    package mutating func record(_ terms: LossTerms) { history.append(terms) }
 
     /// Adds a snapshot; beyond `slots`, every other one is dropped so the sheet spans the run.
-    public mutating func snapshot(_ picture: RGBImage, iteration: Int) {
+    package mutating func snapshot(_ picture: RGBImage, iteration: Int) {
         snapshots.append((iteration, picture.resized(width: thumbWidth, height: thumbHeight)))
         if snapshots.count > slots {
             let last = snapshots.removeLast()
@@ -30,10 +30,10 @@ public struct ProgressSheet {
         }
     }
 
-    public var width: Int { slots * thumbWidth + (slots + 1) * margin }
-    public var height: Int { thumbHeight + plotHeight + 3 * margin }
+    package var width: Int { slots * thumbWidth + (slots + 1) * margin }
+    package var height: Int { thumbHeight + plotHeight + 3 * margin }
 
-    public func render() -> RGBImage {
+    package func render() -> RGBImage {
         var px = [Float](repeating: 1, count: width * height * 3)
         func set(_ x: Int, _ y: Int, _ c: (Float, Float, Float)) {
             guard x >= 0, y >= 0, x < width, y < height else { return }

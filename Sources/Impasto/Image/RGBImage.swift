@@ -1,7 +1,7 @@
 import Foundation
 
 /// An RGB picture in memory: interleaved values in [0, 1], row-major, top row first.
-public struct RGBImage: Equatable {
+public struct RGBImage: Equatable, Sendable {
     public let width, height: Int
     public var pixels: [Float]
 

@@ -2,9 +2,9 @@ import Foundation
 
 /// Two pictures the program paints itself, for a demo on a machine with no images at hand:
 /// a small landscape (content) and a swirling night sky of brush strokes (style).
-public enum SampleImages {
+package enum SampleImages {
     /// Hills under a sky with a sun, a house with a red roof, a lake.
-    public static func landscape(width w: Int = 512, height h: Int = 384) -> RGBImage {
+    package static func landscape(width w: Int = 512, height h: Int = 384) -> RGBImage {
         var px = [Float](repeating: 0, count: w * h * 3)
         func set(_ x: Int, _ y: Int, _ c: (Float, Float, Float)) {
             let i = (y * w + x) * 3
@@ -34,7 +34,7 @@ public enum SampleImages {
     }
 
     /// Deep blues and yellows in swirling strokes: a style with strong texture and colour.
-    public static func swirls(width w: Int = 512, height h: Int = 384, seed: UInt64 = 7) -> RGBImage {
+    package static func swirls(width w: Int = 512, height h: Int = 384, seed: UInt64 = 7) -> RGBImage {
         var rng = SplitMix64(seed: seed)
         let centers = (0..<7).map { _ in (Float(rng.uniform()) * Float(w), Float(rng.uniform()) * Float(h), Float(rng.uniform()) * 0.5 + 0.5) }
         var px = [Float](repeating: 0, count: w * h * 3)

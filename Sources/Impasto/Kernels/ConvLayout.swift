@@ -1,10 +1,10 @@
 /// Rearranges PyTorch's conv weights ([cout][cin][3][3]) into what `cl/conv3x3.cl` reads.
-public enum ConvLayout {
+package enum ConvLayout {
     /// Output channels as the kernel pads them: to its block of 4 or 8 (`Kernels.convBlock`).
-    public static func paddedChannels(_ cout: Int) -> Int { cout.roundedUp(to: Kernels.convBlock(cout: cout)) }
+    package static func paddedChannels(_ cout: Int) -> Int { cout.roundedUp(to: Kernels.convBlock(cout: cout)) }
 
     /// Forward: [cin][9][coutPad], output channels contiguous and padded with zeros.
-    public static func forward(_ w: [Float], cout: Int, cin: Int) -> [Float] {
+    package static func forward(_ w: [Float], cout: Int, cin: Int) -> [Float] {
         precondition(w.count == cout * cin * 9, "conv weights: \(w.count) values for \(cout)x\(cin)x3x3")
         let pad = paddedChannels(cout)
         var out = [Float](repeating: 0, count: cin * 9 * pad)
@@ -18,7 +18,7 @@ public enum ConvLayout {
 
     /// Backward with respect to the input: the kernel rotated 180° with in/out swapped, so the
     /// same convolution maps a [cout] gradient to a [cin] one: [cout][9][cinPad].
-    public static func backwardData(_ w: [Float], cout: Int, cin: Int) -> [Float] {
+    package static func backwardData(_ w: [Float], cout: Int, cin: Int) -> [Float] {
         precondition(w.count == cout * cin * 9, "conv weights: \(w.count) values for \(cout)x\(cin)x3x3")
         let pad = paddedChannels(cin)
         var out = [Float](repeating: 0, count: cout * 9 * pad)
@@ -31,7 +31,7 @@ public enum ConvLayout {
     }
 
     /// A bias padded with zeros to a multiple of 8 (enough for either block).
-    public static func paddedBias(_ b: [Float]) -> [Float] {
+    package static func paddedBias(_ b: [Float]) -> [Float] {
         b + [Float](repeating: 0, count: b.count.roundedUp(to: 8) - b.count)
     }
 }

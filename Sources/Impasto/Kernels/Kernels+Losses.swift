@@ -21,7 +21,7 @@ extension Kernels {
 
     /// G = scale · F Fᵀ for F of C x N (G is C x C, exactly symmetric).
     @discardableResult
-    public func gram(_ f: Buffer, into g: Buffer, scratch: Buffer, channels c: Int, count n: Int, scale: Float) throws -> [Event] {
+    package func gram(_ f: Buffer, into g: Buffer, scratch: Buffer, channels c: Int, count n: Int, scale: Float) throws -> [Event] {
         let chunks = Self.gramChunks(c: c, n: n)
         let chunk = n.divRoundUp(chunks)
         need(f, c * n, "gram F", anyStorage: true); need(g, c * c, "gram G"); need(scratch, chunks * c * c, "gram scratch")
@@ -36,7 +36,7 @@ extension Kernels {
 
     /// gF (+)= S F, S symmetric C x C, F C x N.
     @discardableResult
-    public func gramBackward(s: Buffer, f: Buffer, gradF: Buffer, channels c: Int, count n: Int, accumulate: Bool) throws -> Event {
+    package func gramBackward(s: Buffer, f: Buffer, gradF: Buffer, channels c: Int, count n: Int, accumulate: Bool) throws -> Event {
         need(s, c * c, "gram_backward S"); need(f, c * n, "gram_backward F", anyStorage: true)
         need(gradF, c * n, "gram_backward gF", anyStorage: true)
         let gramBackward = try storing(self.gramBackward, ["F": f, "GF": gradF])
@@ -47,7 +47,7 @@ extension Kernels {
 
     /// losses[slot] = scale · Σ (a − b)², using `partials` (at least `partialCount` floats).
     @discardableResult
-    public func sumSquaredDifference(_ a: Buffer, _ b: Buffer, count n: Int, partials: Buffer,
+    package func sumSquaredDifference(_ a: Buffer, _ b: Buffer, count n: Int, partials: Buffer,
                                      losses: Buffer, slot: Int, scale: Float) throws -> [Event] {
         need(a, n, "mse a", anyStorage: true); need(b, n, "mse b"); need(partials, Self.partialCount, "partials"); need(losses, slot + 1, "losses")
         let partial = try storing(msePartial, ["A": a]).launch(global: [Self.partialCount], local: reductionLocal(msePartial), .b(a), .b(b), .i(n), .b(partials))
@@ -56,7 +56,7 @@ extension Kernels {
 
     /// out (+)= scale · (a − b).
     @discardableResult
-    public func scaledDifference(_ a: Buffer, _ b: Buffer, into out: Buffer, count n: Int, scale: Float, accumulate: Bool) throws -> Event {
+    package func scaledDifference(_ a: Buffer, _ b: Buffer, into out: Buffer, count n: Int, scale: Float, accumulate: Bool) throws -> Event {
         need(a, n, "diff a", anyStorage: true); need(b, n, "diff b"); need(out, n, "diff out", anyStorage: true)
         return try storing(scaledDiff, ["A": a, "OUT": out]).launch(global: [n], local: LaunchShape.linear(scaledDiff, device: device),
                                      .b(a), .b(b), .b(out), .i(n), .f(scale), .i(accumulate ? 1 : 0))
@@ -71,7 +71,7 @@ extension Kernels {
 
     /// losses[slot] = weight · tv(x).
     @discardableResult
-    public func tv(_ x: Buffer, channels c: Int, height h: Int, width w: Int, weight: Float,
+    package func tv(_ x: Buffer, channels c: Int, height h: Int, width w: Int, weight: Float,
                    partials: Buffer, losses: Buffer, slot: Int) throws -> [Event] {
         need(x, c * h * w, "tv x"); need(partials, Self.partialCount, "partials")
         let (sv, sh) = Self.tvScales(c: c, h: h, w: w, weight: weight)
@@ -82,7 +82,7 @@ extension Kernels {
 
     /// g (+)= weight · ∂tv/∂x.
     @discardableResult
-    public func tvBackward(_ x: Buffer, grad g: Buffer, channels c: Int, height h: Int, width w: Int,
+    package func tvBackward(_ x: Buffer, grad g: Buffer, channels c: Int, height h: Int, width w: Int,
                            weight: Float, accumulate: Bool) throws -> Event {
         need(x, c * h * w, "tv x"); need(g, c * h * w, "tv g")
         let (sv, sh) = Self.tvScales(c: c, h: h, w: w, weight: weight)
@@ -92,7 +92,7 @@ extension Kernels {
 
     /// losses[slot] = scale · Σ_c Σ_p c(p) (x − t)², for X and t of 3 × `pixels`.
     @discardableResult
-    public func temporal(_ x: Buffer, target t: Buffer, weights c: Buffer, pixels n: Int, scale: Float,
+    package func temporal(_ x: Buffer, target t: Buffer, weights c: Buffer, pixels n: Int, scale: Float,
                          partials: Buffer, losses: Buffer, slot: Int) throws -> [Event] {
         need(x, 3 * n, "temporal x"); need(t, 3 * n, "temporal t"); need(c, n, "temporal c"); need(partials, Self.partialCount, "partials")
         let partial = try temporalPartial.launch(global: [Self.partialCount], local: reductionLocal(temporalPartial),
@@ -102,14 +102,14 @@ extension Kernels {
 
     /// g += 2 · scale · c(p) (x − t).
     @discardableResult
-    public func temporalBackward(_ x: Buffer, target t: Buffer, weights c: Buffer, pixels n: Int, scale: Float, grad g: Buffer) throws -> Event {
+    package func temporalBackward(_ x: Buffer, target t: Buffer, weights c: Buffer, pixels n: Int, scale: Float, grad g: Buffer) throws -> Event {
         need(x, 3 * n, "temporal x"); need(t, 3 * n, "temporal t"); need(c, n, "temporal c"); need(g, 3 * n, "temporal g")
         return try temporalBackward.launch(global: [3 * n], local: LaunchShape.linear(temporalBackward, device: device),
                                            .b(x), .b(t), .b(c), .i(n), .f(scale), .b(g))
     }
 
     /// Σ a·b, read back (a blocking read: the optimiser needs the number now).
-    public func dot(_ a: Buffer, _ b: Buffer, count n: Int, partials: Buffer, result: Buffer) throws -> Float {
+    package func dot(_ a: Buffer, _ b: Buffer, count n: Int, partials: Buffer, result: Buffer) throws -> Float {
         need(a, n, "dot a"); need(b, n, "dot b")
         try dotPartial.launch(global: [Self.partialCount], local: reductionLocal(dotPartial), .b(a), .b(b), .i(n), .b(partials))
         _ = try finishSum(partials: partials, losses: result, slot: 0, scale: 1)
@@ -118,7 +118,7 @@ extension Kernels {
 
     /// Σ |a|, left in result[slot] on the device.
     @discardableResult
-    public func l1Norm(_ a: Buffer, count n: Int, partials: Buffer, result: Buffer, slot: Int) throws -> [Event] {
+    package func l1Norm(_ a: Buffer, count n: Int, partials: Buffer, result: Buffer, slot: Int) throws -> [Event] {
         need(a, n, "l1 a")
         let e = try absPartial.launch(global: [Self.partialCount], local: reductionLocal(absPartial), .b(a), .i(n), .b(partials))
         return [e, try finishSum(partials: partials, losses: result, slot: slot, scale: 1)]
@@ -135,7 +135,7 @@ extension Kernels {
 
     /// One Adam step (PyTorch's semantics) at step number `t` (1-based).
     @discardableResult
-    public func adamStep(x: Buffer, grad: Buffer, m: Buffer, v: Buffer, count n: Int, lr: Float, t: Int,
+    package func adamStep(x: Buffer, grad: Buffer, m: Buffer, v: Buffer, count n: Int, lr: Float, t: Int,
                          beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8) throws -> Event {
         need(x, n, "adam x"); need(grad, n, "adam g"); need(m, n, "adam m"); need(v, n, "adam v")
         // Bias corrections in double, as PyTorch computes them on the host in Python floats.
@@ -149,14 +149,14 @@ extension Kernels {
 
     /// Interleaved RGB in [0,1] → normalised planar image.
     @discardableResult
-    public func normalize(rgb: Buffer, into x: Buffer, height h: Int, width w: Int) throws -> Event {
+    package func normalize(rgb: Buffer, into x: Buffer, height h: Int, width w: Int) throws -> Event {
         need(rgb, 3 * h * w, "rgb"); need(x, 3 * h * w, "x")
         return try normalize.launch(global: [h * w], local: LaunchShape.linear(normalize, device: device), .b(rgb), .b(x), .i(h), .i(w))
     }
 
     /// Normalised planar image → interleaved RGB clamped to [0,1].
     @discardableResult
-    public func denormalize(_ x: Buffer, into rgb: Buffer, height h: Int, width w: Int) throws -> Event {
+    package func denormalize(_ x: Buffer, into rgb: Buffer, height h: Int, width w: Int) throws -> Event {
         need(rgb, 3 * h * w, "rgb"); need(x, 3 * h * w, "x")
         return try denormalize.launch(global: [h * w], local: LaunchShape.linear(denormalize, device: device), .b(x), .b(rgb), .i(h), .i(w))
     }

@@ -2,8 +2,8 @@ import Foundation
 
 /// The taps of a one-axis resize from `n` to `m` samples: for each output index, up to
 /// `maxTaps` (source index, weight) pairs, summed in order by cl/resample.cl.
-public struct ResampleTaps {
-    public let n, m, maxTaps: Int
+package struct ResampleTaps {
+    package let n, m, maxTaps: Int
     let index: [Int32], weight: [Float], count: [Int32]
 
     init(n: Int, m: Int, taps: [[(Int, Float)]]) {
@@ -23,7 +23,7 @@ public struct ResampleTaps {
     }
 
     /// `RGBImage.resized`'s triangle filter (PIL's BILINEAR: the support widens as it shrinks).
-    public static func triangle(from n: Int, to m: Int) -> ResampleTaps {
+    package static func triangle(from n: Int, to m: Int) -> ResampleTaps {
         ResampleTaps(n: n, m: m, taps: RGBImage.filterWeights(from: n, to: m).map { start, weights in
             weights.enumerated().map { (start + $0.offset, $0.element) }
         })
@@ -31,7 +31,7 @@ public struct ResampleTaps {
 
     /// Plain bilinear interpolation at pixel centres (two taps, clamped at the edges): how
     /// Adam's moments follow the image to the next scale.
-    public static func bilinear(from n: Int, to m: Int) -> ResampleTaps {
+    package static func bilinear(from n: Int, to m: Int) -> ResampleTaps {
         ResampleTaps(n: n, m: m, taps: (0..<m).map { i in
             let s = min(max((Double(i) + 0.5) * Double(n) / Double(m) - 0.5, 0), Double(n - 1))
             let i0 = Int(s), i1 = min(i0 + 1, n - 1)
@@ -42,7 +42,7 @@ public struct ResampleTaps {
 }
 
 /// How a 3-channel image lies in a buffer.
-public enum ImageLayout {
+package enum ImageLayout {
     /// 3×H×W: X, its gradient, Adam's moments.
     case planar
     /// H×W×3: pictures.
@@ -53,7 +53,7 @@ extension Kernels {
     /// out (w'×h') = `image` (w×h) resized along x, then along y, with these taps (`x.n` = w,
     /// `x.m` = w', `y.n` = h, `y.m` = h'); `clamp` limits the result to [0, 1]. The row pass
     /// goes through a temporary buffer of w'×h.
-    public func resample(_ image: Buffer, into out: Buffer, layout: ImageLayout, x: ResampleTaps, y: ResampleTaps,
+    package func resample(_ image: Buffer, into out: Buffer, layout: ImageLayout, x: ResampleTaps, y: ResampleTaps,
                          clamp: Bool = false) throws {
         let (w, h, nw, nh) = (x.n, y.n, x.m, y.m)
         need(image, 3 * w * h, "resample in"); need(out, 3 * nw * nh, "resample out")

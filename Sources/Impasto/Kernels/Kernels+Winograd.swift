@@ -1,19 +1,19 @@
 /// Scratch for Winograd convolutions, shared by every conv of a graph (they run one after
 /// another on one queue): sized at graph construction to the largest layer's need and
 /// allocated once, before the first run.
-public final class WinogradScratch {
+package final class WinogradScratch {
     /// Tiles per pass: bounds V and M at any image size (F(4x4) tiles; 2048 ≈ a 256x128 area).
-    public let maxTiles: Int
+    package let maxTiles: Int
     private(set) var vFloats = 1, mFloats = 1, uFloats = 1
     private var v, m, u: Buffer?
 
-    public init(maxTiles: Int = 2048) { self.maxTiles = max(16, maxTiles).roundedUp(to: 16) }
+    package init(maxTiles: Int = 2048) { self.maxTiles = max(16, maxTiles).roundedUp(to: 16) }
 
     /// Tiles of an h×w map as cl/winograd.cl numbers them, at most (rows of tiles padded to 16).
     static func tiles(h: Int, w: Int) -> Int { h.divRoundUp(4) * w.divRoundUp(4).roundedUp(to: 16) }
 
     /// Makes room for a conv of these sizes, both directions (or only forward).
-    public func reserve(cin: Int, cout: Int, h: Int, w: Int, backward: Bool = true) {
+    package func reserve(cin: Int, cout: Int, h: Int, w: Int, backward: Bool = true) {
         let tpad = min(Self.tiles(h: h, w: w), maxTiles).roundedUp(to: Kernels.winogradVW)
         for (i, o) in backward ? [(cin, cout), (cout, cin)] : [(cin, cout)] {
             let oPad = o.roundedUp(to: Kernels.convOCB)
@@ -23,7 +23,7 @@ public final class WinogradScratch {
         }
     }
 
-    public var bytes: Int { 4 * (vFloats + mFloats + uFloats) }
+    package var bytes: Int { 4 * (vFloats + mFloats + uFloats) }
 
     func buffers(_ ctx: CLContext) throws -> (v: Buffer, m: Buffer, u: Buffer) {
         if v == nil || v!.floatCount < vFloats || m!.floatCount < mFloats || u!.floatCount < uFloats {
@@ -49,10 +49,10 @@ extension Kernels {
 
     /// Winograd pays off when both channel counts are large enough to amortise the transforms
     /// (the first layer's 3 channels do not).
-    public static func prefersWinograd(cin: Int, cout: Int) -> Bool { cin >= 16 && cout >= 16 }
+    package static func prefersWinograd(cin: Int, cout: Int) -> Bool { cin >= 16 && cout >= 16 }
 
     /// Bytes of a fused ReLU's mask for c maps of h×w (cl/winograd.cl: rows of 32-bit words).
-    public static func rowMaskBytes(channels c: Int, height h: Int, width w: Int) -> Int { 4 * c * h * w.divRoundUp(32) }
+    package static func rowMaskBytes(channels c: Int, height h: Int, width w: Int) -> Int { 4 * c * h * w.divRoundUp(32) }
 
     /// out (+)= conv3x3(input) + bias with Winograd F(4x4, 3x3). `weights` are PyTorch's
     /// [cout][cin][3][3]; with `flipped`, `weights` belong to the conv whose input and output
@@ -60,7 +60,7 @@ extension Kernels {
     /// With `reluMask`, out = max(conv + bias, 0) and the mask gets the bits of conv + bias > 0;
     /// with `inputMask` (such a mask of the input's shape), the input is read times the mask.
     @discardableResult
-    public func winogradConv(input: Buffer, weights: Buffer, flipped: Bool, bias: Buffer, output: Buffer,
+    package func winogradConv(input: Buffer, weights: Buffer, flipped: Bool, bias: Buffer, output: Buffer,
                              cin: Int, cout: Int, height h: Int, width w: Int, accumulate: Bool = false,
                              reluMask: Buffer? = nil, inputMask: Buffer? = nil,
                              scratch: WinogradScratch) throws -> [Event] {

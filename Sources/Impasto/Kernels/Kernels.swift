@@ -3,10 +3,10 @@ import Foundation
 /// Typed entry points to every kernel in `cl/`, built once per context. Each method checks
 /// the sizes it is given against the buffers, picks launch shapes from the device's limits
 /// and returns the command's event (for profiling).
-public final class Kernels: @unchecked Sendable {
-    public let context: CLContext
+package final class Kernels: @unchecked Sendable {
+    package let context: CLContext
     /// Per-device choices that split the work without changing results (see `Autotune`).
-    public let tuning: Tuning
+    package let tuning: Tuning
     var device: Device { context.device }
 
     /// The direct convolution built for each vector width along x and output-channel block
@@ -39,7 +39,7 @@ public final class Kernels: @unchecked Sendable {
     static func gramBlock(for device: Device) -> (rows: Int, columns: Int) { device.isCPU ? (16, 16) : (8, 4) }
     var gramBlock: (rows: Int, columns: Int) { Self.gramBlock(for: device) }
 
-    public init(context: CLContext, tuning: Tuning? = nil) throws {
+    package init(context: CLContext, tuning: Tuning? = nil) throws {
         self.context = context
         self.tuning = tuning ?? context.tuning
         convByShape = try Dictionary(uniqueKeysWithValues: Self.convWidths.flatMap { vw in try [4, Self.convOCB].map { ocb in
@@ -124,7 +124,7 @@ public final class Kernels: @unchecked Sendable {
     /// Output channels per direct-conv work-item: 8, or 4 for at most 4 channels (the image
     /// gradient's 3: with 8, five of every eight multiply-adds were padding; 22 -> 14–18 ms at
     /// 500x400).
-    public static func convBlock(cout: Int) -> Int { cout <= 4 ? 4 : convOCB }
+    package static func convBlock(cout: Int) -> Int { cout <= 4 ? 4 : convOCB }
     static let convRows = 1
 
     /// The widest vector that wastes at most 1/8 of a row on its ragged last block.
@@ -136,7 +136,7 @@ public final class Kernels: @unchecked Sendable {
     /// `reluMask`, out = max(conv + bias, 0) and the mask gets the bits of conv + bias > 0; with
     /// `inputMask`, the input is read times such a mask (both as `rowMaskBytes` lays them out).
     @discardableResult
-    public func conv3x3(input: Buffer, weights: Buffer, bias: Buffer, output: Buffer,
+    package func conv3x3(input: Buffer, weights: Buffer, bias: Buffer, output: Buffer,
                         cin: Int, cout: Int, height h: Int, width w: Int, accumulate: Bool = false,
                         reluMask: Buffer? = nil, inputMask: Buffer? = nil, vectorWidth: Int? = nil) throws -> Event {
         let ocb = Self.convBlock(cout: cout), coutPad = cout.roundedUp(to: ocb)
@@ -163,11 +163,11 @@ public final class Kernels: @unchecked Sendable {
     // MARK: elementwise
 
     /// Bytes of the positive-element mask `relu` keeps for n elements (a bit each, in words).
-    public static func reluMaskBytes(_ n: Int) -> Int { 4 * n.divRoundUp(32) }
+    package static func reluMaskBytes(_ n: Int) -> Int { 4 * n.divRoundUp(32) }
 
     /// y = max(x, 0) (in place allowed), and mask = the bits of x > 0 for `reluBackward`.
     @discardableResult
-    public func relu(_ x: Buffer, into y: Buffer, mask: Buffer, count n: Int) throws -> Event {
+    package func relu(_ x: Buffer, into y: Buffer, mask: Buffer, count n: Int) throws -> Event {
         need(x, n, "relu input", anyStorage: true); need(y, n, "relu output", anyStorage: true)
         sameStorage(x, y, "relu")
         precondition(mask.bytes >= Self.reluMaskBytes(n), "relu mask too small")
@@ -176,7 +176,7 @@ public final class Kernels: @unchecked Sendable {
     }
 
     @discardableResult
-    public func reluBackward(mask: Buffer, gradOutput gy: Buffer, gradInput gx: Buffer, count n: Int,
+    package func reluBackward(mask: Buffer, gradOutput gy: Buffer, gradInput gx: Buffer, count n: Int,
                              accumulate: Bool = false) throws -> Event {
         need(gy, n, "relu gy", anyStorage: true); need(gx, n, "relu gx", anyStorage: true)
         sameStorage(gy, gx, "relu backward")
@@ -190,7 +190,7 @@ public final class Kernels: @unchecked Sendable {
 
     /// Max pooling; `argmax` gets each window's first maximum (a byte per output) for the backward.
     @discardableResult
-    public func maxPool(_ input: Buffer, into output: Buffer, argmax: Buffer, channels c: Int, height h: Int, width w: Int) throws -> Event {
+    package func maxPool(_ input: Buffer, into output: Buffer, argmax: Buffer, channels c: Int, height h: Int, width w: Int) throws -> Event {
         let outCount = c * (h / 2) * (w / 2)
         need(input, c * h * w, "maxpool input", anyStorage: true); need(output, outCount, "maxpool output", anyStorage: true)
         sameStorage(input, output, "maxpool")
@@ -200,7 +200,7 @@ public final class Kernels: @unchecked Sendable {
     }
 
     @discardableResult
-    public func maxPoolBackward(argmax: Buffer, gradOutput: Buffer, gradInput: Buffer,
+    package func maxPoolBackward(argmax: Buffer, gradOutput: Buffer, gradInput: Buffer,
                                 channels c: Int, height h: Int, width w: Int, accumulate: Bool = false) throws -> Event {
         let outCount = c * (h / 2) * (w / 2)
         need(gradOutput, outCount, "maxpool gout", anyStorage: true); need(gradInput, c * h * w, "maxpool gin", anyStorage: true)
@@ -211,7 +211,7 @@ public final class Kernels: @unchecked Sendable {
     }
 
     @discardableResult
-    public func avgPool(_ input: Buffer, into output: Buffer, channels c: Int, height h: Int, width w: Int) throws -> Event {
+    package func avgPool(_ input: Buffer, into output: Buffer, channels c: Int, height h: Int, width w: Int) throws -> Event {
         need(input, c * h * w, "avgpool input", anyStorage: true); need(output, c * (h / 2) * (w / 2), "avgpool output", anyStorage: true)
         sameStorage(input, output, "avgpool")
         return try storing(avgPoolForward, ["ACT": input]).launch(global: [max(1, w / 2), max(1, h / 2), c], local: poolLocal(avgPoolForward),
@@ -219,7 +219,7 @@ public final class Kernels: @unchecked Sendable {
     }
 
     @discardableResult
-    public func avgPoolBackward(gradOutput: Buffer, gradInput: Buffer, channels c: Int, height h: Int, width w: Int,
+    package func avgPoolBackward(gradOutput: Buffer, gradInput: Buffer, channels c: Int, height h: Int, width w: Int,
                                 accumulate: Bool = false) throws -> Event {
         need(gradOutput, c * (h / 2) * (w / 2), "avgpool gout", anyStorage: true); need(gradInput, c * h * w, "avgpool gin", anyStorage: true)
         sameStorage(gradOutput, gradInput, "avgpool backward")
@@ -229,7 +229,7 @@ public final class Kernels: @unchecked Sendable {
 
     /// y = a·x + b·y (b = 0 does not read y).
     @discardableResult
-    public func axpby(_ a: Float, _ x: Buffer, _ b: Float, _ y: Buffer, count n: Int) throws -> Event {
+    package func axpby(_ a: Float, _ x: Buffer, _ b: Float, _ y: Buffer, count n: Int) throws -> Event {
         need(x, n, "axpby x", anyStorage: true); need(y, n, "axpby y", anyStorage: true)
         return try storing(axpbyKernel, ["X": x, "Y": y]).launch(global: [n], local: LaunchShape.linear(axpbyKernel, device: device),
                                       .i(n), .f(a), .b(x), .f(b), .b(y))
@@ -237,7 +237,7 @@ public final class Kernels: @unchecked Sendable {
 
     /// y (+)= weight · x / (norms[slot] + 1e-8).
     @discardableResult
-    public func addNormalized(_ weight: Float, _ x: Buffer, norms: Buffer, slot: Int, into y: Buffer, count n: Int,
+    package func addNormalized(_ weight: Float, _ x: Buffer, norms: Buffer, slot: Int, into y: Buffer, count n: Int,
                               accumulate: Bool) throws -> Event {
         need(x, n, "addNormalized x"); need(y, n, "addNormalized y", anyStorage: true); need(norms, slot + 1, "norms")
         return try storing(addNormalizedKernel, ["Y": y]).launch(global: [n], local: LaunchShape.linear(addNormalizedKernel, device: device),
@@ -246,7 +246,7 @@ public final class Kernels: @unchecked Sendable {
 
     /// out (+)= x ⊙ mask, x of C×N, mask of N.
     @discardableResult
-    public func maskMultiply(_ x: Buffer, mask: Buffer, into out: Buffer, channels c: Int, count n: Int, accumulate: Bool) throws -> Event {
+    package func maskMultiply(_ x: Buffer, mask: Buffer, into out: Buffer, channels c: Int, count n: Int, accumulate: Bool) throws -> Event {
         need(x, c * n, "mask x", anyStorage: true); need(mask, n, "mask"); need(out, c * n, "mask out", anyStorage: true)
         return try storing(maskMultiplyKernel, ["X": x, "OUT": out]).launch(global: [c * n], local: LaunchShape.linear(maskMultiplyKernel, device: device),
                                              .i(c), .i(n), .b(x), .b(mask), .b(out), .i(accumulate ? 1 : 0))
@@ -256,7 +256,7 @@ public final class Kernels: @unchecked Sendable {
 
     /// tile = the window `rect` (in pixels) of a planar C×H×W image.
     @discardableResult
-    public func crop(_ image: Buffer, channels c: Int, height h: Int, width w: Int, window rect: PixelRect, into tile: Buffer) throws -> Event {
+    package func crop(_ image: Buffer, channels c: Int, height h: Int, width w: Int, window rect: PixelRect, into tile: Buffer) throws -> Event {
         precondition(rect.x0 >= 0 && rect.y0 >= 0 && rect.x1 <= w && rect.y1 <= h, "window \(rect) outside \(w)x\(h)")
         let n = c * rect.height * rect.width
         need(image, c * h * w, "crop image"); need(tile, n, "crop tile")
@@ -266,7 +266,7 @@ public final class Kernels: @unchecked Sendable {
 
     /// The window `rect` of a planar C×H×W image += tile.
     @discardableResult
-    public func addTile(_ tile: Buffer, channels c: Int, into image: Buffer, height h: Int, width w: Int, window rect: PixelRect) throws -> Event {
+    package func addTile(_ tile: Buffer, channels c: Int, into image: Buffer, height h: Int, width w: Int, window rect: PixelRect) throws -> Event {
         precondition(rect.x0 >= 0 && rect.y0 >= 0 && rect.x1 <= w && rect.y1 <= h, "window \(rect) outside \(w)x\(h)")
         let n = c * rect.height * rect.width
         need(image, c * h * w, "addTile image"); need(tile, n, "addTile tile")
@@ -277,7 +277,7 @@ public final class Kernels: @unchecked Sendable {
     /// A tile's mask at a `width`×`height` layer: 1 on `owned`, 0 elsewhere, times the
     /// `user` window when given; and its square into `squared` when given.
     @discardableResult
-    public func tileMask(into mask: Buffer, squared: Buffer?, width w: Int, height h: Int, owned: PixelRect,
+    package func tileMask(into mask: Buffer, squared: Buffer?, width w: Int, height h: Int, owned: PixelRect,
                          user: TileMaskSource?) throws -> Event {
         need(mask, w * h, "tile mask"); if let squared { need(squared, w * h, "tile mask squared") }
         if let u = user {
@@ -293,8 +293,8 @@ public final class Kernels: @unchecked Sendable {
 }
 
 /// A whole layer's user mask (`width`×`height` values) and where a tile's window starts in it.
-public struct TileMaskSource {
-    public let values: Buffer
-    public let width, height: Int
-    public let x0, y0: Int
+package struct TileMaskSource {
+    package let values: Buffer
+    package let width, height: Int
+    package let x0, y0: Int
 }

@@ -4,12 +4,12 @@ import Foundation
 /// Winograd convolution forward and backward with the fused ReLU, Gram matrix and its
 /// backward at 512 channels with a ragged edge, max pooling), each against a plain CPU loop,
 /// so a broken driver shows before a long run (as PlaidML's set-up does).
-public enum SelfTest {
-    public struct Result: Encodable {
-        public let name: String
-        public let relativeError: Double
-        public let passed: Bool
-        public init(name: String, relativeError: Double, passed: Bool) {
+package enum SelfTest {
+    package struct Result: Encodable {
+        package let name: String
+        package let relativeError: Double
+        package let passed: Bool
+        package init(name: String, relativeError: Double, passed: Bool) {
             self.name = name
             self.relativeError = relativeError
             self.passed = passed
@@ -19,7 +19,7 @@ public enum SelfTest {
     /// Relative L2 error bound: Winograd's float32 error at these sizes is about 3e-6.
     static let tolerance = 1e-4
 
-    public static func run(on context: CLContext) throws -> [Result] {
+    package static func run(on context: CLContext) throws -> [Result] {
         let k = try Kernels(context: context)
         var rng = SplitMix64(seed: 5)
         func random(_ n: Int, _ scale: Float = 1) -> [Float] { rng.floats(n, scale: scale) }

@@ -2,48 +2,48 @@ import Foundation
 
 /// Tunables chosen per device. None of them changes a result (they split the same arithmetic
 /// differently), so a stale or foreign choice can only be slow, never wrong.
-public struct Tuning: Codable, Equatable, CustomStringConvertible {
+package struct Tuning: Codable, Equatable, CustomStringConvertible {
     /// Winograd tiles per pass: more amortise the launches, fewer keep the transformed input
     /// and product (V, M) small (memory, cache).
-    public var winogradTiles: Int
+    package var winogradTiles: Int
     /// Local size of the Winograd GEMM (work-items along tiles/VW × output channels/OCB).
-    public var gemmLocal: [Int]
+    package var gemmLocal: [Int]
     /// Work-items per group of the Winograd transforms (along tiles, or output channels for the
     /// weights): on POCL each group is one call with a fixed cost, so small groups of these
     /// light work-items spent more time in calls than in arithmetic.
-    public var transformLocal: Int
+    package var transformLocal: Int
     /// Tiles per work-item of the Winograd input and output transforms (cl/winograd.cl's TV):
     /// 16 makes every value one 16-wide vector (a CPU's SIMD; 3× faster than 1 on POCL), 1 is
     /// one tile per work-item, coalesced across work-items (a GPU's registers).
-    public var transformTiles: Int
+    package var transformTiles: Int
 
-    public static let tileChoices = [256, 512, 1024, 2048]
-    public static let gemmLocalChoices: [[Int]] = [[1, 1], [2, 2], [4, 4], [8, 8], [16, 4]]
-    public static let transformLocalChoices = [1, 4, 16, 64, 128]
-    public static let transformTilesChoices = [1, 16]
+    package static let tileChoices = [256, 512, 1024, 2048]
+    package static let gemmLocalChoices: [[Int]] = [[1, 1], [2, 2], [4, 4], [8, 8], [16, 4]]
+    package static let transformLocalChoices = [1, 4, 16, 64, 128]
+    package static let transformTilesChoices = [1, 16]
 
     /// Before any measurement: a POCL work-group runs on one core, so few work-items per group
     /// and vectors within the work-item there, and fewer tiles per pass (a CPU device's memory is
     /// the machine's); 8×8 GEMM groups and one tile per work-item on GPUs.
-    public static func defaults(for device: Device) -> Tuning {
+    package static func defaults(for device: Device) -> Tuning {
         device.isCPU ? Tuning(winogradTiles: 512, gemmLocal: [1, 1], transformLocal: 4, transformTiles: 16)
                      : Tuning(winogradTiles: 2048, gemmLocal: [8, 8], transformLocal: 64, transformTiles: 1)
     }
 
     /// Only the listed choices are accepted from a cache file.
-    public var isValid: Bool {
+    package var isValid: Bool {
         Self.tileChoices.contains(winogradTiles) && Self.gemmLocalChoices.contains(gemmLocal)
             && Self.transformLocalChoices.contains(transformLocal) && Self.transformTilesChoices.contains(transformTiles)
     }
 
-    public var description: String {
+    package var description: String {
         "winograd tiles per pass \(winogradTiles), gemm local \(gemmLocal.map(String.init).joined(separator: "x")), "
             + "transform tiles \(transformTiles) per work-item, \(transformLocal) per group"
     }
 }
 
 /// Where a context's tuning came from, said by `stylize`, `bench` and `profile`.
-public enum TuningSource: Equatable, CustomStringConvertible {
+package enum TuningSource: Equatable, CustomStringConvertible {
     /// Read from the cache file.
     case cached
     /// Timed now (and cached): in `seconds` of wall time, with the device's profiling events or,
@@ -54,7 +54,7 @@ public enum TuningSource: Equatable, CustomStringConvertible {
     /// `IMPASTO_AUTOTUNE=0`: the defaults, as the user asked.
     case disabled
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .cached: return "cached"
         case .measured(let s, let clock, let complete):
@@ -75,21 +75,21 @@ public enum TuningSource: Equatable, CustomStringConvertible {
 /// that takes longer than `Limits.probeSeconds` over it (a simulator such as oclgrind, or a
 /// very slow driver) keeps the defaults untimed; otherwise candidates are timed until
 /// `Limits.budgetSeconds` have passed, and the best so far is kept.
-public enum Autotune {
+package enum Autotune {
     static let schema = 3
 
-    public struct Limits {
+    package struct Limits {
         /// Wall seconds the probe (a 16-channel 16x16 Winograd conv, about 0.3 ms on POCL) may take.
-        public var probeSeconds = 0.05
+        package var probeSeconds = 0.05
         /// Wall seconds for all the candidates together.
-        public var budgetSeconds = 8.0
-        public init(probeSeconds: Double = 0.05, budgetSeconds: Double = 8) {
+        package var budgetSeconds = 8.0
+        package init(probeSeconds: Double = 0.05, budgetSeconds: Double = 8) {
             self.probeSeconds = probeSeconds
             self.budgetSeconds = budgetSeconds
         }
     }
 
-    public static func key(for device: Device) -> String {
+    package static func key(for device: Device) -> String {
         var h = SHA256()
         let sources = KernelSources.files.sorted { $0.key < $1.key }.map { $0.key + "\n" + $0.value }
         for part in ["schema \(schema)", device.name, device.vendor, device.driverVersion, device.version,
@@ -103,7 +103,7 @@ public enum Autotune {
     /// This device's tuning from the cache, or measured now (and cached), or the defaults
     /// where measuring would be too slow; the source says which. `IMPASTO_AUTOTUNE=0` keeps
     /// the defaults.
-    public static func tuning(for context: CLContext, shape: (c: Int, h: Int, w: Int) = (128, 128, 256),
+    package static func tuning(for context: CLContext, shape: (c: Int, h: Int, w: Int) = (128, 128, 256),
                               limits: Limits = Limits()) throws -> (Tuning, TuningSource) {
         let defaults = Tuning.defaults(for: context.device)
         if !context.settings.autotune { return (defaults, .disabled) }
@@ -121,7 +121,7 @@ public enum Autotune {
 
     /// Sets `context.tuning` (see `tuning(for:)`) and says where it came from.
     @discardableResult
-    public static func apply(to context: CLContext) throws -> TuningSource {
+    package static func apply(to context: CLContext) throws -> TuningSource {
         let (t, source) = try tuning(for: context)
         context.tuning = t
         return source

@@ -15,9 +15,9 @@
 public struct TilePlan: CustomStringConvertible {
     public struct Tile {
         /// The window the network sees, in image pixels.
-        public let crop: PixelRect
+        package let crop: PixelRect
         /// The part whose features this tile's losses count, in image pixels.
-        public let owned: PixelRect
+        package let owned: PixelRect
     }
 
     public let width, height: Int
@@ -98,7 +98,7 @@ public struct TilePlan: CustomStringConvertible {
     /// A tile's owned block at a layer whose maps are `scale` times smaller than the image
     /// (a power of two ≤ alignment), in that crop's layer coordinates. The image's last
     /// row/column of blocks ends where floor pooling ends the whole image's map.
-    public func owned(_ tile: Tile, scale: Int) -> PixelRect {
+    package func owned(_ tile: Tile, scale: Int) -> PixelRect {
         precondition(scale >= 1 && scale <= alignment && alignment % scale == 0, "scale \(scale) finer than the alignment")
         let ox = tile.crop.x0 / scale, oy = tile.crop.y0 / scale
         let x1 = tile.owned.x1 == width ? width / scale : tile.owned.x1 / scale

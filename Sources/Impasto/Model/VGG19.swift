@@ -61,7 +61,7 @@ public enum VGG19 {
     /// called with each module's output as soon as it exists, so losses can be attached right
     /// there. Returns every module's output tensor (a fused conv has none of its own).
     @discardableResult
-    public static func build(into graph: Graph, input: TensorID, kernels: Kernels, weights: VGGWeights,
+    package static func build(into graph: Graph, input: TensorID, kernels: Kernels, weights: VGGWeights,
                              upTo last: Int = lastModule, pooling: Pooling = .max, scratch: WinogradScratch? = nil,
                              keep: Set<Int> = [], after: (Int, TensorID) throws -> Void = { _, _ in }) throws -> [Int: TensorID] {
         var outputs: [Int: TensorID] = [:]

@@ -1,10 +1,27 @@
 import Foundation
 
-/// Loss weights and layers; the defaults are the seed's recipe (design.md §1).
-public struct LossConfig: Hashable {
-    public var contentWeight: Float = 1
-    public var styleWeight: Float = 1e4
-    public var tvWeight: Float = 10
+/// The weights of the three loss terms: the one representation of them, in requests,
+/// objectives, checkpoints and video state. `seed` is the d2l.ai recipe's.
+public struct LossWeights: Hashable, Codable, Sendable {
+    public var content, style, tv: Float
+    public init(content: Float, style: Float, tv: Float) { (self.content, self.style, self.tv) = (content, style, tv) }
+    /// 1, 1e4 and 10 (design.md §1).
+    public static let seed = LossWeights(content: 1, style: 1e4, tv: 10)
+
+    /// The terms whose weights a run chooses itself from their sizes at step 0 (random VGG19
+    /// weights, where the seed's weights paint a featureless blur).
+    public struct Balance: OptionSet, Hashable, Codable, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        public static let content = Balance(rawValue: 1)
+        public static let style = Balance(rawValue: 2)
+    }
+}
+
+/// The network a loss is measured through: layers, pooling, how convolutions run and how
+/// activations are stored; the defaults are the seed's recipe (design.md §1). The loss
+/// weights are not part of it (`LossWeights`): one built network serves any weights.
+public struct LossConfig: Hashable, Sendable {
     public var styleLayers = VGG19.defaultStyleLayers
     /// A factor per style layer (neural-style's style_layer_weights); nil: 1 each.
     public var styleLayerWeights: [Float]?
@@ -35,10 +52,10 @@ public struct LossConfig: Hashable {
 /// Which algorithm the 3×3 convolutions use. Winograd F(4x4, 3x3) takes 4× fewer multiplies
 /// on every layer with at least 16 channels (the RGB layer always runs direct); direct is the
 /// plain sum of 9·Cin products per output, closer to float64 (README, "Accuracy").
-public enum ConvAlgorithm: String, CaseIterable { case winograd, direct }
+public enum ConvAlgorithm: String, CaseIterable, Codable, Sendable { case winograd, direct }
 
 /// The loss terms of one iteration, weighted, as the seed's trajectory reports them.
-public struct LossTerms: Equatable {
+public struct LossTerms: Equatable, Sendable, Codable {
     public let content, style, tv: Float
     /// Video: the temporal loss (0 without one).
     public var temporal: Float = 0

@@ -5,20 +5,20 @@ import Foundation
 /// `WholeImageObjective` on the image itself, `TiledObjective` on a crop of it (`tileOf` set:
 /// losses count only the features a tile owns, over the whole image's counts, and there is no
 /// TV op, the TV term being the whole image's).
-public final class LossNetwork {
-    public let width, height: Int
-    public let kernels: Kernels
+package final class LossNetwork {
+    package let width, height: Int
+    package let kernels: Kernels
     let executor: Executor
     let losses: LossSlots
     let winograd: WinogradScratch
     /// The image (3×H×W) the network reads, and where ∂total/∂image goes; the caller's buffers.
-    public let input, inputGrad: Buffer
-    public private(set) var moduleOutputs: [Int: TensorID] = [:]
-    public let styleOps: [StyleLossOp]
-    public let contentOps: [ContentLossOp]
+    package let input, inputGrad: Buffer
+    package private(set) var moduleOutputs: [Int: TensorID] = [:]
+    package let styleOps: [StyleLossOp]
+    package let contentOps: [ContentLossOp]
     /// The module each style and content op is attached to, in order.
-    public let styleModules: [Int]
-    public let contentModules: [Int]
+    package let styleModules: [Int]
+    package let contentModules: [Int]
     /// Each style op's share of the style weight (its layer weight).
     let styleFactors: [Float]
     let tvOp: TVLossOp?
@@ -40,7 +40,7 @@ public final class LossNetwork {
         let graph = Graph()
         let image = graph.input(TensorShape(c: 3, h: height, w: width))
         if whole == nil {
-            let tv = try TVLossOp(name: "tv", kernels: kernels, shape: graph.shape(image), weight: config.tvWeight, losses: losses)
+            let tv = try TVLossOp(name: "tv", kernels: kernels, shape: graph.shape(image), weight: LossWeights.seed.tv, losses: losses)
             graph.add(tv, inputs: [image], output: nil)
             tvOp = tv
         } else {
@@ -61,7 +61,7 @@ public final class LossNetwork {
                 let source = try i == 0 && scratch != nil ? weights.convs[0].map {
                     try StyleLossOp.LinearSource(kernels: kernels, input: input, cin: 3, weight: $0.weight, bias: $0.bias, scratch: winograd)
                 } : nil
-                let op = try StyleLossOp(name: "style\(i)", kernels: kernels, shape: shape, weight: config.styleWeight * factor,
+                let op = try StyleLossOp(name: "style\(i)", kernels: kernels, shape: shape, weight: LossWeights.seed.style * factor,
                                          losses: losses, normalizeGradients: config.normalizeGradients,
                                          masked: masked, tiled: whole != nil, source: source)
                 graph.add(op, inputs: [t], output: nil)
@@ -72,7 +72,7 @@ public final class LossNetwork {
             if config.contentLayers.contains(i) {
                 let s = VGG19.scale(at: i)
                 let meanCount = whole.map { shape.c * ($0.height / s) * ($0.width / s) } ?? shape.count
-                let op = try ContentLossOp(name: "content\(i)", kernels: kernels, shape: shape, weight: config.contentWeight,
+                let op = try ContentLossOp(name: "content\(i)", kernels: kernels, shape: shape, weight: LossWeights.seed.content,
                                            losses: losses, normalizeGradients: config.normalizeGradients,
                                            tiled: whole != nil, meanCount: meanCount)
                 graph.add(op, inputs: [t], output: nil)
@@ -95,8 +95,8 @@ public final class LossNetwork {
     /// Device bytes: the activation plan, op-owned buffers (weights, targets), the
     /// convolutions' shared scratch and the loss slots (not the caller's input buffers).
     var deviceBytes: Int { executor.deviceBytes + winograd.bytes + losses.buffer.bytes + losses.partials.bytes }
-    public var plan: BufferPlan { executor.plan }
-    public var graph: Graph { executor.graph }
+    package var plan: BufferPlan { executor.plan }
+    package var graph: Graph { executor.graph }
 
     /// Forward and backward at the current input: every loss, and ∂total/∂input.
     func evaluate() throws -> LossTerms {
@@ -115,11 +115,12 @@ public final class LossNetwork {
     /// The content ops record the current input's features as their targets.
     func captureContent() throws { try executor.forward(capturing: { $0 is ContentLossOp }) }
 
-    /// The loss weights (every style layer's weight is `style` times its layer factor).
-    func setWeights(content: Float, style: Float, tv: Float) {
-        for op in contentOps { op.weight = content }
-        for (op, factor) in zip(styleOps, styleFactors) { op.weight = style * factor }
-        tvOp?.weight = tv
+    /// The loss weights (every style layer's weight is `style` times its layer factor); a
+    /// network starts with `LossWeights.seed`.
+    func setWeights(_ w: LossWeights) {
+        for op in contentOps { op.weight = w.content }
+        for (op, factor) in zip(styleOps, styleFactors) { op.weight = w.style * factor }
+        tvOp?.weight = w.tv
     }
 
     /// The loss vector as the ops last wrote it.
@@ -131,17 +132,17 @@ public final class LossNetwork {
                   tv: tvOp.map { v[$0.slot] } ?? 0)
     }
 
-    public func moduleOutput(_ i: Int) throws -> [Float] {
+    package func moduleOutput(_ i: Int) throws -> [Float] {
         guard let t = moduleOutputs[i] else { throw StyleTransferError("module \(i) is not built") }
         return try executor.value(t).read(count: executor.graph.shape(t).count)
     }
 
     /// Per-op device seconds over the iterations run while profiling was on.
-    public var profiling: Bool {
+    package var profiling: Bool {
         get { executor.profiling }
         set { executor.profiling = newValue; if !newValue { executor.resetProfile() } }
     }
-    public func profile() throws -> [String: Double] {
+    package func profile() throws -> [String: Double] {
         try executor.collectProfile()
         return executor.profile
     }

@@ -2,7 +2,7 @@ import Foundation
 
 /// The function a run minimises over X: `WholeImageObjective` when the image's plan fits the
 /// device, otherwise `TiledObjective`. Both keep X on the device (`image`); optimisers move it.
-public protocol Objective: AnyObject {
+package protocol Objective: AnyObject {
     var width: Int { get }
     var height: Int { get }
     var context: CLContext { get }
@@ -20,27 +20,28 @@ public protocol Objective: AnyObject {
     /// Content targets from a picture of this size; X starts there.
     func setContent(_ picture: RGBImage) throws
     func setMask(_ mask: RGBImage?) throws
-    func setWeights(content: Float, style: Float, tv: Float)
+    /// The loss weights (a new objective has `LossWeights.seed`).
+    func setWeights(_ weights: LossWeights)
     /// Losses at the current X, and ∂total/∂X in `grad`.
     func evaluate() throws -> LossTerms
 }
 
 extension Objective {
-    public var pixelCount: Int { 3 * width * height }
-    public var x: Buffer { image.x }
-    public var grad: Buffer { image.grad }
-    public func setImage(_ values: [Float]) throws { try image.set(values) }
+    package var pixelCount: Int { 3 * width * height }
+    package var x: Buffer { image.x }
+    package var grad: Buffer { image.grad }
+    package func setImage(_ values: [Float]) throws { try image.set(values) }
     /// Puts a picture (already at this size) into X, normalised.
-    public func upload(_ picture: RGBImage) throws { try image.upload(picture) }
+    package func upload(_ picture: RGBImage) throws { try image.upload(picture) }
     /// X as a picture: denormalised and clamped to [0, 1] (the seed's post-processing).
-    public func picture() throws -> RGBImage { try image.picture() }
+    package func picture() throws -> RGBImage { try image.picture() }
     /// Style targets blended from several pictures: the Gram targets are Σ wᵢ·gram(styleᵢ),
     /// weights normalised to sum to 1. Each picture is resized to `scale` × this model's size
     /// (neural-style's -style_scale); Gram matrices do not depend on the image size, so a
     /// scaled style is measured by a second model of that size (tiled if it must be, within
     /// `memoryLimit`), built from `weights`. (Models keep no host copy of the weights: on a CPU
     /// device that would hold them twice.)
-    public func setStyles(_ styles: [(RGBImage, Float)], scale: Double = 1, weights: VGGWeights? = nil, memoryLimit: Int? = nil) throws {
+    package func setStyles(_ styles: [(RGBImage, Float)], scale: Double = 1, weights: VGGWeights? = nil, memoryLimit: Int? = nil) throws {
         let total = styles.reduce(Float(0)) { $0 + $1.1 }
         guard !styles.isEmpty, total > 0, styles.allSatisfy({ $0.1 >= 0 && $0.1.isFinite }) else {
             throw StyleTransferError("style blend weights must be 0 or more and not all 0")
@@ -65,37 +66,37 @@ extension Objective {
 
 /// Builds the objective for an image size within a device-memory limit: the whole image
 /// when its measured plan fits, otherwise the cheapest tiling that does.
-public enum Objectives {
+package enum Objectives {
     /// What a run may use unless told otherwise: 90% of a GPU's global memory (the rest is the
     /// driver's and other programs'). A CPU device's memory is the machine's RAM, shared with
     /// everything else (POCL offers half of it or more), so there at most 3 GiB: beyond about a
     /// megapixel of crop, bigger tiles gain little speed.
-    public static func defaultLimit(_ device: Device) -> Int {
+    package static func defaultLimit(_ device: Device) -> Int {
         let share = Int(Double(device.globalMemBytes) * 0.9)
         return device.isCPU ? min(share, 3 << 30) : share
     }
 
-    public struct Choice {
+    package struct Choice {
         /// nil: the whole image at once.
-        public let tiles: TilePlan?
+        package let tiles: TilePlan?
         /// Device memory the model will allocate (measured, not allocated).
-        public let memory: DeviceMemory
+        package let memory: DeviceMemory
     }
 
     /// Device memory of a whole-image model (nothing is allocated).
-    public static func measureWhole(context: CLContext, weights: VGGWeights, width: Int, height: Int,
+    package static func measureWhole(context: CLContext, weights: VGGWeights, width: Int, height: Int,
                                     config: LossConfig, masked: Bool = false) throws -> DeviceMemory {
         try context.measure { _ = try WholeImageObjective(context: context, weights: weights, width: width, height: height, config: config, masked: masked) }
     }
 
-    public static func measureTiled(context: CLContext, weights: VGGWeights, plan: TilePlan, config: LossConfig,
+    package static func measureTiled(context: CLContext, weights: VGGWeights, plan: TilePlan, config: LossConfig,
                                     masked: Bool = false) throws -> DeviceMemory {
         try context.measure { _ = try TiledObjective(context: context, weights: weights, plan: plan, config: config, masked: masked) }
     }
 
     /// The whole image if it fits `limit` bytes and the device's largest allocation, else the
     /// tiling with the fewest pixels to run per iteration that fits.
-    public static func choose(context: CLContext, weights: VGGWeights, width: Int, height: Int, config: LossConfig,
+    package static func choose(context: CLContext, weights: VGGWeights, width: Int, height: Int, config: LossConfig,
                               masked: Bool = false, memoryLimit limit: Int) throws -> Choice {
         let maxAlloc = Int(context.device.maxAllocBytes)
         let fits = { (m: DeviceMemory) in m.total <= limit && m.largest <= maxAlloc }
@@ -133,7 +134,7 @@ public enum Objectives {
     }
 
     /// The objective `choose` picks, built.
-    public static func make(context: CLContext, weights: VGGWeights, width: Int, height: Int, config: LossConfig,
+    package static func make(context: CLContext, weights: VGGWeights, width: Int, height: Int, config: LossConfig,
                             masked: Bool = false, memoryLimit: Int) throws -> Objective {
         let choice = try choose(context: context, weights: weights, width: width, height: height, config: config,
                                 masked: masked, memoryLimit: memoryLimit)
@@ -141,7 +142,7 @@ public enum Objectives {
     }
 
     /// The objective a `choice` (from `choose` with the same arguments) describes.
-    public static func build(_ choice: Choice, context: CLContext, weights: VGGWeights, width: Int, height: Int,
+    package static func build(_ choice: Choice, context: CLContext, weights: VGGWeights, width: Int, height: Int,
                              config: LossConfig, masked: Bool = false) throws -> Objective {
         if let plan = choice.tiles {
             return try TiledObjective(context: context, weights: weights, plan: plan, config: config, masked: masked)

@@ -1,10 +1,10 @@
 /// A whole picture being optimised on the device: X (normalised, planar 3×H×W), ∂loss/∂X,
 /// and the interleaved RGB staging for pictures in and out. Each objective keeps one; the
 /// optimisers keep their own state (`Optimizer`).
-public final class OptimizedImage {
-    public let width, height: Int
+package final class OptimizedImage {
+    package let width, height: Int
     let kernels: Kernels
-    public let x, grad: Buffer
+    package let x, grad: Buffer
     let rgb: Buffer
 
     var count: Int { 3 * width * height }
@@ -43,7 +43,7 @@ public final class OptimizedImage {
     /// X from another image's picture at its size, resized on the device exactly as
     /// `upload(other.picture().resized(...))` does on the host: a scale change of a
     /// coarse-to-fine run without the round trip.
-    public func upload(resizedFrom other: OptimizedImage) throws {
+    package func upload(resizedFrom other: OptimizedImage) throws {
         try kernels.denormalize(other.x, into: other.rgb, height: other.height, width: other.width)
         var source = other.rgb
         if other.width != width || other.height != height {

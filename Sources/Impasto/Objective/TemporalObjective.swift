@@ -3,7 +3,7 @@ import Foundation
 /// Video (Ruder et al. 2016): what a frame is held close to, at the output size. The earlier
 /// stylized frames warped to this one, folded into one picture and one weight per pixel (the
 /// host folds them: with Ruder's long-term weights each pixel takes one earlier frame).
-public struct TemporalTarget: Equatable {
+public struct TemporalTarget: Equatable, Sendable {
     /// The target picture (RGB in [0, 1]).
     public var picture: RGBImage
     /// Per pixel, in [0, 1]: how much the target counts there (0 at disocclusions and motion
@@ -12,7 +12,7 @@ public struct TemporalTarget: Equatable {
     /// The loss weight.
     public var weight: Float
 
-    public init(picture: RGBImage, weights: [Float], weight: Float) {
+    package init(picture: RGBImage, weights: [Float], weight: Float) {
         precondition(weights.count == picture.width * picture.height, "one temporal weight per pixel")
         self.picture = picture
         self.weights = weights
@@ -20,7 +20,7 @@ public struct TemporalTarget: Equatable {
     }
 
     /// The target at another scale of a coarse-to-fine run.
-    public func resized(width w: Int, height h: Int) -> TemporalTarget {
+    package func resized(width w: Int, height h: Int) -> TemporalTarget {
         if w == picture.width && h == picture.height { return self }
         let plane = RGBImage(width: picture.width, height: picture.height, pixels: weights.flatMap { [$0, $0, $0] }).resized(width: w, height: h)
         return TemporalTarget(picture: picture.resized(width: w, height: h),
@@ -30,17 +30,17 @@ public struct TemporalTarget: Equatable {
 
 /// An objective plus the temporal loss weight / (3HW) · Σ c(p) (x − t)² on X itself (per pixel,
 /// like TV: whole or tiled, the base objective's gradient gets its term added after it).
-public final class TemporalObjective: Objective {
-    public let base: Objective
+package final class TemporalObjective: Objective {
+    package let base: Objective
     let target, weights: Buffer
     let losses: LossSlots
     let slot: Int
     public var weight: Float
 
     /// Device bytes the temporal term holds for an image of `pixels` pixels.
-    public static func bytes(pixels: Int) -> Int { 4 * (4 * pixels + 1 + Kernels.partialCount) }
+    package static func bytes(pixels: Int) -> Int { 4 * (4 * pixels + 1 + Kernels.partialCount) }
 
-    public init(base: Objective, target: TemporalTarget) throws {
+    package init(base: Objective, target: TemporalTarget) throws {
         precondition(target.picture.width == base.width && target.picture.height == base.height, "the temporal target is not the objective's size")
         self.base = base
         let ctx = base.context, n = base.width * base.height
@@ -53,21 +53,21 @@ public final class TemporalObjective: Objective {
         weight = target.weight
     }
 
-    public var width: Int { base.width }
-    public var height: Int { base.height }
-    public var context: CLContext { base.context }
-    public var kernels: Kernels { base.kernels }
-    public var config: LossConfig { base.config }
-    public var image: OptimizedImage { base.image }
-    public var styleOps: [StyleLossOp] { base.styleOps }
-    public var deviceBytes: Int { base.deviceBytes + Self.bytes(pixels: width * height) }
+    package var width: Int { base.width }
+    package var height: Int { base.height }
+    package var context: CLContext { base.context }
+    package var kernels: Kernels { base.kernels }
+    package var config: LossConfig { base.config }
+    package var image: OptimizedImage { base.image }
+    package var styleOps: [StyleLossOp] { base.styleOps }
+    package var deviceBytes: Int { base.deviceBytes + Self.bytes(pixels: width * height) }
 
-    public func captureStyles(_ styles: [(RGBImage, Float)]) throws { try base.captureStyles(styles) }
-    public func setContent(_ picture: RGBImage) throws { try base.setContent(picture) }
-    public func setMask(_ mask: RGBImage?) throws { try base.setMask(mask) }
-    public func setWeights(content: Float, style: Float, tv: Float) { base.setWeights(content: content, style: style, tv: tv) }
+    package func captureStyles(_ styles: [(RGBImage, Float)]) throws { try base.captureStyles(styles) }
+    package func setContent(_ picture: RGBImage) throws { try base.setContent(picture) }
+    package func setMask(_ mask: RGBImage?) throws { try base.setMask(mask) }
+    package func setWeights(_ w: LossWeights) { base.setWeights(w) }
 
-    public func evaluate() throws -> LossTerms {
+    package func evaluate() throws -> LossTerms {
         var terms = try base.evaluate()
         let n = width * height, scale = weight / Float(3 * n)
         try kernels.temporal(x, target: target, weights: weights, pixels: n, scale: scale, partials: losses.partials,

@@ -17,16 +17,16 @@ import Foundation
 /// one per content layer, and each tile takes its owned block. Each tile's masks (ownership,
 /// times the user's mask for the style losses) are built on the device as it is loaded, from
 /// its rectangles and the user's whole-layer masks: nothing crosses to the host per tile.
-public final class TiledObjective: Objective {
-    public let width, height: Int
-    public let context: CLContext
-    public let plan: TilePlan
-    public let config: LossConfig
-    public let kernels: Kernels
+package final class TiledObjective: Objective {
+    package let width, height: Int
+    package let context: CLContext
+    package let plan: TilePlan
+    package let config: LossConfig
+    package let kernels: Kernels
     /// The crop-sized network every tile runs through.
-    public let network: LossNetwork
+    package let network: LossNetwork
     /// The whole picture: X, its gradient, staging.
-    public let image: OptimizedImage
+    package let image: OptimizedImage
     let losses: LossSlots
     let tvSlot: Int
     var tvWeight: Float
@@ -37,9 +37,9 @@ public final class TiledObjective: Objective {
     /// Per content op: the whole image's target map (C × H/s × W/s); zeros until `setContent`.
     private let contentTargets: [Buffer]
 
-    public var styleOps: [StyleLossOp] { network.styleOps }
+    package var styleOps: [StyleLossOp] { network.styleOps }
 
-    public init(context: CLContext, weights: VGGWeights, plan: TilePlan, config: LossConfig = LossConfig(), masked: Bool = false) throws {
+    package init(context: CLContext, weights: VGGWeights, plan: TilePlan, config: LossConfig = LossConfig(), masked: Bool = false) throws {
         precondition(!config.normalizeGradients, "normalised gradients need the whole image's gradient")
         try config.check(on: context.device)
         width = plan.width
@@ -56,7 +56,7 @@ public final class TiledObjective: Objective {
         image = try OptimizedImage(kernels: kernels, width: width, height: height)
         losses = try LossSlots(context: context, capacity: 1)
         tvSlot = losses.claim("tv")
-        tvWeight = config.tvWeight
+        tvWeight = LossWeights.seed.tv
         let (w, h) = (width, height)
         contentTargets = try zip(network.contentOps, network.contentModules).map { op, module in
             let s = VGG19.scale(at: module)
@@ -74,7 +74,7 @@ public final class TiledObjective: Objective {
 
     /// Device bytes: the network's with its crop and gradient, the image's, the user's masks
     /// and the content targets.
-    public var deviceBytes: Int {
+    package var deviceBytes: Int {
         network.deviceBytes + network.input.bytes + network.inputGrad.bytes + image.bytes + losses.buffer.bytes + losses.partials.bytes
             + (userMasks?.reduce(0) { $0 + $1.values.bytes } ?? 0)
             + contentTargets.reduce(0) { $0 + $1.bytes }
@@ -130,7 +130,7 @@ public final class TiledObjective: Objective {
 
     // MARK: Objective
 
-    public func captureStyles(_ styles: [(RGBImage, Float)]) throws {
+    package func captureStyles(_ styles: [(RGBImage, Float)]) throws {
         let total = styles.reduce(Float(0)) { $0 + $1.1 }
         for (k, (picture, weight)) in styles.enumerated() {
             try upload(picture)
@@ -141,7 +141,7 @@ public final class TiledObjective: Objective {
 
     /// Content targets from a picture of this size, gathered tile by tile on the device (each
     /// tile's owned features added into the zeroed whole map); X starts there.
-    public func setContent(_ picture: RGBImage) throws {
+    package func setContent(_ picture: RGBImage) throws {
         try upload(picture)
         let targets = contentTargets
         for b in targets { try b.fill(0) }
@@ -158,7 +158,7 @@ public final class TiledObjective: Objective {
 
     /// The user's mask at each style layer's whole size, on the device; each tile cuts its
     /// window as it is loaded. nil: ownership alone.
-    public func setMask(_ mask: RGBImage?) throws {
+    package func setMask(_ mask: RGBImage?) throws {
         guard let mask else { masked = false; return }
         if userMasks == nil { try allocateUserMasks() }
         for (k, module) in network.styleModules.enumerated() {
@@ -170,12 +170,12 @@ public final class TiledObjective: Objective {
         masked = true
     }
 
-    public func setWeights(content: Float, style: Float, tv: Float) {
-        network.setWeights(content: content, style: style, tv: tv)
-        tvWeight = tv
+    package func setWeights(_ w: LossWeights) {
+        network.setWeights(w)
+        tvWeight = w.tv
     }
 
-    public func evaluate() throws -> LossTerms {
+    package func evaluate() throws -> LossTerms {
         let content = try gather(capture: false)
         for op in styleOps { try op.finishGathered() }
         let gathered = try network.lossValues()

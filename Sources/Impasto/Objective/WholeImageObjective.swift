@@ -2,20 +2,20 @@ import Foundation
 
 /// Gatys style transfer of a picture that fits the device whole: the loss network runs on
 /// the image X itself (the parameter; VGG19 is fixed), TV included.
-public final class WholeImageObjective: Objective {
-    public let width, height: Int
-    public let context: CLContext
-    public let config: LossConfig
-    public let kernels: Kernels
-    public let network: LossNetwork
+package final class WholeImageObjective: Objective {
+    package let width, height: Int
+    package let context: CLContext
+    package let config: LossConfig
+    package let kernels: Kernels
+    package let network: LossNetwork
     /// X, its gradient and the picture staging.
-    public let image: OptimizedImage
+    package let image: OptimizedImage
 
-    public var styleOps: [StyleLossOp] { network.styleOps }
+    package var styleOps: [StyleLossOp] { network.styleOps }
 
     /// `retainModules`: module outputs kept for `network.moduleOutput` (tests). `masked`: a mask
     /// will be set (its buffers are allocated now, so that `CLContext.measure` sees them).
-    public init(context: CLContext, weights: VGGWeights, width: Int, height: Int, config: LossConfig = LossConfig(),
+    package init(context: CLContext, weights: VGGWeights, width: Int, height: Int, config: LossConfig = LossConfig(),
                 retainModules: Set<Int> = [], masked: Bool = false) throws {
         try Self.checkSize(width, height)
         try config.check(on: context.device)
@@ -36,16 +36,16 @@ public final class WholeImageObjective: Objective {
     }
 
     /// Device bytes: the network's and the image's.
-    public var deviceBytes: Int { network.deviceBytes + image.bytes }
+    package var deviceBytes: Int { network.deviceBytes + image.bytes }
 
     /// Style targets (Gram matrices) from a normalised planar image.
-    public func setStyle(_ values: [Float]) throws {
+    package func setStyle(_ values: [Float]) throws {
         try setImage(values)
         try network.captureStyleGrams()
         for op in styleOps { try op.setTarget(weight: 1, adding: false) }
     }
 
-    public func captureStyles(_ styles: [(RGBImage, Float)]) throws {
+    package func captureStyles(_ styles: [(RGBImage, Float)]) throws {
         let total = styles.reduce(Float(0)) { $0 + $1.1 }
         for (k, (picture, weight)) in styles.enumerated() {
             try upload(picture)
@@ -55,12 +55,12 @@ public final class WholeImageObjective: Objective {
     }
 
     /// Content targets from a normalised planar image; X starts there.
-    public func setContent(_ values: [Float]) throws {
+    package func setContent(_ values: [Float]) throws {
         try setImage(values)
         try network.captureContent()
     }
 
-    public func setContent(_ picture: RGBImage) throws {
+    package func setContent(_ picture: RGBImage) throws {
         try upload(picture)
         try network.captureContent()
     }
@@ -68,7 +68,7 @@ public final class WholeImageObjective: Objective {
     /// Spatial control: the style applies where `mask` is white (soft edges blend), not where
     /// it is black; the content and TV terms act everywhere. Any size: it is resized to each
     /// style layer. nil removes the mask.
-    public func setMask(_ mask: RGBImage?) throws {
+    package func setMask(_ mask: RGBImage?) throws {
         for op in styleOps {
             try op.setMask(mask.map { Self.maskValues($0, width: op.layerWidth, height: op.layerHeight) })
         }
@@ -80,8 +80,8 @@ public final class WholeImageObjective: Objective {
         return stride(from: 0, to: small.pixels.count, by: 3).map { small.pixels[$0] }
     }
 
-    public func setWeights(content: Float, style: Float, tv: Float) { network.setWeights(content: content, style: style, tv: tv) }
+    package func setWeights(_ w: LossWeights) { network.setWeights(w) }
 
     /// Forward and backward at the current X: the loss terms, and ∂total/∂X in `grad`.
-    public func evaluate() throws -> LossTerms { try network.evaluate() }
+    package func evaluate() throws -> LossTerms { try network.evaluate() }
 }

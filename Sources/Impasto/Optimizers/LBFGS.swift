@@ -3,11 +3,11 @@
 /// iteration evaluates the objective once, then moves X along the two-loop direction built
 /// from the last `history` (step, gradient-change) pairs. All vectors live on the device; the
 /// inner products come back as scalars. The history is allocated up front.
-public final class LBFGS {
+package final class LBFGS {
     let objective: Objective
     let k: Kernels
     let n: Int
-    public let history: Int
+    package let history: Int
     private var steps: [Buffer] = [], changes: [Buffer] = []  // s and y, a ring from `oldest`
     private var spareStep: Buffer, spareChange: Buffer          // the next pair, until accepted
     private var rho: [Float] = []
@@ -17,7 +17,7 @@ public final class LBFGS {
     private var t: Float = 0
     private var first = true
 
-    public init(objective: Objective, history: Int = 100) throws {
+    package init(objective: Objective, history: Int = 100) throws {
         precondition(history >= 1)
         self.objective = objective
         k = objective.kernels
@@ -39,15 +39,15 @@ public final class LBFGS {
     }
 
     /// Device bytes of the history and work vectors.
-    public var deviceBytes: Int { Self.bytes(history: history, pixels: n) }
-    public static func bytes(history: Int, pixels: Int) -> Int { (2 * history + 5) * pixels * 4 }
+    package var deviceBytes: Int { Self.bytes(history: history, pixels: n) }
+    package static func bytes(history: Int, pixels: Int) -> Int { (2 * history + 5) * pixels * 4 }
 
     private func dot(_ a: Buffer, _ b: Buffer) throws -> Float {
         try k.dot(a, b, count: n, partials: partials, result: scalar)
     }
 
     /// One iteration: the losses at the current X (before the move), and the step length used.
-    public func step(lr: Float) throws -> (LossTerms, Float) {
+    package func step(lr: Float) throws -> (LossTerms, Float) {
         let losses = try objective.evaluate()
         let g = objective.grad
         if first {
@@ -97,8 +97,8 @@ public final class LBFGS {
 extension LBFGS {
     /// Everything the next step reads: the pairs in the ring (oldest first), their ρ, the
     /// scalars and the last direction and gradient.
-    public struct State {
-        public let history: Int
+    package struct State {
+        package let history: Int
         let pairs: [(step: [Float], change: [Float], rho: Float)]
         let hDiag, t: Float
         let first: Bool
@@ -108,7 +108,7 @@ extension LBFGS {
         var arrays: [[Float]] { pairs.flatMap { [$0.step, $0.change] } + [direction, previousGrad] }
     }
 
-    public func state() throws -> State {
+    package func state() throws -> State {
         let pairs = try (0..<used).map { j -> (step: [Float], change: [Float], rho: Float) in
             let i = (oldest + j) % history
             return (try steps[i].read(count: n), try changes[i].read(count: n), rho[i])
@@ -118,7 +118,7 @@ extension LBFGS {
     }
 
     /// Continues from `state` (same history size and image size).
-    public func restore(_ state: State) throws {
+    package func restore(_ state: State) throws {
         precondition(state.history == history && state.pairs.count <= history && state.direction.count == n, "L-BFGS state of another shape")
         oldest = 0
         used = state.pairs.count

@@ -2,7 +2,7 @@
 /// per step. What they carry from one scale of a coarse-to-fine run to the next is
 /// `carried()` (Adam's moments; L-BFGS starts each scale afresh, its history being of the
 /// last scale's size).
-public protocol Optimizer: AnyObject {
+package protocol Optimizer: AnyObject {
     /// One evaluation and one move of X at `rate`; the losses before the move, and the rate
     /// actually used (L-BFGS scales its first step).
     func step(rate: Double) throws -> (LossTerms, Double)
@@ -18,37 +18,37 @@ public protocol Optimizer: AnyObject {
 }
 
 /// An optimiser's state for a checkpoint.
-public enum OptimizerSnapshot {
+package enum OptimizerSnapshot {
     case adam(m: [Float], v: [Float], steps: Int)
     case lbfgs(LBFGS.State)
 }
 
 /// Adam's moments and step count at one scale's size, still on the device (crowsonkb's
 /// style-transfer-pytorch carries them to the next scale, resized).
-public struct OptimizerState {
-    public let width, height: Int
+package struct OptimizerState {
+    package let width, height: Int
     let m, v: Buffer
-    public let steps: Int
-    public var deviceBytes: Int { m.bytes + v.bytes }
+    package let steps: Int
+    package var deviceBytes: Int { m.bytes + v.bytes }
 }
 
 /// The seed's Adam (torch.optim.Adam's defaults), its moments on the device.
-public final class AdamOptimizer: Optimizer {
+package final class AdamOptimizer: Optimizer {
     let objective: Objective
     let m, v: Buffer
-    public private(set) var steps = 0
+    package private(set) var steps = 0
 
-    public init(objective: Objective) throws {
+    package init(objective: Objective) throws {
         self.objective = objective
         m = try objective.context.buffer(floats: objective.pixelCount).zeroed()
         v = try objective.context.buffer(floats: objective.pixelCount).zeroed()
     }
 
     /// Device bytes of the moments for an image of `pixels` values.
-    public static func bytes(pixels: Int) -> Int { 2 * pixels * 4 }
-    public var deviceBytes: Int { m.bytes + v.bytes }
+    package static func bytes(pixels: Int) -> Int { 2 * pixels * 4 }
+    package var deviceBytes: Int { m.bytes + v.bytes }
 
-    public func step(rate: Double) throws -> (LossTerms, Double) {
+    package func step(rate: Double) throws -> (LossTerms, Double) {
         let terms = try objective.evaluate()
         steps += 1
         try objective.kernels.adamStep(x: objective.x, grad: objective.grad, m: m, v: v, count: objective.pixelCount,
@@ -56,12 +56,12 @@ public final class AdamOptimizer: Optimizer {
         return (terms, rate)
     }
 
-    public func carried() -> OptimizerState? {
+    package func carried() -> OptimizerState? {
         OptimizerState(width: objective.width, height: objective.height, m: m, v: v, steps: steps)
     }
 
     /// The moments resized bilinearly at pixel centres (v stays ≥ 0: the weights are).
-    public func resume(_ state: OptimizerState) throws {
+    package func resume(_ state: OptimizerState) throws {
         let (w, h) = (objective.width, objective.height)
         if state.width == w && state.height == h {
             try m.copy(from: state.m, count: objective.pixelCount)
@@ -74,9 +74,9 @@ public final class AdamOptimizer: Optimizer {
         steps = state.steps
     }
 
-    public func snapshot() throws -> OptimizerSnapshot { .adam(m: try m.read(), v: try v.read(), steps: steps) }
+    package func snapshot() throws -> OptimizerSnapshot { .adam(m: try m.read(), v: try v.read(), steps: steps) }
 
-    public func restore(_ snapshot: OptimizerSnapshot) throws {
+    package func restore(_ snapshot: OptimizerSnapshot) throws {
         guard case .adam(let sm, let sv, let st) = snapshot, sm.count == objective.pixelCount, sv.count == sm.count else {
             throw StyleTransferError("the checkpoint holds another optimiser's state")
         }
@@ -87,24 +87,24 @@ public final class AdamOptimizer: Optimizer {
 }
 
 /// neural-style's L-BFGS (see `LBFGS`).
-public final class LBFGSOptimizer: Optimizer {
+package final class LBFGSOptimizer: Optimizer {
     let lbfgs: LBFGS
-    public init(objective: Objective, history: Int) throws {
+    package init(objective: Objective, history: Int) throws {
         lbfgs = try LBFGS(objective: objective, history: history)
     }
 
     /// Device bytes of the history and work vectors for an image of `pixels` values.
-    public static func bytes(history: Int, pixels: Int) -> Int { LBFGS.bytes(history: history, pixels: pixels) }
+    package static func bytes(history: Int, pixels: Int) -> Int { LBFGS.bytes(history: history, pixels: pixels) }
 
-    public func step(rate: Double) throws -> (LossTerms, Double) {
+    package func step(rate: Double) throws -> (LossTerms, Double) {
         let (terms, used) = try lbfgs.step(lr: Float(rate))
         return (terms, Double(used))
     }
-    public var deviceBytes: Int { lbfgs.deviceBytes }
-    public func carried() -> OptimizerState? { nil }
-    public func resume(_ state: OptimizerState) throws {}
-    public func snapshot() throws -> OptimizerSnapshot { .lbfgs(try lbfgs.state()) }
-    public func restore(_ snapshot: OptimizerSnapshot) throws {
+    package var deviceBytes: Int { lbfgs.deviceBytes }
+    package func carried() -> OptimizerState? { nil }
+    package func resume(_ state: OptimizerState) throws {}
+    package func snapshot() throws -> OptimizerSnapshot { .lbfgs(try lbfgs.state()) }
+    package func restore(_ snapshot: OptimizerSnapshot) throws {
         guard case .lbfgs(let state) = snapshot, state.history == lbfgs.history, state.direction.count == lbfgs.n else {
             throw StyleTransferError("the checkpoint holds another optimiser's state")
         }

@@ -6,7 +6,9 @@ public enum StylizeEvent {
     /// A scale does not fit the memory limit whole: it runs in these tiles.
     case tiles(scale: Int, width: Int, height: Int, plan: TilePlan, memory: DeviceMemory)
     /// Random weights: the loss weights the run balanced to.
-    case balanced(content: Float, style: Float, tv: Float)
+    case balanced(LossWeights)
+    /// The run goes on from a checkpoint taken after this many iterations.
+    case resumed(iteration: Int)
     /// The starting picture of the first scale (a snapshot at iteration 0).
     case started(Snapshot)
     /// One iteration done (`index` counts over all scales, from 0).
@@ -36,7 +38,7 @@ public protocol StylizeObserver: AnyObject {
 }
 
 /// The result of a run: the finished picture at the output size.
-public struct StylizeResult {
+public struct StylizeResult: Sendable {
     public let picture: RGBImage
     public let iterations: Int
     /// The last iteration's losses (nil: no iteration ran).
@@ -102,7 +104,7 @@ public final class Stylization {
         var vgg: VGGWeights! = weights  // the local reference, dropped with the stored one
         func emit(_ e: StylizeEvent) throws { for o in observers { try o.observe(e) } }
         let (w, h) = request.outputSize
-        let memoryLimit = request.memoryLimit ?? Objectives.defaultLimit(context.device)
+        let memoryLimit = min(request.memoryLimit ?? Objectives.defaultLimit(context.device), Int(context.device.globalMemBytes))
         let config = request.loss
 
         // Colour control: what the network sees, and what gets written.
@@ -129,7 +131,8 @@ public final class Stylization {
         var interrupted = false
         var previous: OptimizedImage?   // the last scale's X, on the device
         var picture: RGBImage?          // the last scale's result, on the host
-        var balanced = resume.map { ($0.weights.content, $0.weights.style, $0.weights.tv) }
+        var balanced = resume?.weights
+        if let resume { try emit(.resumed(iteration: resume.iteration)) }
         var carried: OptimizerState?
         var i = resume?.iteration ?? 0
         var lastLosses: LossTerms?
@@ -168,9 +171,9 @@ public final class Stylization {
             try model.setContent(content)
             if balanced == nil {
                 balanced = try lossWeights(model, request: request, content: content, style: styleImages[0])
-                if request.balances { try emit(.balanced(content: balanced!.0, style: balanced!.1, tv: balanced!.2)) }
+                if request.balances { try emit(.balanced(balanced!)) }
             }
-            model.setWeights(content: balanced!.0, style: balanced!.1, tv: balanced!.2)
+            model.setWeights(balanced!)
             if let resumed {
                 try model.setImage(resumed.x)
             } else if let previous {
@@ -254,23 +257,24 @@ public final class Stylization {
         return h.finalize()
     }
 
-    /// The request's weights, or with `balanceWeights` (random VGG19 weights, where the seed's
-    /// balance gives a featureless blur: design.md §4) balanced from their step-0 sizes: style
-    /// worth 5× the TV term at the start, content worth as much as style at the far end. X is
-    /// the content picture again afterwards.
-    func lossWeights(_ model: Objective, request: StylizeRequest, content: RGBImage, style: RGBImage) throws -> (Float, Float, Float) {
-        let tv = request.tvWeight
-        guard request.balances else {
-            return (request.contentWeight ?? 1, request.styleWeight ?? 1e4, tv)
-        }
-        model.setWeights(content: 1, style: 1, tv: 1)
+    /// The request's weights, with the terms in `request.balance` (random VGG19 weights, where
+    /// the seed's balance gives a featureless blur: design.md §4) chosen from their step-0
+    /// sizes: style worth 5× the TV term at the start, content worth as much as style at the
+    /// far end. X is the content picture again afterwards.
+    func lossWeights(_ model: Objective, request: StylizeRequest, content: RGBImage, style: RGBImage) throws -> LossWeights {
+        var w = request.weights
+        guard request.balances else { return w }
+        model.setWeights(LossWeights(content: 1, style: 1, tv: 1))
         let atContent = try model.evaluate()  // X = content: raw style and TV
         try model.upload(style.resized(width: model.width, height: model.height))
         let atStyle = try model.evaluate()    // X = style: raw content distance
         try model.upload(content)
-        let styleWeight = request.styleWeight ?? Float(5 * Double(tv) * Double(atContent.tv) / max(Double(atContent.style), 1e-30))
-        let contentWeight = request.contentWeight ?? (request.loss.contentLayers.isEmpty ? 0
-            : Float(Double(styleWeight) * Double(atContent.style) / max(Double(atStyle.content), 1e-30)))
-        return (contentWeight, styleWeight, tv)
+        if request.balance.contains(.style) {
+            w.style = Float(5 * Double(w.tv) * Double(atContent.tv) / max(Double(atContent.style), 1e-30))
+        }
+        if request.balance.contains(.content) {
+            w.content = request.loss.contentLayers.isEmpty ? 0 : Float(Double(w.style) * Double(atContent.style) / max(Double(atStyle.content), 1e-30))
+        }
+        return w
     }
 }

@@ -7,10 +7,10 @@ import Foundation
 public struct StylizeCheckpoint {
     public let tag: String
     public let scale, iteration, step: Int
-    public let weights: (content: Float, style: Float, tv: Float)
+    public let weights: LossWeights
     public let width, height: Int
     public let x: [Float]
-    public let optimizer: OptimizerSnapshot
+    package let optimizer: OptimizerSnapshot
 
     /// What the run does with checkpoints: resumes `resume` (its tag must be `tag`), and hands
     /// one to `save` every `every` iterations and when it is stopped.
@@ -155,7 +155,7 @@ public struct StylizeCheckpoint {
                                            first: header.lbfgsFirst!, direction: floats(), previousGrad: floats()))
         }
         return StylizeCheckpoint(tag: header.tag, scale: header.scale, iteration: header.iteration, step: header.step,
-                                 weights: (header.weights[0], header.weights[1], header.weights[2]),
+                                 weights: LossWeights(content: header.weights[0], style: header.weights[1], tv: header.weights[2]),
                                  width: header.width, height: header.height, x: x, optimizer: optimizer)
     }
 }

@@ -15,7 +15,7 @@ public struct StylizeRequest {
     }
 
     /// Colour control (Gatys et al. 2017).
-    public enum Colors: String, CaseIterable, Sendable {
+    public enum Colors: String, CaseIterable, Codable, Sendable {
         /// The style's colours, as the seed paints.
         case style
         /// Transfer on luminance only; the result gets the content's colours back.
@@ -50,12 +50,10 @@ public struct StylizeRequest {
     public var start = Start.content
     public var colors = Colors.style
     public var loss = LossConfig()
-    /// Loss weights; nil: the seed's (1 and 1e4), or balanced from their step-0 sizes when
-    /// `balanceWeights` (random VGG19 weights, where the seed's balance paints a blur).
-    public var contentWeight: Float?
-    public var styleWeight: Float?
-    public var tvWeight: Float = 10
-    public var balanceWeights = false
+    /// The loss weights; the terms in `balance` are chosen by the run instead, from their
+    /// step-0 sizes (for random VGG19 weights, where the seed's balance paints a blur).
+    public var weights = LossWeights.seed
+    public var balance: LossWeights.Balance = []
     /// Coarse to fine: the image sizes, smallest first; the last is the output's.
     public var sizes: [(width: Int, height: Int)]
     /// Iterations at each size.
@@ -80,9 +78,9 @@ public struct StylizeRequest {
     /// Iterations per scale at most (8 scales of them still add up without overflow).
     public static let maxIterations = 100_000_000
 
-    public var outputSize: (width: Int, height: Int) { sizes.last! }
+    public var outputSize: (width: Int, height: Int) { sizes.last ?? (0, 0) }
     /// Whether the run balances the loss weights: random weights and a weight left to choose.
-    public var balances: Bool { balanceWeights && (contentWeight == nil || styleWeight == nil) }
+    public var balances: Bool { !balance.isEmpty }
     public var totalIterations: Int { iterations.reduce(0, +) }
 
     /// The learning rate at step `k` of a scale (Adam's schedule; L-BFGS's fixed scale).
@@ -93,39 +91,44 @@ public struct StylizeRequest {
         }
     }
 
-    /// Every check that needs no device: sizes, counts, weights, blend, schedule.
+    /// Every check that needs no device: sizes, counts, weights, blend, schedule. Errors name
+    /// the field (`SettingError`).
     public func validate() throws {
-        func fail(_ text: String) -> StyleTransferError { StyleTransferError(text) }
-        guard !styles.isEmpty else { throw fail("at least one style picture is needed") }
-        guard !sizes.isEmpty, sizes.count <= 8 else { throw fail("between 1 and 8 scales, not \(sizes.count)") }
+        func fail(_ field: String?, _ text: String) -> SettingError { SettingError(field, text) }
+        guard !styles.isEmpty else { throw fail("styles", "needs at least one style picture") }
+        guard !sizes.isEmpty, sizes.count <= 8 else { throw fail("sizes", "must hold between 1 and 8 scales, not \(sizes.count)") }
         for s in sizes where s.width < VGG19.minimumSide || s.height < VGG19.minimumSide {
-            throw fail("the scale \(s.width)x\(s.height) is below VGG19's \(VGG19.minimumSide)x\(VGG19.minimumSide)")
+            throw fail("sizes", "holds \(s.width)x\(s.height), below VGG19's \(VGG19.minimumSide)x\(VGG19.minimumSide)")
         }
-        guard iterations.count == sizes.count else { throw fail("\(iterations.count) iteration counts for \(sizes.count) scales") }
+        for s in sizes where s.width > 65536 || s.height > 65536 { throw fail("sizes", "holds \(s.width)x\(s.height), larger than 65536 on a side") }
+        guard iterations.count == sizes.count else { throw fail("iterations", "has \(iterations.count) counts for \(sizes.count) scales") }
         guard iterations.allSatisfy({ (0...Self.maxIterations).contains($0) }) else {
-            throw fail("--iterations must be between 0 and \(Self.maxIterations) at each scale")
+            throw fail("iterations", "must be between 0 and \(Self.maxIterations) at each scale")
         }
         if let blend = styleBlend {
-            guard blend.count == styles.count else { throw fail("--style-blend has \(blend.count) weights for \(styles.count) style images") }
+            guard blend.count == styles.count else { throw fail("styleBlend", "has \(blend.count) weights for \(styles.count) style images") }
             guard blend.allSatisfy({ $0.isFinite && $0 >= 0 }), blend.contains(where: { $0 > 0 }) else {
-                throw fail("--style-blend weights must be 0 or more and not all 0")
+                throw fail("styleBlend", "weights must be 0 or more and not all 0")
             }
         }
-        guard styleScale.isFinite, styleScale > 0, styleScale <= 16 else { throw fail("--style-scale must be a number between 0 and 16") }
-        for (name, v) in [("--content-weight", contentWeight), ("--style-weight", styleWeight), ("--tv-weight", tvWeight)] {
-            if let v, !(v.isFinite && v >= 0) { throw fail("\(name) must be a finite number, 0 or more") }
+        guard styleScale.isFinite, styleScale > 0, styleScale <= 16 else { throw fail("styleScale", "must be a number between 0 and 16") }
+        for (name, v) in [("contentWeight", weights.content), ("styleWeight", weights.style), ("tvWeight", weights.tv)] {
+            guard v.isFinite && v >= 0 else { throw fail(name, "must be a finite number, 0 or more") }
         }
-        if let lr { guard lr.isFinite, lr > 0 else { throw fail("--lr must be a positive number") } }
-        guard lrDecayEvery >= 1 else { throw fail("--lr-decay-every must be at least 1") }
-        guard lrDecayGamma.isFinite, lrDecayGamma > 0 else { throw fail("--lr-decay-gamma must be a positive number") }
+        if let lr { guard lr.isFinite, lr > 0 else { throw fail("lr", "must be a positive number") } }
+        guard lrDecayEvery >= 1 else { throw fail("lrDecayEvery", "must be at least 1") }
+        guard lrDecayGamma.isFinite, lrDecayGamma > 0 else { throw fail("lrDecayGamma", "must be a positive number") }
         if let t = temporal {
             guard t.picture.width == outputSize.width, t.picture.height == outputSize.height else {
-                throw fail("the temporal target is \(t.picture.width)x\(t.picture.height), the output \(outputSize.width)x\(outputSize.height)")
+                throw fail("temporal", "target is \(t.picture.width)x\(t.picture.height), the output \(outputSize.width)x\(outputSize.height)")
             }
-            guard t.weight.isFinite, t.weight >= 0 else { throw fail("--temporal-weight must be a finite number, 0 or more") }
+            guard t.weight.isFinite, t.weight >= 0 else { throw fail("temporalWeight", "must be a finite number, 0 or more") }
         }
         if case .lbfgs(let history) = optimizer, !(1...1000).contains(history) {
-            throw fail("--lbfgs-history must be between 1 and 1000")
+            throw fail("lbfgsHistory", "must be between 1 and 1000")
+        }
+        if let memoryLimit, memoryLimit < StylizeSettings.minimumMemory {
+            throw fail("maxMemory", "is below 16M, too little for any model (tiles need at least a few MiB each)")
         }
     }
 }

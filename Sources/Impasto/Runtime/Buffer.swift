@@ -3,26 +3,26 @@ import Foundation
 
 /// How a buffer's elements are stored: fp32, or fp16 (`--storage fp16`: activations and
 /// gradients; kernels convert on load and store, arithmetic stays fp32).
-public enum Storage: String, CaseIterable, Sendable {
+public enum Storage: String, CaseIterable, Codable, Sendable {
     case fp32, fp16
-    public var bytes: Int { self == .fp32 ? 4 : 2 }
+    package var bytes: Int { self == .fp32 ? 4 : 2 }
 }
 
 /// Device memory. Reads and writes are blocking so a host array is never used while the
 /// device still reads it; the queue is in order, so kernels before them have finished.
 /// An fp16 buffer is read and written as floats too (rounded to nearest even on the way in).
-public final class Buffer: @unchecked Sendable {
+package final class Buffer: @unchecked Sendable {
     let handle: cl_mem
-    public let bytes: Int
-    public let storage: Storage
-    public var isHalf: Bool { storage == .fp16 }
+    package let bytes: Int
+    package let storage: Storage
+    package var isHalf: Bool { storage == .fp16 }
     /// Strong: a buffer released after its last user lets go of the context still reports to it.
     let context: CLContext
     /// Made inside `CLContext.measure`: only counted; its handle is a 4-byte placeholder.
     let dry: Bool
 
     /// Elements (floats, or halves: an fp16 buffer's bytes are rounded up to whole floats).
-    public let floatCount: Int
+    package let floatCount: Int
 
     init(context: CLContext, bytes: Int, storage: Storage = .fp32, count: Int? = nil) throws {
         self.context = context
@@ -45,13 +45,13 @@ public final class Buffer: @unchecked Sendable {
         if !context.keepsReleasedBuffers { clReleaseMemObject(handle) }  // see RuntimeSettings, DriverQuirks
     }
 
-    public func write(_ values: [Float], at offset: Int = 0) throws {
+    package func write(_ values: [Float], at offset: Int = 0) throws {
         if isHalf { return try writeBytes(values.map { Float16($0) }, at: offset) }
         try writeBytes(values, at: offset)
     }
 
     /// 32-bit integers (index tables for kernels) into a buffer of 4-byte elements.
-    public func write(int32 values: [Int32]) throws {
+    package func write(int32 values: [Int32]) throws {
         precondition(!isHalf, "integers go into 4-byte elements")
         try writeBytes(values, at: 0)
     }
@@ -66,7 +66,7 @@ public final class Buffer: @unchecked Sendable {
         }
     }
 
-    public func read(count: Int? = nil, at offset: Int = 0) throws -> [Float] {
+    package func read(count: Int? = nil, at offset: Int = 0) throws -> [Float] {
         let n = count ?? (floatCount - offset)
         if isHalf { return try readBytes(Float16(0), count: n, at: offset).map(Float.init) }
         return try readBytes(Float(0), count: n, at: offset)
@@ -86,7 +86,7 @@ public final class Buffer: @unchecked Sendable {
 
     /// Copies all of `source` (or `count` elements) into this buffer on the device; both
     /// store their elements alike.
-    public func copy(from source: Buffer, count: Int? = nil) throws {
+    package func copy(from source: Buffer, count: Int? = nil) throws {
         precondition(!dry && !source.dry, "a measured buffer cannot be copied")
         precondition(storage == source.storage, "copy between \(source.storage) and \(storage) buffers")
         let n = (count ?? source.floatCount) * storage.bytes
@@ -96,9 +96,9 @@ public final class Buffer: @unchecked Sendable {
 
     /// Sets every float (or the first `count`) to `value`, with `cl/fill.cl`.
     /// This buffer, filled with zeros on the device.
-    public func zeroed() throws -> Buffer { try fill(0); return self }
+    package func zeroed() throws -> Buffer { try fill(0); return self }
 
-    public func fill(_ value: Float, count: Int? = nil) throws {
+    package func fill(_ value: Float, count: Int? = nil) throws {
         if dry { return }
         precondition(!isHalf || value == 0, "an fp16 buffer is only filled with zeros")
         // fp16: zero is all-zero bits, so the halves are filled as floats (one for two).

@@ -13,7 +13,7 @@ public final class CLContext: @unchecked Sendable {
     /// Bytes of the device buffers alive now, and the most that were alive at once.
     public private(set) var liveBytes = 0, peakLiveBytes = 0
     /// What `Kernels` built on this context use: the defaults until `Autotune.apply` sets them.
-    public var tuning: Tuning
+    package var tuning: Tuning
 
     /// Set while `measure` runs: buffers are counted here instead of allocated.
     private var dryRun: DeviceMemory?
@@ -96,7 +96,7 @@ public final class CLContext: @unchecked Sendable {
     }
 
     /// The program built from `cl/<file>.cl` with `-D` definitions, built once per context.
-    public func program(_ file: String, defines: [String: String] = [:]) throws -> Program {
+    package func program(_ file: String, defines: [String: String] = [:]) throws -> Program {
         let source = try Self.source(file)
         let options = Program.options(defines: defines)
         let key = file + " " + options
@@ -123,29 +123,29 @@ public final class CLContext: @unchecked Sendable {
     }
 
     /// A kernel from an embedded `.cl` file.
-    public func kernel(_ file: String, _ name: String, defines: [String: String] = [:]) throws -> Kernel {
+    package func kernel(_ file: String, _ name: String, defines: [String: String] = [:]) throws -> Kernel {
         let k = try program(file, defines: defines).kernel(name)
         k.origin = (file, defines)
         return k
     }
 
-    public func buffer(floats count: Int) throws -> Buffer {
+    package func buffer(floats count: Int) throws -> Buffer {
         try Buffer(context: self, bytes: max(count, 1) * MemoryLayout<Float>.size)
     }
 
     /// `count` elements stored as `storage` (fp16 buffers are rounded up to whole floats, so
     /// `fill(0)` covers them).
-    public func buffer(count: Int, storage: Storage) throws -> Buffer {
+    package func buffer(count: Int, storage: Storage) throws -> Buffer {
         try Buffer(context: self, bytes: (max(count, 1) * storage.bytes).roundedUp(to: 4), storage: storage, count: max(count, 1))
     }
 
-    public func buffer(_ values: [Float]) throws -> Buffer {
+    package func buffer(_ values: [Float]) throws -> Buffer {
         let b = try buffer(floats: values.count)
         try b.write(values)
         return b
     }
 
-    public func buffer(int32 values: [Int32]) throws -> Buffer {
+    package func buffer(int32 values: [Int32]) throws -> Buffer {
         let b = try buffer(floats: values.count)
         try b.write(int32: values)
         return b

@@ -1,8 +1,8 @@
 /// What some OpenCL implementations do that the rest of Impasto must allow for, in one table:
 /// which driver, the measured symptom, and what Impasto does about it. `impasto devices`
 /// shows the quirks of each device.
-public struct DriverQuirk: Equatable, Sendable {
-    public enum Effect: Sendable {
+package struct DriverQuirk: Equatable, Sendable {
+    package enum Effect: Sendable {
         /// The program binary cache stays off (unless IMPASTO_PROGRAM_CACHE=1).
         case noProgramCache
         /// Released buffers stay allocated (device memory is never reused within a context).
@@ -10,21 +10,21 @@ public struct DriverQuirk: Equatable, Sendable {
         /// Nothing to switch: the symptom is handled where it arises (noted for `devices`).
         case handled
     }
-    public let name: String
-    public let symptom: String
-    public let handling: String
-    public let effect: Effect
+    package let name: String
+    package let symptom: String
+    package let handling: String
+    package let effect: Effect
     let matches: @Sendable (Device) -> Bool
 
-    public static func == (a: DriverQuirk, b: DriverQuirk) -> Bool { a.name == b.name }
+    package static func == (a: DriverQuirk, b: DriverQuirk) -> Bool { a.name == b.name }
 }
 
-public enum DriverQuirks {
+package enum DriverQuirks {
     static func platform(_ text: String) -> @Sendable (Device) -> Bool {
         { $0.platformName.lowercased().contains(text) }
     }
 
-    public static let table: [DriverQuirk] = [
+    package static let table: [DriverQuirk] = [
         DriverQuirk(name: "pocl-own-cache",
                     symptom: "POCL caches compiled kernels itself, and asking it for a program's binary costs one more compile",
                     handling: "the program cache is off", effect: .noProgramCache,
@@ -47,5 +47,5 @@ public enum DriverQuirks {
                     effect: .keepReleasedBuffers, matches: platform("oclgrind")),
     ]
 
-    public static func of(_ device: Device) -> [DriverQuirk] { table.filter { $0.matches(device) } }
+    package static func of(_ device: Device) -> [DriverQuirk] { table.filter { $0.matches(device) } }
 }

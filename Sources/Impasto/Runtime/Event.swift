@@ -1,9 +1,9 @@
 import COpenCL
 
 /// A queued command; with the queue's profiling on, it knows how long the device spent on it.
-public final class Event: @unchecked Sendable {
+package final class Event: @unchecked Sendable {
     let handle: cl_event
-    public let label: String
+    package let label: String
 
     init(_ handle: cl_event, label: String) {
         self.handle = handle
@@ -12,13 +12,13 @@ public final class Event: @unchecked Sendable {
 
     deinit { clReleaseEvent(handle) }
 
-    public func wait() throws {
+    package func wait() throws {
         var e: cl_event? = handle
         try check(clWaitForEvents(1, &e), "clWaitForEvents(\(label))")
     }
 
     /// Device time from start to end of the command, in seconds (waits for it first).
-    public func seconds() throws -> Double {
+    package func seconds() throws -> Double {
         try wait()
         let start = try profile(CL_PROFILING_COMMAND_START)
         let end = try profile(CL_PROFILING_COMMAND_END)

@@ -3,7 +3,7 @@ import Foundation
 
 /// A value a kernel argument can take. Each case is checked against the kernel's declared
 /// parameter type (from `-cl-kernel-arg-info`) so a float cannot land in an int slot.
-public enum KernelArg {
+package enum KernelArg {
     case buffer(Buffer)
     case int(Int32)
     case uint(UInt32)
@@ -24,15 +24,15 @@ public enum KernelArg {
 
 /// Shorthands so launches read like calls: `k.launch(.buffer(x), .int(n), ...)`.
 extension KernelArg {
-    public static func i(_ v: Int) -> KernelArg { .int(Int32(v)) }
-    public static func f(_ v: Float) -> KernelArg { .float(v) }
-    public static func b(_ v: Buffer) -> KernelArg { .buffer(v) }
+    package static func i(_ v: Int) -> KernelArg { .int(Int32(v)) }
+    package static func f(_ v: Float) -> KernelArg { .float(v) }
+    package static func b(_ v: Buffer) -> KernelArg { .buffer(v) }
 }
 
 /// One `__kernel` function of a built program.
-public final class Kernel: @unchecked Sendable {
+package final class Kernel: @unchecked Sendable {
     let handle: cl_kernel
-    public let name: String
+    package let name: String
     let program: Program
     /// Declared parameters: (type name, is __local), when the driver reports them
     /// (some do not; the argument count is still checked).
@@ -40,7 +40,7 @@ public final class Kernel: @unchecked Sendable {
     /// The file and definitions it was built from (to build a variant: `Kernels.storing`).
     var origin: (file: String, defines: [String: String]) = ("", [:])
     /// CL_KERNEL_WORK_GROUP_SIZE: the largest local size this kernel may use on its device.
-    public let maxWorkGroupSize: Int
+    package let maxWorkGroupSize: Int
 
     init(program: Program, name: String) throws {
         self.program = program
@@ -77,7 +77,7 @@ public final class Kernel: @unchecked Sendable {
     deinit { clReleaseKernel(handle) }
 
     /// Sets all arguments at once, checking count and types.
-    public func set(_ args: [KernelArg]) throws {
+    package func set(_ args: [KernelArg]) throws {
         guard args.count == argCount else {
             throw CLError(CL_INVALID_KERNEL_ARGS, "kernel \(name)", detail: "takes \(argCount) arguments, given \(args.count)")
         }
@@ -116,13 +116,13 @@ public final class Kernel: @unchecked Sendable {
     /// Enqueues the kernel over `global` work-items in groups of `local`. The global size is
     /// padded up to a multiple of the local size: kernels check their own bounds.
     @discardableResult
-    public func launch(global: [Int], local: [Int], _ args: KernelArg...) throws -> Event {
+    package func launch(global: [Int], local: [Int], _ args: KernelArg...) throws -> Event {
         try set(args)
         return try enqueue(global: global, local: local)
     }
 
     @discardableResult
-    public func enqueue(global: [Int], local: [Int]) throws -> Event {
+    package func enqueue(global: [Int], local: [Int]) throws -> Event {
         precondition(global.count == local.count && (1...3).contains(global.count), "bad NDRange for \(name)")
         let padded = zip(global, local).map { g, l in (max(g, 1) + l - 1) / l * l }
         var event: cl_event?

@@ -3,7 +3,7 @@ import Foundation
 
 /// A program built from OpenCL C source for one device. A failed build throws a `CLError`
 /// whose detail is the compiler's whole log.
-public final class Program: @unchecked Sendable {
+package final class Program: @unchecked Sendable {
     let handle: cl_program
     let name: String
     unowned let context: CLContext
@@ -16,9 +16,9 @@ public final class Program: @unchecked Sendable {
     }
 
     /// Whether this program came from `ProgramCache` rather than from source.
-    public let fromCache: Bool
+    package let fromCache: Bool
 
-    public init(context: CLContext, source: String, name: String, options: String) throws {
+    package init(context: CLContext, source: String, name: String, options: String) throws {
         self.context = context
         self.name = name
         let directory = context.settings.programDirectory
@@ -88,7 +88,7 @@ public final class Program: @unchecked Sendable {
         }
     }
 
-    public func kernel(_ kernelName: String) throws -> Kernel {
+    package func kernel(_ kernelName: String) throws -> Kernel {
         try Kernel(program: self, name: kernelName)
     }
 }

@@ -7,9 +7,9 @@ import Foundation
 /// source. Off by default where `DriverQuirks` says so (POCL caches compiled kernels itself and
 /// asking it for a binary costs a compile; Intel's CPU runtime drops the argument types of
 /// programs built from binaries). `IMPASTO_PROGRAM_CACHE=1` turns it on there too, `=0` off everywhere.
-public enum ProgramCache {
+package enum ProgramCache {
     /// `settings.programCache`, else what the device's quirks say.
-    public static func enabled(for device: Device, settings: RuntimeSettings) -> Bool {
+    package static func enabled(for device: Device, settings: RuntimeSettings) -> Bool {
         settings.programCache ?? !DriverQuirks.of(device).contains { $0.effect == .noProgramCache }
     }
 
@@ -59,9 +59,9 @@ public enum ProgramCache {
 
 /// The cache folder (`RuntimeSettings.cacheDirectory`): downloaded weights, program binaries,
 /// tuning results.
-public enum CacheDirectory {
+package enum CacheDirectory {
     /// Makes the directory, or says in one line what is wrong with it.
-    public static func create(_ url: URL) throws {
+    package static func create(_ url: URL) throws {
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         } catch {
@@ -70,7 +70,7 @@ public enum CacheDirectory {
     }
 
     /// What is wrong with a cache folder (it or a parent is a file, or it is not writable), nil if nothing.
-    public static func problem(_ path: String) -> String? {
+    package static func problem(_ path: String) -> String? {
         var p = URL(fileURLWithPath: path)
         while true {
             var st = stat()

@@ -3,13 +3,13 @@ import Foundation
 /// Errors as people read them: one line, no raw framework codes ("NSCocoaErrorDomain error
 /// 512"), control characters escaped, and bounded (a 100 MB argument must not become a
 /// 100 MB error line). Every message impasto prints about a failure goes through here.
-public enum ErrorText {
+package enum ErrorText {
     /// The longest message printed; the rest is cut and marked.
-    public static let maxCharacters = 600
+    package static let maxCharacters = 600
 
     /// What went wrong, in words: a POSIX reason where Foundation wraps one, a URL error's
     /// meaning instead of its number, and otherwise the error's own description.
-    public static func describe(_ error: Error) -> String {
+    package static func describe(_ error: Error) -> String {
         if let e = error as? FileError { return e.description }
         if let e = error as? StyleTransferError { return e.description }
         let ns = error as NSError
@@ -24,7 +24,7 @@ public enum ErrorText {
 
     /// `text` as one bounded line: control characters (newlines, escape sequences) shown as
     /// \xNN, and cut at `maxCharacters`.
-    public static func oneLine(_ text: String, limit: Int = maxCharacters) -> String {
+    package static func oneLine(_ text: String, limit: Int = maxCharacters) -> String {
         let scalars = text.unicodeScalars
         guard scalars.count > limit else { return escaped(text) }
         var kept = String.UnicodeScalarView()
@@ -34,7 +34,7 @@ public enum ErrorText {
 
     /// `text` with its control characters (C0, DEL, C1: newlines, escape sequences) shown as
     /// \xNN; `InputFile.display` shows paths this way too.
-    public static func escaped(_ text: String) -> String {
+    package static func escaped(_ text: String) -> String {
         var out = ""
         for u in text.unicodeScalars {
             if u.value < 0x20 || u.value == 0x7F || (0x80..<0xA0).contains(u.value) {

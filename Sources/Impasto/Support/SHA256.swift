@@ -2,7 +2,7 @@ import Foundation
 
 /// SHA-256 (FIPS 180-4), streaming, for checking downloaded weights. Foundation on Linux has
 /// no digest API, and the check does not justify a crypto dependency.
-public struct SHA256 {
+package struct SHA256 {
     private var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
     private var pending: [UInt8] = []
     private var length: UInt64 = 0
@@ -18,15 +18,15 @@ public struct SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    public init() {}
+    package init() {}
 
     private var w = [UInt32](repeating: 0, count: 64)
 
-    public mutating func update(_ data: Data) {
+    package mutating func update(_ data: Data) {
         data.withUnsafeBytes { update($0) }
     }
 
-    public mutating func update(_ raw: UnsafeRawBufferPointer) {
+    package mutating func update(_ raw: UnsafeRawBufferPointer) {
         length &+= UInt64(raw.count)
         var i = 0
         if !pending.isEmpty {
@@ -45,7 +45,7 @@ public struct SHA256 {
         pending.append(contentsOf: raw[i...])
     }
 
-    public mutating func finalize() -> String {
+    package mutating func finalize() -> String {
         let bits = length &* 8
         pending.append(0x80)
         while pending.count % 64 != 56 { pending.append(0) }
@@ -81,7 +81,7 @@ public struct SHA256 {
 extension SHA256 {
     /// Adds a whole file, read in 8 MiB pieces (never all in memory); its size in bytes.
     @discardableResult
-    public mutating func update(file path: String) throws -> Int {
+    package mutating func update(file path: String) throws -> Int {
         let reader = try InputFile.Reader(path)
         var offset = 0
         while offset < reader.size {

@@ -3,8 +3,8 @@ import Foundation
 /// Pictures with known motion, made from photos: the measure of optical flow (end-point
 /// error) and of temporal consistency (`impasto video-check`, the tests). Motion is sampled
 /// bilinearly from the source, so the second picture is exactly the first moved.
-public enum SyntheticMotion {
-    public enum Kind: String, CaseIterable, Sendable {
+package enum SyntheticMotion {
+    package enum Kind: String, CaseIterable, Sendable {
         case translation, rotation, zoom
         /// A rectangle of another photo moving over a still background.
         case object
@@ -12,18 +12,18 @@ public enum SyntheticMotion {
 
     /// Two pictures and the true flow from `a` to `b`; `valid` where it is defined (the pixel
     /// stays inside the picture and is not covered in `b`).
-    public struct Pair {
-        public let a, b: RGBImage
-        public let truth: FlowField
-        public let valid: [Bool]
+    package struct Pair {
+        package let a, b: RGBImage
+        package let truth: FlowField
+        package let valid: [Bool]
     }
 
     /// A frame sequence and, for each frame after the first, the true backward flow (to the
     /// frame before) and where it is defined.
-    public struct Clip {
-        public let frames: [RGBImage]
-        public let backward: [FlowField]
-        public let valid: [[Bool]]
+    package struct Clip {
+        package let frames: [RGBImage]
+        package let backward: [FlowField]
+        package let valid: [[Bool]]
     }
 
     /// `p` at a real position, bilinear, clamped to the picture.
@@ -50,7 +50,7 @@ public enum SyntheticMotion {
     /// The motion of each kind at a picture size: a sub-pixel translation of about 2% of the
     /// picture, a 2° rotation and a 3% zoom about the centre, an object a quarter of the
     /// picture across moving about 1.5% of it.
-    public static func pair(_ kind: Kind, photo: RGBImage, object: RGBImage, width w: Int, height h: Int) -> Pair {
+    package static func pair(_ kind: Kind, photo: RGBImage, object: RGBImage, width w: Int, height h: Int) -> Pair {
         let a0 = photo.resized(width: w, height: h)
         let cx = Double(w - 1) / 2, cy = Double(h - 1) / 2
         func inside(_ x: Double, _ y: Double) -> Bool { x >= 0 && y >= 0 && x <= Double(w - 1) && y <= Double(h - 1) }
@@ -106,7 +106,7 @@ public enum SyntheticMotion {
 
     /// `count` frames of a pan over `photo` (about 1% of the width and 0.5% of the height
     /// per frame) with a rectangle of `object` crossing it (about 1.5% and 0.8% per frame).
-    public static func clip(photo: RGBImage, object: RGBImage, width w: Int, height h: Int, count: Int) -> Clip {
+    package static func clip(photo: RGBImage, object: RGBImage, width w: Int, height h: Int, count: Int) -> Clip {
         let pan = (0.01 * Double(w) + 0.13, 0.005 * Double(h) + 0.07)
         let speed = (0.015 * Double(w) + 0.21, -0.008 * Double(h) - 0.11)
         let big = photo.resized(width: w + Int((pan.0 * Double(count)).rounded(.up)) + 2,
@@ -147,7 +147,7 @@ public enum SyntheticMotion {
 
     /// Where a picture has texture to measure flow by: the mean gradient magnitude of its
     /// grey levels (0…255) over a 7×7 window at least `threshold`.
-    public static func textured(_ p: RGBImage, threshold: Float = 4) -> [Bool] {
+    package static func textured(_ p: RGBImage, threshold: Float = 4) -> [Bool] {
         let w = p.width, h = p.height
         var grey = [Float](repeating: 0, count: w * h)
         for i in 0..<(w * h) { grey[i] = 255 * (0.299 * p.pixels[3 * i] + 0.587 * p.pixels[3 * i + 1] + 0.114 * p.pixels[3 * i + 2]) }
@@ -167,7 +167,7 @@ public enum SyntheticMotion {
     }
 
     /// The mean end-point error of `flow` against `truth` where `mask` holds (nil: none does).
-    public static func endPointError(_ flow: FlowField, _ truth: FlowField, mask: [Bool]) -> Double? {
+    package static func endPointError(_ flow: FlowField, _ truth: FlowField, mask: [Bool]) -> Double? {
         var sum = 0.0, n = 0
         let count = flow.width * flow.height
         for i in 0..<count where mask[i] {
@@ -181,7 +181,7 @@ public enum SyntheticMotion {
     /// The temporal error of stylized frames of a clip: the mean over frames after the first of
     /// |previous frame warped by the true flow − this frame|, in 8-bit levels, over the pixels
     /// where the true flow is defined (averaged over the channels).
-    public static func temporalError(_ frames: [RGBImage], clip: Clip) -> Double {
+    package static func temporalError(_ frames: [RGBImage], clip: Clip) -> Double {
         var total = 0.0, count = 0
         for k in 1..<frames.count {
             let flow = clip.backward[k - 1], cur = frames[k], prev = frames[k - 1]

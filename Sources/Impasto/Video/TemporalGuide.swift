@@ -1,7 +1,7 @@
 import Foundation
 
 /// Ruder et al.'s temporal settings: which earlier frames a frame is held to, and how hard.
-public struct TemporalSettings: Sendable {
+public struct TemporalSettings: Hashable, Codable, Sendable {
     /// The temporal loss weight (on the mean of c·(x − t)² over X's normalised values).
     public var weight: Float = TemporalSettings.defaultWeight
     /// Distances of the earlier frames each frame is compared with (1: the frame before;
@@ -19,41 +19,41 @@ public struct TemporalSettings: Sendable {
 /// their forward-backward consistency, the earlier stylized frames warped to this one, and
 /// Ruder's long-term weights folding them into one target: c′ₖ = max(cₖ − Σ_{j<k} c′ⱼ, 0).
 /// Keeps the grey pyramids of the last few content frames only.
-public final class TemporalGuide {
-    public let settings: TemporalSettings
-    public let flow: OpticalFlow
-    public var width: Int { flow.width }
-    public var height: Int { flow.height }
+package final class TemporalGuide {
+    package let settings: TemporalSettings
+    package let flow: OpticalFlow
+    package var width: Int { flow.width }
+    package var height: Int { flow.height }
     private var pyramids: [Int: OpticalFlow.Pyramid] = [:]
 
     /// Flows a user brings for a pair (current, earlier): backward (current → earlier) and
     /// forward (earlier → current), at any size (resized to the frames').
-    public typealias FlowProvider = (_ current: Int, _ earlier: Int) throws -> (backward: FlowField, forward: FlowField)?
+    package typealias FlowProvider = UserFlows
 
-    public init(context: CLContext, width: Int, height: Int, settings: TemporalSettings) throws {
+    package init(context: CLContext, width: Int, height: Int, settings: TemporalSettings) throws {
         self.settings = settings
         flow = try OpticalFlow(kernels: FlowKernels(context: context), width: width, height: height, settings: settings.flow)
     }
 
     /// The content frame `index` (at the frames' size), remembered for the pairs it is in.
-    public func add(frame index: Int, content: RGBImage) throws {
+    package func add(frame index: Int, content: RGBImage) throws {
         pyramids[index] = try flow.pyramid(content)
         let keep = settings.frames.max() ?? 1
         for old in pyramids.keys where old < index - keep { pyramids[old] = nil }
     }
 
     /// What frame `index` starts from and is held to.
-    public struct Guide {
+    package struct Guide {
         /// The stylized frame before, warped to this one.
-        public let start: RGBImage
-        public let target: TemporalTarget
+        package let start: RGBImage
+        package let target: TemporalTarget
         /// The share of pixels some earlier frame is reliable at.
-        public let covered: Double
+        package let covered: Double
     }
 
     /// `stylized[j]`: the earlier stylized frames (at least index − 1). `userFlows` are used
     /// where they give a pair, else the flow is computed from the remembered content frames.
-    public func guide(for index: Int, stylized: [Int: RGBImage], userFlows: FlowProvider? = nil) throws -> Guide {
+    package func guide(for index: Int, stylized: [Int: RGBImage], userFlows: FlowProvider? = nil) throws -> Guide {
         precondition(index > 0, "the first frame has no earlier frame")
         let (w, h) = (width, height), n = w * h
         var start: RGBImage?
@@ -94,7 +94,7 @@ public final class TemporalGuide {
     /// neighbour in the pass's direction already redone (`neighbourStylized`, content
     /// `neighbour`) and its own result of the pass before (`own`). It starts from
     /// δ·c·(the neighbour warped) + (1 − δ·c)·own and is held to the warped neighbour where c is 1.
-    public func passGuide(current: RGBImage, neighbour: RGBImage, neighbourStylized: RGBImage, own: RGBImage,
+    package func passGuide(current: RGBImage, neighbour: RGBImage, neighbourStylized: RGBImage, own: RGBImage,
                           delta: Float = 0.5) throws -> Guide {
         let a = try flow.pyramid(current), b = try flow.pyramid(neighbour)
         let backward = try flow.flow(from: a, to: b), forward = try flow.flow(from: b, to: a)

@@ -3,20 +3,20 @@ import Foundation
 /// Reads a `.safetensors` file: an 8-byte little-endian header length, a JSON header naming
 /// each tensor's dtype, shape and byte range, then the raw data. F32, F16 and BF16 tensors
 /// are read (as Float); anything malformed is refused with a message that names the problem.
-public enum SafeTensors {
-    public typealias Tensors = [String: (shape: [Int], values: [Float])]
+package enum SafeTensors {
+    package typealias Tensors = [String: (shape: [Int], values: [Float])]
     /// A shape check run on each kept tensor's declared shape before any of its data is read:
     /// a message when it is refused (a file may declare a 100 GB tensor).
-    public typealias ShapeCheck = (String, [Int]) -> String?
+    package typealias ShapeCheck = (String, [Int]) -> String?
 
     /// Reads the header, checks every kept entry, then reads only the kept tensors' bytes.
-    public static func read(_ url: URL, only keep: (String) -> Bool = { _ in true },
+    package static func read(_ url: URL, only keep: (String) -> Bool = { _ in true },
                             check: ShapeCheck = { _, _ in nil }) throws -> Tensors {
         let file = try InputFile.Reader(url.path)
         return try parse(size: file.size, name: url.lastPathComponent, only: keep, check: check) { try file.read(at: $0, count: $1) }
     }
 
-    public static func parse(_ data: Data, name: String, only keep: (String) -> Bool = { _ in true },
+    package static func parse(_ data: Data, name: String, only keep: (String) -> Bool = { _ in true },
                              check: ShapeCheck = { _, _ in nil }) throws -> Tensors {
         let data = Data(data)  // indices from 0
         return try parse(size: data.count, name: name, only: keep, check: check) { data.subdata(in: $0..<($0 + $1)) }

@@ -3,10 +3,10 @@ import Foundation
 /// Reads the tensors of a PyTorch `.pth` state dict in either serialisation torch writes: the
 /// zip archive (torch ≥ 1.6) and the legacy stream (the official `vgg19-dcbb9e9d.pth`), through
 /// `Pickle`, which executes nothing. Only float32 tensors are supported.
-public enum TorchCheckpoint {
-    public typealias Tensors = [String: (shape: [Int], values: [Float])]
+package enum TorchCheckpoint {
+    package typealias Tensors = [String: (shape: [Int], values: [Float])]
 
-    public static func read(_ url: URL, only keep: (String) -> Bool = { _ in true },
+    package static func read(_ url: URL, only keep: (String) -> Bool = { _ in true },
                             check: SafeTensors.ShapeCheck = { _, _ in nil }) throws -> Tensors {
         try read(url, data: InputFile.read(url.path, maxBytes: WeightsFile.maxBytes), only: keep, check: check)
     }

@@ -43,7 +43,7 @@ struct Batch: ParsableCommand {
         guard (manifest == nil) != (contentDir == nil) else { throw ValidationError("give a MANIFEST or --content-dir, not both and not neither") }
         if contentDir != nil && outputDir == nil { throw ValidationError("--content-dir needs --output-dir") }
         if contentDir == nil && outputDir != nil { throw ValidationError("--output-dir goes with --content-dir") }
-        _ = try BatchShard.resolve(shard, shards: shards, environment: ProcessInfo.processInfo.environment)
+        try validateAsUsage { _ = try BatchShard.resolve(shard, shards: shards, environment: ProcessInfo.processInfo.environment) }
         if let devices, devices != "all",
            devices.split(separator: ",", omittingEmptySubsequences: false).contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
             throw ValidationError("--devices '\(devices)': give 'all' or a comma-separated list of devices, none empty")
@@ -52,5 +52,105 @@ struct Batch: ParsableCommand {
 
     func run() throws {
         guarded { try runBatch() }
+    }
+
+    /// The jobs parsed and checked together (`BatchRun`), this shard's run by a worker per
+    /// device, each event shown and the summary printed.
+    func runBatch() throws {
+        let environment = ProcessInfo.processInfo.environment
+        var options = BatchRun.Options()
+        do { options.shard = try BatchShard.resolve(self.shard, shards: shards, environment: environment) } catch let e as SettingError {
+            throw ValidationError(described(e))
+        }
+        (options.status, options.retryFailed, options.manifest, options.names) = (status, retryFailed, manifest, optionNames)
+        let defaults = try BatchManifest.group(self.defaults)
+
+        var jobs: [BatchJob] = [], problems: [String] = []
+        for (origin, line) in try jobLines() {
+            do { jobs.append(try BatchManifest.job(origin: origin, arguments: BatchManifest.merge(defaults, try line()))) } catch {
+                problems.append("\(origin): " + errorLine(error))
+            }
+        }
+        // Every job's checks and one guard for the whole batch, before any work; the lines
+        // that did not parse are reported with the problems the others have.
+        var batch: BatchRun?
+        do { batch = try BatchRun(jobs: jobs, options: options) } catch let e as BatchProblems { problems += e.lines }
+        guard let batch, problems.isEmpty else {
+            for p in problems { printError("impasto: batch: \(ErrorText.oneLine(p))") }
+            throw ExitCode(65)
+        }
+
+        Interrupt.install()
+        let progress = ProgressDisplay(total: 0, quiet: false)
+        let selector = defaults.last { $0.name == "device" }?.values?.first ?? environment["IMPASTO_DEVICE"]
+        let chosen = try workerDevices(selector)
+        let shardText = options.shard.count > 1 ? " (shard \(options.shard.index) of \(options.shard.count))" : ""
+        let deviceText = chosen.count > 1 ? " on \(chosen.count) devices" : ""
+        progress.message("batch: \(batch.selected.count) of \(jobs.count) jobs\(shardText)\(deviceText)")
+        let c = batch.run(devices: chosen, context: { try tunedContext(device: $0) }, weightsProgress: downloadProgress(quiet: false),
+                          shouldStop: { Interrupt.requested != 0 }, events: { progress.message(Self.line($0)) })
+        if c.interrupted { Foundation.exit(Interrupt.exitStatus) }
+        var summary = String(format: "batch: %d done, %d skipped, %d failed", c.done, c.skipped, c.failed)
+        if c.failedBefore > 0 { summary += ", \(c.failedBefore) failed before and not retried (--retry-failed runs them)" }
+        if c.claimed > 0 { summary += ", \(c.claimed) running in another process" }
+        progress.message(summary + String(format: " in %.1f s", c.seconds))
+        // Not every job of this shard is done: say so in the exit status.
+        if !c.finished { throw ExitCode(1) }
+    }
+
+    /// A job's event as the line the batch prints.
+    static func line(_ e: BatchEvent) -> String {
+        let label = "[\(e.index + 1)/\(e.count)] \(e.origin) → \(e.output)"
+        switch e.kind {
+        case .started(let resuming): return "\(label): started" + (resuming ? ", from its checkpoint" : "")
+        case .skipped(.done): return "\(label): done before, skipped"
+        case .skipped(.failedBefore): return "\(label): failed before, skipped"
+        case .skipped(.claimed): return "\(label): another process is running it, skipped"
+        case .done(let d): return String(format: "%@: done in %.1f s", label, d.seconds)
+        case .failed(let error): return "\(label): failed: \(ErrorText.oneLine(error))"
+        case .interrupted(let iterations?, _):
+            return "\(label): interrupted after \(iterations) iterations, no picture written; a rerun resumes from \(e.checkpoint)"
+        case .interrupted(_, let frames?): return "\(label): interrupted after \(frames) finished frames; a rerun resumes in the next"
+        case .interrupted: return "\(label): interrupted; a rerun resumes it"
+        }
+    }
+}
+
+
+extension Batch {
+    /// --devices: every OpenCL device, or those the comma-separated selectors name (see
+    /// `impasto devices`); else the one --device (or IMPASTO_DEVICE, or the best) names.
+    func workerDevices(_ selector: String?) throws -> [Device] {
+        let all = try Device.all()
+        guard let devices else { return [try Device.select(selector, among: all)] }
+        if devices == "all" { return all }
+        var picked: [Device] = []
+        for part in devices.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {  // none empty (validate)
+            let d = try Device.select(String(part), among: all)
+            if !picked.contains(where: { $0.index == d.index }) { picked.append(d) }
+        }
+        return picked
+    }
+
+    /// The manifest's lines (blank ones and `#` comments aside), or --content-dir's pictures,
+    /// each as its origin and a function giving its settings (which may throw: a bad line).
+    func jobLines() throws -> [(String, () throws -> [BatchManifest.Setting])] {
+        if let manifest {
+            let data = try InputFile.read(manifest, maxBytes: 1 << 28)
+            guard let text = String(data: data, encoding: .utf8) else { throw FileError("\(InputFile.display(manifest)) is not UTF-8 text") }
+            return text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated().compactMap { i, raw in
+                let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)  // JSON Lines allows \r\n
+                if line.isEmpty || line.hasPrefix("#") { return nil }
+                return ("line \(i + 1)", { try BatchManifest.settings(line) })
+            }
+        }
+        let dir = contentDir!, out = outputDir!
+        let pictures = try ImageFile.pictureNames(in: dir, field: "contentDir")
+        return pictures.map { name in
+            let stem = URL(fileURLWithPath: name).deletingPathExtension().lastPathComponent
+            let content = URL(fileURLWithPath: dir).appendingPathComponent(name).path
+            let output = URL(fileURLWithPath: out).appendingPathComponent(stem + ".png").path
+            return (name, { [("content", [content]), ("output", [output])] })
+        }
     }
 }

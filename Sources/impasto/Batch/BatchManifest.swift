@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import Impasto
 
-/// A batch's jobs as `stylize` argument lists: the batch's own defaults, then each manifest
-/// line's options (which replace a default of the same name), parsed and checked by `Stylize`.
+/// A batch's jobs as argument lists: the batch's own defaults, then each manifest line's
+/// options (which replace a default of the same name), each parsed by the job's option groups
+/// (`PictureLine` or `VideoLine`): an unknown name is the parser's own error.
 enum BatchManifest {
     /// A JSON value of a manifest line.
     enum Value: Decodable {
@@ -44,7 +45,6 @@ enum BatchManifest {
                 throw ValidationError("'\(key)' is not an option name")
             }
             guard !batchOnly.contains(name) else { throw ValidationError("--\(name) is the batch's, not a job's: give it on the command line") }
-            guard stylizeOptions.contains(name) || videoOptions.contains(name) else { throw ValidationError("'\(key)' is not a stylize or video option") }
             switch value {
             case .bool(let on): return (name, on ? [] : nil)
             case .list(let items):
@@ -57,21 +57,6 @@ enum BatchManifest {
             default: return (name, [value.text!])
             }
         }
-    }
-
-    /// `stylize`'s long option names, as its help lists them.
-    static let stylizeOptions = optionNames(Stylize.helpMessage(columns: 1000))
-    /// `video`'s (a line with "frames" or "input" is a video job).
-    static let videoOptions = optionNames(Video.helpMessage(columns: 1000))
-
-    static func optionNames(_ help: String) -> Set<String> {
-        var names = Set<String>()
-        var rest = help[...]
-        while let r = rest.range(of: "--[a-z][a-z0-9-]*", options: .regularExpression) {
-            names.insert(String(rest[r].dropFirst(2)))
-            rest = rest[r.upperBound...]
-        }
-        return names
     }
 
     /// Options a job cannot set: the batch runs on one device.
@@ -115,5 +100,29 @@ enum BatchManifest {
         case DecodingError.typeMismatch(_, let c): return c.debugDescription
         default: return "\(error)"
         }
+    }
+}
+
+/// A batch picture job's line: its files and its picture options.
+struct PictureLine: ParsableArguments {
+    @OptionGroup var picture: PictureOptions
+    @OptionGroup var options: StylizeOptions
+}
+
+/// A batch video job's line.
+struct VideoLine: ParsableArguments {
+    @OptionGroup var video: VideoOptions
+    @OptionGroup var options: StylizeOptions
+}
+
+extension BatchManifest {
+    /// A job from its merged arguments: a video when they name frames or an input file.
+    static func job(origin: String, arguments: [String]) throws -> BatchJob {
+        if arguments.contains("--frames") || arguments.contains("--input") {
+            let line = try VideoLine.parse(arguments)
+            return BatchJob(origin: origin, work: .video(try line.video.job(line.options)))
+        }
+        let line = try PictureLine.parse(arguments)
+        return BatchJob(origin: origin, work: .picture(try line.picture.job(line.options)))
     }
 }

@@ -62,15 +62,13 @@ struct VideoCheck: ParsableCommand {
     }
 
     func photoFiles() throws -> [String] {
-        let names = try FileManager.default.contentsOfDirectory(atPath: images)
-        return names.filter { ["jpg", "jpeg", "png"].contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }.sorted()
-            .map { URL(fileURLWithPath: images).appendingPathComponent($0).path }
+        try ImageFile.pictureNames(in: images, field: "images").map { URL(fileURLWithPath: images).appendingPathComponent($0).path }
     }
 
     func temporal(context: CLContext, pictures: [RGBImage], flowSize: (Int, Int)) throws {
         let (cw, ch) = try parseSize(clipSize)
         let vgg = try loadWeights(weights)
-        let random = weights.hasPrefix("random")
+        let random = try WeightsSpec(parsing: weights).isRandom
         let run = Stylization(context: context, weights: vgg, keepsWarm: true)
         let style = try photoFiles().first { $0.contains("starry") }.map { try ImageFile.read($0) } ?? pictures[1]
         let clip = SyntheticMotion.clip(photo: pictures[0], object: pictures[1], width: cw, height: ch, count: clipFrames)
@@ -83,7 +81,7 @@ struct VideoCheck: ParsableCommand {
         settings.flow = flowOptions.settings
         func base(_ frame: RGBImage, _ size: (Int, Int), _ n: Int) -> StylizeRequest {
             var r = StylizeRequest(content: frame, styles: [style], sizes: [(size.0, size.1)], iterations: [n])
-            r.balanceWeights = random
+            if random { r.balance = [.content, .style] }
             if optimizer == "lbfgs" { r.optimizer = .lbfgs(history: 100) }
             return r
         }
@@ -102,13 +100,20 @@ struct VideoCheck: ParsableCommand {
         start = Date()
         let video = try VideoStylization(stylization: run, width: cw, height: ch, settings: settings, frameIterations: frameIterations)
         video.frameLearningRate = frameLr ?? VideoStylization.defaultFrameLearningRate(for: base(clip.frames[0], (cw, ch), iterations))
-        let truth: TemporalGuide.FlowProvider? = trueFlow ? { i, j in
+        let truth: UserFlows? = trueFlow ? { i, j in
             guard j == i - 1 else { return nil }
             let b = clip.backward[i - 1]
             return (b, FlowField(width: b.width, height: b.height, values: b.values.map { -$0 }))
         } : nil
-        let temporal = try video.stylizeAll(count: clipFrames, frame: { clip.frames[$0] }, base: { base($0, (cw, ch), iterations) },
-                                            userFlows: truth)
+        /// The clip through the frame loop `impasto video` runs, in memory.
+        func stylized(_ video: VideoStylization, passes: Int = 1) throws -> [RGBImage] {
+            let sink = MemoryFrameSink()
+            let plan = VideoStylization.Plan(base: { base($0, (cw, ch), iterations) }, key: "video-check", passes: passes,
+                                             passIterations: passIterations, frameCount: clipFrames, userFlows: truth)
+            _ = try video.run(plan, source: MemoryFrames(clip.frames), sink: sink)
+            return sink.ordered
+        }
+        let temporal = try stylized(video)
         let temporalSeconds = Date().timeIntervalSince(start)
         let e0 = SyntheticMotion.temporalError(independent, clip: clip), e1 = SyntheticMotion.temporalError(temporal, clip: clip)
         print(String(format: "the input clip itself:            %.3f", inputError))
@@ -119,8 +124,7 @@ struct VideoCheck: ParsableCommand {
             start = Date()
             let again = try VideoStylization(stylization: run, width: cw, height: ch, settings: settings, frameIterations: frameIterations)
             again.frameLearningRate = video.frameLearningRate
-            let multi = try again.stylizeAll(count: clipFrames, frame: { clip.frames[$0] }, base: { base($0, (cw, ch), iterations) },
-                                             userFlows: truth, passes: passes, passIterations: passIterations)
+            let multi = try stylized(again, passes: passes)
             let e2 = SyntheticMotion.temporalError(multi, clip: clip)
             print(String(format: "%d passes (+%d it per frame each): %.3f  (%.1f s), ratio %.2f", passes, passIterations, e2,
                          Date().timeIntervalSince(start), e0 / max(e2, 1e-9)))

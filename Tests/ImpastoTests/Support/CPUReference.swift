@@ -129,6 +129,7 @@ extension Array where Element == Double {
 struct CPUStyleObjective {
     let weights: VGGWeights
     let config: LossConfig
+    var lossWeights = LossWeights.seed
     let h, w: Int
     var styleTargets: [Int: [Double]] = [:]
     var contentTargets: [Int: [Double]] = [:]
@@ -161,12 +162,12 @@ struct CPUStyleObjective {
 
     func loss(_ x: [Double]) -> (content: Double, style: Double, tv: Double) {
         let f = features(x)
-        let content = config.contentLayers.reduce(0.0) { $0 + Double(config.contentWeight) * CPURef.mse(f[$1]!.0, contentTargets[$1]!) }
+        let content = config.contentLayers.reduce(0.0) { $0 + Double(lossWeights.content) * CPURef.mse(f[$1]!.0, contentTargets[$1]!) }
         let style = config.styleLayers.reduce(0.0) { acc, l in
             let (fl, c, hh, ww) = f[l]!
-            return acc + CPURef.styleLoss(fl, target: styleTargets[l]!, c: c, n: hh * ww, weight: Double(config.styleWeight))
+            return acc + CPURef.styleLoss(fl, target: styleTargets[l]!, c: c, n: hh * ww, weight: Double(lossWeights.style))
         }
-        return (content, style, CPURef.tv(x, c: 3, h: h, w: w, weight: Double(config.tvWeight)))
+        return (content, style, CPURef.tv(x, c: 3, h: h, w: w, weight: Double(lossWeights.tv)))
     }
 }
 

@@ -47,11 +47,13 @@ struct Golden {
         try VGGWeights(tensors: SafeTensors.read(weightsURL), origin: weightsURL.path)
     }
 
+    /// The seed's loss weights, as the golden run used them.
+    var lossWeights: LossWeights {
+        LossWeights(content: Float(number("content_weight")), style: Float(number("style_weight")), tv: Float(number("tv_weight")))
+    }
+
     var lossConfig: LossConfig {
         var c = LossConfig()
-        c.contentWeight = Float(number("content_weight"))
-        c.styleWeight = Float(number("style_weight"))
-        c.tvWeight = Float(number("tv_weight"))
         c.styleLayers = styleLayerNames.map { try! VGG19.index(of: $0) }
         c.contentLayers = (json["content_layer_names"] as! [String]).map { try! VGG19.index(of: $0) }
         return c

@@ -5,14 +5,14 @@
 /// count (`meanCount`), and the target holds the owned features only. Then
 /// Σ own·(F − T)² = Σ (own·F − T)², and the gradient is own·2(F − T). The backward does not
 /// need the forward's loss: it forms own·F itself.
-public final class ContentLossOp: Op {
-    public let name: String
+package final class ContentLossOp: Op {
+    package let name: String
     let k: Kernels
     let shape: TensorShape
-    public var weight: Float
+    package var weight: Float
     let target: Buffer
     let losses: LossSlots
-    public let slot: Int
+    package let slot: Int
     /// neural-style's -normalize_gradients: the gradient is divided by its L1 norm.
     let normalized: GradientNormalizer?
     /// Tiled: the current tile's ownership mask (see `loadTile`), and own·F.
@@ -20,11 +20,11 @@ public final class ContentLossOp: Op {
     /// The feature count the mean is over: this layer's, or the whole image's when tiled.
     let meanCount: Int
 
-    public var backwardReadsInputs: Bool { true }
-    public var backwardReadsOutput: Bool { false }
-    public var ownedBytes: Int { target.bytes + (normalized?.bytes ?? 0) + (ownership?.bytes ?? 0) + (owned?.bytes ?? 0) }
+    package var backwardReadsInputs: Bool { true }
+    package var backwardReadsOutput: Bool { false }
+    package var ownedBytes: Int { target.bytes + (normalized?.bytes ?? 0) + (ownership?.bytes ?? 0) + (owned?.bytes ?? 0) }
 
-    public init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots,
+    package init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots,
                 normalizeGradients: Bool = false, tiled: Bool = false, meanCount: Int? = nil) throws {
         precondition(!(tiled && normalizeGradients), "normalised gradients need the whole image's gradient")
         self.name = name
@@ -46,7 +46,7 @@ public final class ContentLossOp: Op {
     /// layer's coordinates), and with `whole` its target: the window at `origin` of the whole
     /// image's target map (C × `wholeHeight` × `wholeWidth`) times the ownership. Without
     /// `whole` the target is left as it is (a capture is about to overwrite it).
-    public func loadTile(owned block: PixelRect, target whole: Buffer?, wholeHeight: Int, wholeWidth: Int,
+    package func loadTile(owned block: PixelRect, target whole: Buffer?, wholeHeight: Int, wholeWidth: Int,
                          origin: (x: Int, y: Int)) throws {
         guard let ownership else { preconditionFailure("\(name) is not tiled") }
         try k.tileMask(into: ownership, squared: nil, width: shape.w, height: shape.h, owned: block, user: nil)
@@ -57,7 +57,7 @@ public final class ContentLossOp: Op {
     }
 
     /// The target: the features (tiled: the owned ones) of the current input.
-    public func captureTarget(_ b: OpBuffers) throws -> [Event] {
+    package func captureTarget(_ b: OpBuffers) throws -> [Event] {
         if let ownership {
             return [try k.maskMultiply(b.inputs[0], mask: ownership, into: target, channels: shape.c, count: shape.h * shape.w, accumulate: false)]
         }
@@ -68,7 +68,7 @@ public final class ContentLossOp: Op {
         return []
     }
 
-    public var targetValues: Buffer { target }
+    package var targetValues: Buffer { target }
 
     /// F, or tiled own·F (into `owned`).
     private func features(_ f: Buffer) throws -> (Buffer, [Event]) {
@@ -76,13 +76,13 @@ public final class ContentLossOp: Op {
         return (owned, [try k.maskMultiply(f, mask: ownership, into: owned, channels: shape.c, count: shape.h * shape.w, accumulate: false)])
     }
 
-    public func forward(_ b: OpBuffers) throws -> [Event] {
+    package func forward(_ b: OpBuffers) throws -> [Event] {
         let (f, events) = try features(b.inputs[0])
         return try events + k.sumSquaredDifference(f, target, count: shape.count, partials: losses.partials,
                                                    losses: losses.buffer, slot: slot, scale: weight / Float(meanCount))
     }
 
-    public func backward(_ b: OpBuffers) throws -> [Event] {
+    package func backward(_ b: OpBuffers) throws -> [Event] {
         if let normalized {
             let e = try k.scaledDifference(b.inputs[0], target, into: normalized.work, count: shape.count,
                                            scale: 2 / Float(shape.count), accumulate: false)

@@ -5,8 +5,8 @@
 /// (`fusedReLU`): its output is then max(conv, 0) and it keeps the ReLU's bit mask, which its
 /// backward applies to the incoming gradient as it reads it, so neither direction spends a
 /// pass over the activation on the ReLU.
-public final class ConvOp: Op {
-    public let name: String
+package final class ConvOp: Op {
+    package let name: String
     let k: Kernels
     let shape: TensorShape  // input
     let cout: Int
@@ -22,9 +22,9 @@ public final class ConvOp: Op {
         case winograd(weights: Buffer, scratch: WinogradScratch)
     }
 
-    public var backwardReadsInputs: Bool { false }
-    public var backwardReadsOutput: Bool { false }
-    public var ownedBytes: Int {
+    package var backwardReadsInputs: Bool { false }
+    package var backwardReadsOutput: Bool { false }
+    package var ownedBytes: Int {
         switch algorithm {
         case .direct(let f, let b): return f.bytes + b.bytes + bias.bytes + zeroBias.bytes + (reluMask?.bytes ?? 0)
         case .winograd(let w, _): return w.bytes + bias.bytes + zeroBias.bytes + (reluMask?.bytes ?? 0)
@@ -32,13 +32,13 @@ public final class ConvOp: Op {
     }
 
     /// Whether a conv of these channels runs as Winograd.
-    public static func usesWinograd(cin: Int, cout: Int, scratch: WinogradScratch?) -> Bool {
+    package static func usesWinograd(cin: Int, cout: Int, scratch: WinogradScratch?) -> Bool {
         scratch != nil && Kernels.prefersWinograd(cin: cin, cout: cout)
     }
 
     /// `weight` in PyTorch's [cout][cin][3][3] layout. `scratch` is shared by a graph's convs;
     /// nil forces the direct kernel.
-    public init(name: String, kernels: Kernels, input: TensorShape, cout: Int, weight: [Float], bias: [Float],
+    package init(name: String, kernels: Kernels, input: TensorShape, cout: Int, weight: [Float], bias: [Float],
                 scratch: WinogradScratch?, fusedReLU: Bool = false) throws {
         self.name = name
         k = kernels
@@ -58,14 +58,14 @@ public final class ConvOp: Op {
         }
     }
 
-    public var isWinograd: Bool {
+    package var isWinograd: Bool {
         if case .winograd = algorithm { return true }
         return false
     }
 
-    public var outputShape: TensorShape { TensorShape(c: cout, h: shape.h, w: shape.w) }
+    package var outputShape: TensorShape { TensorShape(c: cout, h: shape.h, w: shape.w) }
 
-    public func forward(_ b: OpBuffers) throws -> [Event] {
+    package func forward(_ b: OpBuffers) throws -> [Event] {
         switch algorithm {
         case .direct(let weights, _):
             return [try k.conv3x3(input: b.inputs[0], weights: weights, bias: bias, output: b.output!,
@@ -76,7 +76,7 @@ public final class ConvOp: Op {
         }
     }
 
-    public func backward(_ b: OpBuffers) throws -> [Event] {
+    package func backward(_ b: OpBuffers) throws -> [Event] {
         switch algorithm {
         case .direct(_, let weights):
             return [try k.conv3x3(input: b.gradOutput!, weights: weights, bias: zeroBias, output: b.gradInputs[0],

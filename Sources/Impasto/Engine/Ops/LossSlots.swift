@@ -1,13 +1,13 @@
 /// The loss vector: one float per loss term, filled on the device by the loss ops and read
 /// back once per iteration; and the partial-sum scratch their reductions share (the ops run
 /// one after another on one queue).
-public final class LossSlots {
-    public let buffer: Buffer
+package final class LossSlots {
+    package let buffer: Buffer
     let partials: Buffer
-    public private(set) var names: [String] = []
+    package private(set) var names: [String] = []
     let capacity: Int
 
-    public init(context: CLContext, capacity: Int = 32) throws {
+    package init(context: CLContext, capacity: Int = 32) throws {
         self.capacity = capacity
         buffer = try context.buffer([Float](repeating: 0, count: capacity))
         partials = try context.buffer(floats: Kernels.partialCount)
@@ -19,5 +19,5 @@ public final class LossSlots {
         return names.count - 1
     }
 
-    public func read() throws -> [Float] { try buffer.read(count: names.count) }
+    package func read() throws -> [Float] { try buffer.read(count: names.count) }
 }

@@ -1,20 +1,20 @@
 /// Which 2×2 pooling: max (VGG19's own) or average (`--pooling avg`).
-public enum PoolKind: String, CaseIterable, Sendable { case max, avg }
+public enum PoolKind: String, CaseIterable, Codable, Sendable { case max, avg }
 
 /// 2×2 stride-2 pooling (floor), max (VGG19's own) or average (`--pooling avg`). Max keeps
 /// each window's argmax as a byte for its backward; the average backward needs nothing.
-public final class PoolOp: Op {
-    public let name: String
+package final class PoolOp: Op {
+    package let name: String
     let k: Kernels
     let shape: TensorShape  // input
     let kind: PoolKind
     let argmax: Buffer?
 
-    public var backwardReadsInputs: Bool { false }
-    public var backwardReadsOutput: Bool { false }
-    public var ownedBytes: Int { argmax?.bytes ?? 0 }
+    package var backwardReadsInputs: Bool { false }
+    package var backwardReadsOutput: Bool { false }
+    package var ownedBytes: Int { argmax?.bytes ?? 0 }
 
-    public init(name: String, kernels: Kernels, input: TensorShape, kind: PoolKind) throws {
+    package init(name: String, kernels: Kernels, input: TensorShape, kind: PoolKind) throws {
         self.name = name
         k = kernels
         shape = input
@@ -23,9 +23,9 @@ public final class PoolOp: Op {
         argmax = kind == .max ? try kernels.context.buffer(floats: outputs.divRoundUp(4)) : nil
     }
 
-    public var outputShape: TensorShape { TensorShape(c: shape.c, h: shape.h / 2, w: shape.w / 2) }
+    package var outputShape: TensorShape { TensorShape(c: shape.c, h: shape.h / 2, w: shape.w / 2) }
 
-    public func forward(_ b: OpBuffers) throws -> [Event] {
+    package func forward(_ b: OpBuffers) throws -> [Event] {
         let (c, h, w) = (shape.c, shape.h, shape.w)
         switch kind {
         case .max: return [try k.maxPool(b.inputs[0], into: b.output!, argmax: argmax!, channels: c, height: h, width: w)]
@@ -33,7 +33,7 @@ public final class PoolOp: Op {
         }
     }
 
-    public func backward(_ b: OpBuffers) throws -> [Event] {
+    package func backward(_ b: OpBuffers) throws -> [Event] {
         let (c, h, w) = (shape.c, shape.h, shape.w)
         switch kind {
         case .max:

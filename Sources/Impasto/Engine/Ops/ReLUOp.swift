@@ -1,28 +1,28 @@
 /// ReLU. Runs in place when the executor allows; it keeps which elements were positive as
 /// bits, so its backward reads neither its input nor its output (they can be reused at once).
-public final class ReLUOp: Op {
-    public let name: String
+package final class ReLUOp: Op {
+    package let name: String
     let k: Kernels
     let count: Int
     let mask: Buffer
 
-    public var backwardReadsInputs: Bool { false }
-    public var backwardReadsOutput: Bool { false }
-    public var canRunInPlace: Bool { true }
-    public var ownedBytes: Int { mask.bytes }
+    package var backwardReadsInputs: Bool { false }
+    package var backwardReadsOutput: Bool { false }
+    package var canRunInPlace: Bool { true }
+    package var ownedBytes: Int { mask.bytes }
 
-    public init(name: String, kernels: Kernels, shape: TensorShape) throws {
+    package init(name: String, kernels: Kernels, shape: TensorShape) throws {
         self.name = name
         k = kernels
         count = shape.count
         mask = try kernels.context.buffer(floats: Kernels.reluMaskBytes(count) / 4)
     }
 
-    public func forward(_ b: OpBuffers) throws -> [Event] {
+    package func forward(_ b: OpBuffers) throws -> [Event] {
         [try k.relu(b.inputs[0], into: b.output!, mask: mask, count: count)]
     }
 
-    public func backward(_ b: OpBuffers) throws -> [Event] {
+    package func backward(_ b: OpBuffers) throws -> [Event] {
         [try k.reluBackward(mask: mask, gradOutput: b.gradOutput!, gradInput: b.gradInputs[0],
                             count: count, accumulate: b.accumulate[0])]
     }

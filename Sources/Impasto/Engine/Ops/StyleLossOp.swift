@@ -9,11 +9,11 @@
 /// the whole image's: a tile's forward (or capture) only adds its share into the Gram matrix;
 /// after every tile, `finishGathered` turns the sum into the loss and S, and each tile's
 /// backward then uses that S.
-public final class StyleLossOp: Op {
-    public let name: String
+package final class StyleLossOp: Op {
+    package let name: String
     let k: Kernels
     let c, n: Int
-    public let layerWidth, layerHeight: Int
+    package let layerWidth, layerHeight: Int
     let tiled: Bool
     /// The mask at this layer's resolution, its square, and C×N scratch for the masked features
     /// (forward) and the unmasked gradient (backward); allocated with the op when it is built
@@ -23,22 +23,22 @@ public final class StyleLossOp: Op {
     /// The Σm the masked Gram matrix is divided by.
     private var maskArea: Float = 0
     let normalized: GradientNormalizer?
-    public var weight: Float
+    package var weight: Float
     let target, gram, s, scratch: Buffer
     let losses: LossSlots
-    public let slot: Int
+    package let slot: Int
 
     /// Set when F = conv3x3(input) + bias for an input that outlives the backward (the image,
     /// for a tap on conv1_1): S·F is then conv3x3(input) with weights S·W and bias S·b, so the
     /// backward does not read F and the plan frees it after the forward (51 MB at 500×400, the
     /// largest activation). The conv runs as Winograd in the graph's scratch.
-    public struct LinearSource {
+    package struct LinearSource {
         let input, weights, bias: Buffer  // weights in PyTorch's [C][cin][3][3] layout
         let cin: Int
         let scratch: WinogradScratch
         let sWeights, sBias: Buffer       // S·W and S·b, made in each backward
 
-        public init(kernels: Kernels, input: Buffer, cin: Int, weight: [Float], bias: [Float], scratch: WinogradScratch) throws {
+        package init(kernels: Kernels, input: Buffer, cin: Int, weight: [Float], bias: [Float], scratch: WinogradScratch) throws {
             let ctx = kernels.context, c = bias.count
             self.input = input
             self.cin = cin
@@ -53,14 +53,14 @@ public final class StyleLossOp: Op {
     }
     let source: LinearSource?
 
-    public var backwardReadsInputs: Bool { source == nil }
-    public var backwardReadsOutput: Bool { false }
-    public var ownedBytes: Int {
+    package var backwardReadsInputs: Bool { source == nil }
+    package var backwardReadsOutput: Bool { false }
+    package var ownedBytes: Int {
         target.bytes + gram.bytes + s.bytes + scratch.bytes + (normalized?.bytes ?? 0)
             + (maskBuffers.map { $0.values.bytes + $0.squared.bytes + $0.work.bytes } ?? 0) + (source?.bytes ?? 0)
     }
 
-    public init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots,
+    package init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots,
                 normalizeGradients: Bool = false, masked: Bool = false, tiled: Bool = false, source: LinearSource? = nil) throws {
         precondition(!(tiled && normalizeGradients), "normalised gradients need the whole image's gradient")
         self.name = name
@@ -90,12 +90,12 @@ public final class StyleLossOp: Op {
     }
 
     /// The Gram matrix of the last forward (or capture); tiled, the sum gathered so far.
-    public var gramMatrix: Buffer { gram }
-    public var targetGram: Buffer { target }
+    package var gramMatrix: Buffer { gram }
+    package var targetGram: Buffer { target }
 
     /// Whole image: sets (or with nil clears) the mask; `values` holds this layer's height ×
     /// width pixels in [0, 1].
-    public func setMask(_ values: [Float]?) throws {
+    package func setMask(_ values: [Float]?) throws {
         precondition(!tiled, "\(name): a tile's mask is built on the device (`loadTile`)")
         guard let values else { masked = false; return }
         precondition(values.count == n, "mask has \(values.count) values for a \(layerWidth)x\(layerHeight) layer")
@@ -109,7 +109,7 @@ public final class StyleLossOp: Op {
     /// Tiled: the tile's mask, built on the device: 1 on its `owned` block (this layer's
     /// coordinates), 0 elsewhere, times the tile's window of the user's whole-layer mask when
     /// there is one; the Gram matrix is divided by C·`area` (the whole layer's, or Σ user mask).
-    public func loadTile(owned: PixelRect, user: TileMaskSource?, area: Float) throws {
+    package func loadTile(owned: PixelRect, user: TileMaskSource?, area: Float) throws {
         precondition(tiled, "\(name) is not tiled")
         guard let (values, squared, _) = maskBuffers else { preconditionFailure("tiled ops allocate their mask") }
         try k.tileMask(into: values, squared: squared, width: layerWidth, height: layerHeight, owned: owned, user: user)
@@ -135,22 +135,22 @@ public final class StyleLossOp: Op {
     }
 
     /// Tiled: starts a new sum.
-    public func clearGathered() throws { try gram.fill(0) }
+    package func clearGathered() throws { try gram.fill(0) }
 
     /// Tiled: the loss and S from the gathered Gram matrix.
     @discardableResult
-    public func finishGathered() throws -> [Event] { try lossAndS() }
+    package func finishGathered() throws -> [Event] { try lossAndS() }
 
     /// The Gram matrix of the last capture (whole: this forward's; tiled: the gathered sum)
     /// becomes the target times `weight`, or is added to it (several style images mixed with
     /// `--style-blend`).
-    public func setTarget(weight: Float, adding: Bool) throws {
+    package func setTarget(weight: Float, adding: Bool) throws {
         try k.axpby(weight, gram, adding ? 1 : 0, target, count: c * c)
     }
 
     /// The style image's Gram matrix into `gramMatrix`, for `setTarget` (tiled: this tile's
     /// share added to the sum).
-    public func captureTarget(_ b: OpBuffers) throws -> [Event] {
+    package func captureTarget(_ b: OpBuffers) throws -> [Event] {
         tiled ? try gather(b.inputs[0]) : try computeGram(b.inputs[0], into: gram)
     }
 
@@ -164,11 +164,11 @@ public final class StyleLossOp: Op {
     }
 
     /// Whole: the Gram matrix, the loss and S. Tiled: the tile's share of the Gram matrix.
-    public func forward(_ b: OpBuffers) throws -> [Event] {
+    package func forward(_ b: OpBuffers) throws -> [Event] {
         tiled ? try gather(b.inputs[0]) : try computeGram(b.inputs[0], into: gram) + lossAndS()
     }
 
-    public func backward(_ b: OpBuffers) throws -> [Event] {
+    package func backward(_ b: OpBuffers) throws -> [Event] {
         let f = b.inputs[0], grad = b.gradInputs[0], acc = b.accumulate[0]
         if !masked && normalized == nil { return try product(f, into: grad, accumulate: acc) }
         // S·F into a scratch buffer, then the mask's square, then normalised or plain addition.

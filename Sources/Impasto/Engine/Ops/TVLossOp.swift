@@ -1,16 +1,16 @@
 /// weight · the seed's total variation of the image (see cl/tv.cl).
-public final class TVLossOp: Op {
-    public let name: String
+package final class TVLossOp: Op {
+    package let name: String
     let k: Kernels
     let shape: TensorShape
-    public var weight: Float
+    package var weight: Float
     let losses: LossSlots
-    public let slot: Int
+    package let slot: Int
 
-    public var backwardReadsInputs: Bool { true }
-    public var backwardReadsOutput: Bool { false }
+    package var backwardReadsInputs: Bool { true }
+    package var backwardReadsOutput: Bool { false }
 
-    public init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots) throws {
+    package init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots) throws {
         self.name = name
         k = kernels
         self.shape = shape
@@ -19,12 +19,12 @@ public final class TVLossOp: Op {
         slot = losses.claim(name)
     }
 
-    public func forward(_ b: OpBuffers) throws -> [Event] {
+    package func forward(_ b: OpBuffers) throws -> [Event] {
         try k.tv(b.inputs[0], channels: shape.c, height: shape.h, width: shape.w, weight: weight,
                  partials: losses.partials, losses: losses.buffer, slot: slot)
     }
 
-    public func backward(_ b: OpBuffers) throws -> [Event] {
+    package func backward(_ b: OpBuffers) throws -> [Event] {
         [try k.tvBackward(b.inputs[0], grad: b.gradInputs[0], channels: shape.c, height: shape.h, width: shape.w,
                           weight: weight, accumulate: b.accumulate[0])]
     }

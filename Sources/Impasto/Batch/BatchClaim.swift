@@ -1,16 +1,15 @@
 import Foundation
-import Impasto
 
 /// A job claimed by this process: an exclusive `flock` on OUTPUT.lock, so two batches on one
 /// manifest (or two shards given the same index) never run one job twice. The kernel drops
 /// the lock when the process ends, however it ends, so a killed run leaves no stale claim.
-final class BatchClaim {
-    let path: String
+package final class BatchClaim {
+    package let path: String
     private var fd: Int32
 
     /// The claim, or nil when another process holds it. After the lock is taken the file must
     /// still be the one at `path` (a finished holder removes it): else the claim is tried again.
-    static func take(_ path: String) throws -> BatchClaim? {
+    package static func take(_ path: String) throws -> BatchClaim? {
         for _ in 0..<8 {
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
             guard fd >= 0 else { throw FileError("cannot claim the job with \(InputFile.display(path)): \(InputFile.reason(errno))") }
@@ -35,7 +34,7 @@ final class BatchClaim {
     private init(path: String, fd: Int32) { (self.path, self.fd) = (path, fd) }
 
     /// Done with the job (finished, failed or stopped): the file goes (while still locked, so no one holds a stale one), then the lock.
-    func release() {
+    package func release() {
         guard fd >= 0 else { return }
         unlink(path)
         close(fd)

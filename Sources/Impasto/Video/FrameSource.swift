@@ -1,8 +1,7 @@
 import Foundation
-import Impasto
 
-/// Where a video's frames come from, one at a time (never all in memory).
-protocol FrameSource: AnyObject {
+/// Where a video's frames come from, one at a time (a file's or a folder's never all in memory).
+public protocol FrameSource: AnyObject {
     /// The next frame, nil after the last.
     func next() throws -> RGBImage?
     /// Frames per second, as ffmpeg writes it ("30000/1001"), when the source knows.
@@ -10,27 +9,22 @@ protocol FrameSource: AnyObject {
 }
 
 /// Numbered pictures in a folder (PNG or JPEG), in the order of the number in their names.
-final class DirectoryFrames: FrameSource {
-    let directory: String
-    let files: [String]
+public final class DirectoryFrames: FrameSource {
+    public let directory: String
+    public let files: [String]
     let maxPixels: Int
     private var index = 0
-    var frameRate: String? { nil }
+    public var frameRate: String? { nil }
 
-    init(_ dir: String, maxPixels: Int) throws {
-        let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: dir) } catch {
-            throw FileError("--frames \(InputFile.display(dir)): \(ErrorText.describe(error))")
-        }
-        let pictures = names.filter { !$0.hasPrefix(".") && ["png", "jpg", "jpeg"].contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
-        guard !pictures.isEmpty else { throw FileError("--frames \(InputFile.display(dir)) holds no PNG or JPEG frames") }
+    public init(_ dir: String, maxPixels: Int) throws {
+        let pictures = try ImageFile.pictureNames(in: dir, field: "frames")
         directory = dir
         files = Self.ordered(pictures).map { URL(fileURLWithPath: dir).appendingPathComponent($0).path }
         self.maxPixels = maxPixels
     }
 
     /// By the last number in the name (frame_9 before frame_10), then by name.
-    static func ordered(_ names: [String]) -> [String] {
+    public static func ordered(_ names: [String]) -> [String] {
         func number(_ name: String) -> Int? {
             let stem = URL(fileURLWithPath: name).deletingPathExtension().lastPathComponent
             let digits = stem.reversed().drop { !$0.isNumber }.prefix { $0.isNumber }
@@ -44,7 +38,7 @@ final class DirectoryFrames: FrameSource {
         }
     }
 
-    func next() throws -> RGBImage? {
+    public func next() throws -> RGBImage? {
         guard index < files.count else { return nil }
         defer { index += 1 }
         return try ImageFile.read(files[index], maxPixels: maxPixels)
@@ -53,19 +47,20 @@ final class DirectoryFrames: FrameSource {
 
 /// A video file decoded by ffmpeg into raw RGB frames through a pipe, upright (ffmpeg applies
 /// the stream's rotation; the frame size is the displayed one, and ffmpeg is told it too).
-final class FFmpegFrames: FrameSource {
-    let width, height: Int
-    let frameRate: String?
+public final class FFmpegFrames: FrameSource {
+    public let width, height: Int
+    public let frameRate: String?
     let process: Process
     let output: Int32
     let errors: Pipe
     let path: String
     private let outputPipe: Pipe
 
-    init(_ path: String, maxPixels: Int) throws {
+    /// `shouldStop` is asked while ffprobe runs: true ends it (`ToolInterrupted`).
+    public init(_ path: String, maxPixels: Int, shouldStop: () -> Bool = { false }) throws {
         self.path = path
         _ = try InputFile.check(path)
-        let info = try FFmpeg.probe(path)
+        let info = try FFmpeg.probe(path, shouldStop: shouldStop)
         guard info.width * info.height <= maxPixels else {
             throw FileError("\(InputFile.display(path)): \(info.width)x\(info.height) frames are more than --max-pixels \(maxPixels)")
         }
@@ -85,7 +80,7 @@ final class FFmpegFrames: FrameSource {
 
     deinit { if process.isRunning { process.terminate(); process.waitUntilExit() } }
 
-    func next() throws -> RGBImage? {
+    public func next() throws -> RGBImage? {
         let size = 3 * width * height
         var data = Data(count: size)
         var got = 0
@@ -112,16 +107,16 @@ final class FFmpegFrames: FrameSource {
 }
 
 /// A run of ffmpeg or ffprobe stopped by Ctrl-C or SIGTERM (the tool ended, its file removed).
-struct ToolInterrupted: Error, CustomStringConvertible {
-    let tool: String
-    var description: String { "stopped while \(tool) was running" }
+public struct ToolInterrupted: Error, CustomStringConvertible, Sendable {
+    public let tool: String
+    public var description: String { "stopped while \(tool) was running" }
 }
 
 /// Debian's `ffmpeg` and `ffprobe` commands, found on PATH (or in $IMPASTO_FFMPEG_DIR). Every
 /// path reaches them as `file:` and an absolute path, so no name is read as a protocol
 /// (`http:`, `pipe:`, `subfile,,`) or an option (a leading `-`).
-enum FFmpeg {
-    static func tool(_ name: String) throws -> String {
+public enum FFmpeg {
+    public static func tool(_ name: String) throws -> String {
         let env = ProcessInfo.processInfo.environment
         let dirs = (env["IMPASTO_FFMPEG_DIR"].map { [$0] } ?? []) + (env["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
         for d in dirs {
@@ -132,12 +127,12 @@ enum FFmpeg {
     }
 
     /// A local path as ffmpeg's URL.
-    static func url(_ path: String) -> String { "file:" + URL(fileURLWithPath: path).standardizedFileURL.path }
+    public static func url(_ path: String) -> String { "file:" + URL(fileURLWithPath: path).standardizedFileURL.path }
 
     /// The containers impasto encodes into, by extension (checked before any frame is done).
-    static let containers = ["mp4", "m4v", "mov", "mkv", "webm", "avi", "gif"]
+    public static let containers = ["mp4", "m4v", "mov", "mkv", "webm", "avi", "gif"]
 
-    static func checkOutput(_ path: String) throws {
+    public static func checkOutput(_ path: String) throws {
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
         guard containers.contains(ext) else {
             throw FileError("--output \(InputFile.display(path)): impasto encodes video as " + containers.map { "." + $0 }.joined(separator: ", ")
@@ -164,7 +159,7 @@ enum FFmpeg {
     /// Runs a tool to the end: its stdout, or its first line of stderr as the error. Both pipes
     /// are drained by poll (no deadlock on a full pipe, EINTR retried); Ctrl-C or SIGTERM ends
     /// the tool and throws `ToolInterrupted`.
-    static func run(_ name: String, _ arguments: [String]) throws -> String {
+    public static func run(_ name: String, _ arguments: [String], shouldStop: () -> Bool = { false }) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try tool(name))
         p.arguments = arguments
@@ -177,7 +172,7 @@ enum FFmpeg {
         var collected = [Data(), Data()], open = [true, true]
         var buffer = [UInt8](repeating: 0, count: 65536)
         while open.contains(true) {
-            if Interrupt.requested != 0 {
+            if shouldStop() {
                 p.terminate()
                 p.waitUntilExit()
                 throw ToolInterrupted(tool: name)
@@ -202,12 +197,12 @@ enum FFmpeg {
 
     /// The first video stream's size as displayed (its rotation applied: a portrait phone
     /// video stored as 1920x1080 with a 90° rotation is 1080x1920) and frame rate.
-    static func probe(_ path: String) throws -> (width: Int, height: Int, frameRate: String?) {
+    public static func probe(_ path: String, shouldStop: () -> Bool = { false }) throws -> (width: Int, height: Int, frameRate: String?) {
         let text: String
         do {
             text = try run("ffprobe", ["-v", "error", "-select_streams", "v:0",
                                        "-show_entries", "stream=width,height,avg_frame_rate:stream_tags=rotate:stream_side_data=rotation",
-                                       "-of", "json", url(path)])
+                                       "-of", "json", url(path)], shouldStop: shouldStop)
         } catch let e as FileError where !e.description.contains("not installed") {
             throw FileError("\(InputFile.display(path)) is not a video ffmpeg can read (\(e.description))")
         }
@@ -223,14 +218,14 @@ enum FFmpeg {
         }
         let quarterTurns = Int((rotation / 90).rounded())
         let (width, height) = quarterTurns % 2 != 0 ? (h, w) : (w, h)
-        let rate = (stream["avg_frame_rate"] as? String).flatMap { (try? Video.checkedRate($0)) }
+        let rate = (stream["avg_frame_rate"] as? String).flatMap { (try? VideoSettings.checkedRate($0)) }
         return (width, height, rate)
     }
 
     /// Encodes numbered PNG frames (`pattern`, printf-style) into `output` atomically (a
     /// temporary file beside it, then a rename); H.264 in yuv420p for .mp4, .mov and .mkv, the
     /// container's default codec otherwise; the audio of `audio` kept when it has some.
-    static func encode(frames pattern: String, frameRate: String, audio: String?, to output: String) throws {
+    public static func encode(frames pattern: String, frameRate: String, audio: String?, to output: String, shouldStop: () -> Bool = { false }) throws {
         let url = URL(fileURLWithPath: output)
         let ext = url.pathExtension.lowercased()
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.deletingPathExtension().lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp.\(ext)")
@@ -243,7 +238,7 @@ enum FFmpeg {
         PendingFile.removeStale(besides: [output])
         PendingFile.set(tmp.path)
         defer { PendingFile.clear() }
-        do { _ = try run("ffmpeg", args) } catch {
+        do { _ = try run("ffmpeg", args, shouldStop: shouldStop) } catch {
             try? FileManager.default.removeItem(at: tmp)
             throw error
         }
@@ -252,5 +247,18 @@ enum FFmpeg {
             try? FileManager.default.removeItem(at: tmp)
             throw FileError("\(InputFile.display(output)): cannot move the finished video into place (\(reason))")
         }
+    }
+}
+
+/// Frames already in memory (tests, `tools/video-check`, a caller's own decoder).
+public final class MemoryFrames: FrameSource {
+    let frames: [RGBImage]
+    private var index = 0
+    public let frameRate: String?
+    public init(_ frames: [RGBImage], frameRate: String? = nil) { (self.frames, self.frameRate) = (frames, frameRate) }
+    public func next() throws -> RGBImage? {
+        guard index < frames.count else { return nil }
+        defer { index += 1 }
+        return frames[index]
     }
 }
