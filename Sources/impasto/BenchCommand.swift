@@ -18,7 +18,7 @@ struct Bench: ParsableCommand {
             let (w, h) = try parseSize(size)
             guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
             let context = try tunedContext(deviceOptions.selector)
-            try checkWholeImageFits(context, w, h, command: "bench")
+            try Objectives.checkWholeFits(context: context, width: w, height: h, what: "bench --size")
             let bench = try Impasto.Bench(context: context, repeats: repeats)
             let results = try bench.run(width: w, height: h, only: only.map { Set($0.split(separator: ",").map(String.init)) })
             if json {

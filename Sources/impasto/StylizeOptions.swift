@@ -77,7 +77,7 @@ struct StylizeOptions: ParsableArguments {
         s.styleLayerWeights = try styleLayerWeights.map { try numbers($0, "styleLayerWeights") }
         (s.optimizer, s.lbfgsHistory, s.lr, s.lrDecayEvery, s.lrDecayGamma) = (optimizer, lbfgsHistory, lr, lrDecayEvery, lrDecayGamma)
         (s.contentWeight, s.styleWeight, s.tvWeight) = (contentWeight, styleWeight, tvWeight)
-        s.maxMemory = try maxMemory.map(parseBytes)
+        s.maxMemory = try maxMemory.map(StylizeSettings.memory(parsing:))
         if let text = maxMemory, let bytes = s.maxMemory, bytes < StylizeSettings.minimumMemory {  // as the user wrote it
             throw SettingError("maxMemory", "\(text) is below 16M, too little for any model (tiles need at least a few MiB each)")
         }

@@ -300,9 +300,11 @@ final class ScalesTests: XCTestCase {
             (try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]))["scale"] as? String
         }
         XCTAssertEqual(scales, ["24x18", "24x18", "24x18", "32x24", "32x24", "64x48"])
-        // Exit 64: a usage error the options alone show; 1: one that needs the output size.
-        for (extra, word, status) in [(["--scale-sizes", "32,20"], "--scale-sizes", 1), (["--scale-sizes", "32", "--scale-iterations", "5"], "--scale-iterations", 1),
-                                      (["--scale-sizes", "100"], "--scale-sizes", 1), (["--scales", "2", "--scale-sizes", "32"], "not both", 64),
+        // Exit 64: a usage error the options alone show (with --size, the output's longer side is
+        // known before any picture is read); 1: one that needs the content picture's size.
+        for (extra, word, status) in [(["--scale-sizes", "32,20"], "--scale-sizes", 64), (["--scale-sizes", "32", "--scale-iterations", "5"], "--scale-iterations", 64),
+                                      (["--scale-sizes", "100"], "--scale-sizes", 64), (["--scales", "2", "--scale-sizes", "32"], "not both", 64),
+                                      (["--size", "9x9", "--max-size", "64"], "not both", 64),
                                       (["--max-memory", "lots"], "memory size", 64)] as [([String], String, Int32)] {
             let bad = try runProcess(try impastoBinary(), common + extra)
             XCTAssertEqual(bad.status, status, extra.joined(separator: " "))

@@ -3,16 +3,30 @@ import Foundation
 /// An RGB picture in memory: interleaved values in [0, 1], row-major, top row first.
 public struct RGBImage: Equatable, Sendable {
     public let width, height: Int
-    public var pixels: [Float]
+    public package(set) var pixels: [Float]
 
-    public init(width: Int, height: Int, pixels: [Float]) {
+    /// A picture of `width`×`height` from its values (3 per pixel, in [0, 1]); a count that
+    /// does not match is a `SettingError` naming `pixels`.
+    public init(width: Int, height: Int, values: [Float]) throws {
+        guard width > 0, height > 0, values.count == width * height * 3 else {
+            throw SettingError("pixels", "has \(values.count) values for a \(width)x\(height) RGB picture, not \(max(0, width) * max(0, height) * 3)")
+        }
+        self.init(width: width, height: height, pixels: values)
+    }
+
+    /// A picture from 8-bit RGB bytes (3 per pixel).
+    public init(width: Int, height: Int, rgb: [UInt8]) throws {
+        try self.init(width: width, height: height, values: rgb.map { Float($0) / 255 })
+    }
+
+    package init(width: Int, height: Int, pixels: [Float]) {
         precondition(pixels.count == width * height * 3, "\(pixels.count) values for \(width)x\(height) RGB")
         self.width = width
         self.height = height
         self.pixels = pixels
     }
 
-    public init(width: Int, height: Int, bytes: UnsafeBufferPointer<UInt8>) {
+    package init(width: Int, height: Int, bytes: UnsafeBufferPointer<UInt8>) {
         self.init(width: width, height: height, pixels: bytes.map { Float($0) / 255 })
     }
 

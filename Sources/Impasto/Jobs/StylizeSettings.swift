@@ -76,6 +76,20 @@ public struct StylizeSettings: Hashable, Codable, Sendable {
 
     public init() {}
 
+    /// "2G", "512M", "1.5GiB", "300000000" → bytes (K/M/G/T are powers of 1024).
+    public static func memory(parsing s: String) throws -> Int {
+        let t = s.trimmingCharacters(in: .whitespaces).uppercased()
+        let k = 1024.0
+        let units: [(String, Double)] = [("TIB", k * k * k * k), ("GIB", k * k * k), ("MIB", k * k), ("KIB", k),
+                                         ("TB", k * k * k * k), ("GB", k * k * k), ("MB", k * k), ("KB", k),
+                                         ("T", k * k * k * k), ("G", k * k * k), ("M", k * k), ("K", k), ("B", 1)]
+        let (number, factor) = units.first { t.hasSuffix($0.0) }.map { (String(t.dropLast($0.0.count)), $0.1) } ?? (t, 1)
+        guard let v = Double(number.trimmingCharacters(in: .whitespaces)), v.isFinite, v > 0, v * factor < 1e18 else {
+            throw SettingError("maxMemory", "'\(s)' is not a memory size such as 2G, 512M or 1500000000")
+        }
+        return Int(v * factor)
+    }
+
     /// The least device memory a run may be given (tiles need at least a few MiB each).
     public static let minimumMemory = 16 << 20
 
@@ -85,13 +99,13 @@ public struct StylizeSettings: Hashable, Codable, Sendable {
     /// Every check of the settings alone (no file, no device), for a job with `styleCount`
     /// style pictures; the request's own checks follow in `StylizeRequest.validate`.
     public func validate(styleCount: Int) throws {
-        if size != nil && maxSize != nil { throw SettingError("maxSize", "and size are two ways to give the size: give one") }
+        if size != nil && maxSize != nil { throw SettingError("maxSize", "cannot go with size: give one, not both") }
         if let size { _ = try Self.checked(size) }
         if let m = maxSize, m < VGG19.minimumSide || m > 65536 {
             throw SettingError("maxSize", "must be between \(VGG19.minimumSide) and 65536")
         }
         guard (1...Self.maxScales).contains(scales) else { throw SettingError("scales", "must be between 1 and \(Self.maxScales)") }
-        if scaleSizes != nil && scales != 1 { throw SettingError("scaleSizes", "and scales are two ways to give the scales: give one") }
+        if scaleSizes != nil && scales != 1 { throw SettingError("scaleSizes", "cannot go with scales: give one, not both") }
         if let iterations, !(0...StylizeRequest.maxIterations).contains(iterations) {
             throw SettingError("iterations", "must be between 0 and \(StylizeRequest.maxIterations)")
         }

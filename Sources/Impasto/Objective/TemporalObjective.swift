@@ -5,10 +5,10 @@ import Foundation
 /// host folds them: with Ruder's long-term weights each pixel takes one earlier frame).
 public struct TemporalTarget: Equatable, Sendable {
     /// The target picture (RGB in [0, 1]).
-    public var picture: RGBImage
+    public package(set) var picture: RGBImage
     /// Per pixel, in [0, 1]: how much the target counts there (0 at disocclusions and motion
     /// boundaries).
-    public var weights: [Float]
+    public package(set) var weights: [Float]
     /// The loss weight.
     public var weight: Float
 

@@ -3,9 +3,9 @@ import Foundation
 /// Everything one stylization needs, typed, checked in one place (`validate`): the pictures,
 /// how the run starts, the colour mode, the losses, the schedule over scales and the
 /// optimiser. `Stylization.run` carries it out; the CLI only builds one from its options.
-public struct StylizeRequest {
+public struct StylizeRequest: Sendable {
     /// Where the optimisation starts.
-    public enum Start {
+    public enum Start: Sendable {
         case content
         /// Gaussian noise of standard deviation 0.001 in normalised units, from this seed.
         case noise(seed: UInt64)
@@ -24,7 +24,7 @@ public struct StylizeRequest {
         case histogram
     }
 
-    public enum OptimizerChoice: Equatable {
+    public enum OptimizerChoice: Equatable, Sendable {
         /// The seed's: lr decayed by `lrDecayGamma` every `lrDecayEvery` steps.
         case adam
         /// neural-style's, with this many correction pairs.

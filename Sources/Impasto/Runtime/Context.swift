@@ -98,7 +98,8 @@ public final class CLContext: @unchecked Sendable {
     /// The program built from `cl/<file>.cl` with `-D` definitions, built once per context.
     package func program(_ file: String, defines: [String: String] = [:]) throws -> Program {
         let source = try Self.source(file)
-        let options = Program.options(defines: defines)
+        var options = Program.options(defines: defines)
+        if DriverQuirks.of(device).contains(where: { $0.effect == .buildUnoptimized }) { options += " -cl-opt-disable" }
         let key = file + " " + options
         lock.lock()
         defer { lock.unlock() }

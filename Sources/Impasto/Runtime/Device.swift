@@ -109,6 +109,21 @@ public struct Device: @unchecked Sendable {
     /// Picks a device by `--device` / `IMPASTO_DEVICE`: an index, `gpu` or `cpu` (the preferred
     /// device of that type), or a case-insensitive substring of the device or platform name.
     /// `nil` picks the preferred device.
+    /// A batch's workers: every device (`all`), or those a comma-separated list of selectors
+    /// names (each once); without a list, the one `selector` names.
+    public static func select(list: String?, else selector: String?) throws -> [Device] {
+        let all = try Device.all()
+        guard let list else { return [try select(selector, among: all)] }
+        if list == "all" { return all }
+        var picked: [Device] = []
+        for part in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            guard !part.isEmpty else { throw SettingError("devices", "'\(list)': give 'all' or a comma-separated list of devices, none empty") }
+            let d = try select(String(part), among: all)
+            if !picked.contains(where: { $0.index == d.index }) { picked.append(d) }
+        }
+        return picked
+    }
+
     public static func select(_ selector: String?, among devices: [Device]) throws -> Device {
         guard let selector = selector?.trimmingCharacters(in: .whitespaces), !selector.isEmpty else {
             guard let best = preferred(among: devices) else { throw NoOpenCL() }

@@ -7,6 +7,8 @@ package struct DriverQuirk: Equatable, Sendable {
         case noProgramCache
         /// Released buffers stay allocated (device memory is never reused within a context).
         case keepReleasedBuffers
+        /// Programs are built with -cl-opt-disable.
+        case buildUnoptimized
         /// Nothing to switch: the symptom is handled where it arises (noted for `devices`).
         case handled
     }
@@ -45,6 +47,10 @@ package enum DriverQuirks {
                     symptom: "oclgrind 21.10's uninitialised-value check keeps a released buffer's size for the next buffer in its slot: a larger one reads as uninitialised past that size although every byte was written (a false report, 1000 of them on a whole stylize)",
                     handling: "released buffers are kept until the context ends, so no slot is reused (tiny shapes only run there)",
                     effect: .keepReleasedBuffers, matches: platform("oclgrind")),
+        DriverQuirk(name: "oclgrind-freeze",
+                    symptom: "oclgrind 21.10's uninitialised-value check cannot execute LLVM's `freeze` instruction, which optimised builds of the Winograd transforms contain: it stops with a fatal error",
+                    handling: "programs are built with -cl-opt-disable there (also in the program cache's key)",
+                    effect: .buildUnoptimized, matches: platform("oclgrind")),
     ]
 
     package static func of(_ device: Device) -> [DriverQuirk] { table.filter { $0.matches(device) } }

@@ -66,9 +66,9 @@ struct Batch: ParsableCommand {
         let defaults = try BatchManifest.group(self.defaults)
 
         var jobs: [BatchJob] = [], problems: [String] = []
-        for (origin, line) in try jobLines() {
-            do { jobs.append(try BatchManifest.job(origin: origin, arguments: BatchManifest.merge(defaults, try line()))) } catch {
-                problems.append("\(origin): " + errorLine(error))
+        for entry in try manifest.map(BatchManifest.entries(manifest:)) ?? BatchManifest.entries(pictures: contentDir!, outputs: outputDir!) {
+            do { jobs.append(try BatchManifest.job(origin: entry.origin, arguments: BatchManifest.merge(defaults, try entry.settings()))) } catch {
+                problems.append("\(entry.origin): " + errorLine(error))
             }
         }
         // Every job's checks and one guard for the whole batch, before any work; the lines
@@ -83,7 +83,7 @@ struct Batch: ParsableCommand {
         Interrupt.install()
         let progress = ProgressDisplay(total: 0, quiet: false)
         let selector = defaults.last { $0.name == "device" }?.values?.first ?? environment["IMPASTO_DEVICE"]
-        let chosen = try workerDevices(selector)
+        let chosen = try Device.select(list: devices, else: selector)
         let shardText = options.shard.count > 1 ? " (shard \(options.shard.index) of \(options.shard.count))" : ""
         let deviceText = chosen.count > 1 ? " on \(chosen.count) devices" : ""
         progress.message("batch: \(batch.selected.count) of \(jobs.count) jobs\(shardText)\(deviceText)")
@@ -112,45 +112,6 @@ struct Batch: ParsableCommand {
             return "\(label): interrupted after \(iterations) iterations, no picture written; a rerun resumes from \(e.checkpoint)"
         case .interrupted(_, let frames?): return "\(label): interrupted after \(frames) finished frames; a rerun resumes in the next"
         case .interrupted: return "\(label): interrupted; a rerun resumes it"
-        }
-    }
-}
-
-
-extension Batch {
-    /// --devices: every OpenCL device, or those the comma-separated selectors name (see
-    /// `impasto devices`); else the one --device (or IMPASTO_DEVICE, or the best) names.
-    func workerDevices(_ selector: String?) throws -> [Device] {
-        let all = try Device.all()
-        guard let devices else { return [try Device.select(selector, among: all)] }
-        if devices == "all" { return all }
-        var picked: [Device] = []
-        for part in devices.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {  // none empty (validate)
-            let d = try Device.select(String(part), among: all)
-            if !picked.contains(where: { $0.index == d.index }) { picked.append(d) }
-        }
-        return picked
-    }
-
-    /// The manifest's lines (blank ones and `#` comments aside), or --content-dir's pictures,
-    /// each as its origin and a function giving its settings (which may throw: a bad line).
-    func jobLines() throws -> [(String, () throws -> [BatchManifest.Setting])] {
-        if let manifest {
-            let data = try InputFile.read(manifest, maxBytes: 1 << 28)
-            guard let text = String(data: data, encoding: .utf8) else { throw FileError("\(InputFile.display(manifest)) is not UTF-8 text") }
-            return text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated().compactMap { i, raw in
-                let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)  // JSON Lines allows \r\n
-                if line.isEmpty || line.hasPrefix("#") { return nil }
-                return ("line \(i + 1)", { try BatchManifest.settings(line) })
-            }
-        }
-        let dir = contentDir!, out = outputDir!
-        let pictures = try ImageFile.pictureNames(in: dir, field: "contentDir")
-        return pictures.map { name in
-            let stem = URL(fileURLWithPath: name).deletingPathExtension().lastPathComponent
-            let content = URL(fileURLWithPath: dir).appendingPathComponent(name).path
-            let output = URL(fileURLWithPath: out).appendingPathComponent(stem + ".png").path
-            return (name, { [("content", [content]), ("output", [output])] })
         }
     }
 }

@@ -34,57 +34,12 @@ struct Flow: ParsableCommand {
 
     func run() throws {
         guarded {
-            var outputs = OutputGuard()
-            try outputs.protect(first, as: "FIRST")
-            try outputs.protect(second, as: "SECOND")
-            let targets = [("--output", output), ("--backward", backward), ("--reliability", reliability)].compactMap { o, p in p.map { (o, $0) } }
-            for (option, path) in targets {
-                try outputs.checkReplaceable(path, option: option)
-                try outputs.claim(path, as: option)
-            }
-            let a = try ImageFile.read(first, maxPixels: maxPixels), b0 = try ImageFile.read(second, maxPixels: maxPixels)
-            let (w, h) = try size.map(parseSize) ?? (a.width, a.height)
-            try HostMemory.check(width: w, height: h, bytesPerPixel: 64, what: "flow --size")
-            let context = try tunedContext(deviceOptions.selector, quiet: true)
-            let flow = try OpticalFlow(kernels: FlowKernels(context: context), width: w, height: h, settings: flowOptions.settings)
-            let start = Date()
-            let pa = try flow.pyramid(a.resized(width: w, height: h)), pb = try flow.pyramid(b0.resized(width: w, height: h))
-            let forward = try flow.flow(from: pa, to: pb)
-            var back: Buffer?
-            if backward != nil || reliability != nil { back = try flow.flow(from: pb, to: pa) }
-            let field = FlowField(width: w, height: h, values: try forward.read(count: 2 * w * h))
-            let backField = try back.map { FlowField(width: w, height: h, values: try $0.read(count: 2 * w * h)) }
-            let seconds = Date().timeIntervalSince(start)
-            guard field.values.allSatisfy(\.isFinite), backField?.values.allSatisfy(\.isFinite) ?? true else {
-                throw FileError("the flow is not finite with these settings (--flow-alpha \(flowOptions.flowAlpha)); nothing written")
-            }
-            PendingFile.removeStale(besides: targets.map(\.1))
-            // All or nothing: each file to a temporary name, then all renamed into place.
-            var written: [(tmp: String, path: String)] = []
-            func temporary(_ path: String) -> String {
-                let url = URL(fileURLWithPath: path)
-                return url.deletingLastPathComponent().appendingPathComponent(".\(url.deletingPathExtension().lastPathComponent).\(getpid()).part.\(url.pathExtension)").path
-            }
-            do {
-                written.append((temporary(output), output))
-                try field.write(flo: written.last!.tmp)
-                if let backward, let backField {
-                    written.append((temporary(backward), backward))
-                    try backField.write(flo: written.last!.tmp)
-                }
-                if let reliability, let back {
-                    let weights = try flow.reliability(backward: back, forward: forward)
-                    written.append((temporary(reliability), reliability))
-                    try ImageFile.write(RGBImage(width: w, height: h, pixels: weights.flatMap { [$0, $0, $0] }), to: written.last!.tmp)
-                }
-                for (tmp, path) in written where rename(tmp, path) != 0 {
-                    throw FileError("\(InputFile.display(path)): cannot move the file into place (\(InputFile.reason(errno)))")
-                }
-            } catch {
-                for (tmp, _) in written { unlink(tmp) }
-                throw error
-            }
-            writeStderr(String(format: "wrote %@ (%dx%d, %d levels, %.2f s on %@)\n", output, w, h, flow.levels.count, seconds, context.device.name))
+            var job = FlowJob(first: first, second: second, output: output)
+            (job.backward, job.reliability, job.settings, job.maxPixels) = (backward, reliability, flowOptions.settings, maxPixels)
+            job.size = try size.map { try StylizeSettings.Size(parsing: $0) }
+            let (done, context) = try job.run(context: { try tunedContext(deviceOptions.selector, quiet: true) },
+                                              names: FieldNames { ["first": "FIRST", "second": "SECOND"][$0] ?? optionNames($0) })
+            writeStderr(String(format: "wrote %@ (%dx%d, %d levels, %.2f s on %@)\n", output, done.width, done.height, done.levels, done.seconds, context.device.name))
         }
     }
 }

@@ -1,0 +1,33 @@
+import Foundation
+
+/// `impasto profile`'s measurement: forward, backward and an Adam step of the whole style
+/// objective on random pictures, timed by the wall clock and per op by the device's events.
+package struct ObjectiveProfile {
+    package let width, height, iterations: Int
+    /// Wall seconds per iteration, and device seconds per iteration by op.
+    package let wall: Double
+    package let ops: [String: Double]
+    package let plannedBytes, activationBytes: Int
+    package var device: Double { ops.values.reduce(0, +) }
+    /// Whether the split by op means anything (`Bench.plausible`).
+    package var plausible: Bool { Bench.plausible(device: device, wall: wall) }
+
+    package init(context: CLContext, weights: VGGWeights, width w: Int, height h: Int, storage: Storage, iterations: Int) throws {
+        var config = LossConfig()
+        config.storage = storage
+        let model = try WholeImageObjective(context: context, weights: weights, width: w, height: h, config: config)
+        let adam = try AdamOptimizer(objective: model)
+        var rng = SplitMix64(seed: 9)
+        let n = 3 * w * h
+        try model.setStyle((0..<n).map { _ in Float(rng.normal()) })
+        try model.setContent((0..<n).map { _ in Float(rng.normal()) })
+        _ = try adam.step(rate: 0.3)  // warm-up: kernels specialise on first launch
+        model.network.profiling = true
+        let start = Date()
+        for _ in 0..<iterations { _ = try adam.step(rate: 0.3) }
+        wall = Date().timeIntervalSince(start) / Double(iterations)
+        ops = try model.network.profile().mapValues { $0 / Double(iterations) }
+        (width, height, self.iterations) = (w, h, iterations)
+        (plannedBytes, activationBytes) = (model.deviceBytes + adam.deviceBytes, model.network.plan.totalBytes)
+    }
+}
