@@ -144,14 +144,14 @@ public final class LogFile {
 /// The temporary file an atomic write is filling, if any, kept where a signal handler can
 /// reach it without allocating: a second Ctrl-C or SIGTERM removes it before quitting, so no
 /// `.NAME.PID.tmp` is left behind.
-public enum PendingFile {
+package enum PendingFile {
     nonisolated(unsafe) private static let buffer: UnsafeMutablePointer<CChar> = {
         let p = UnsafeMutablePointer<CChar>.allocate(capacity: Int(PATH_MAX) + 1)
         p.initialize(repeating: 0, count: Int(PATH_MAX) + 1)
         return p
     }()
 
-    public static func set(_ path: String) {
+    package static func set(_ path: String) {
         let bytes = Array(path.utf8.prefix(Int(PATH_MAX)))
         buffer[0] = 0
         for (i, b) in bytes.enumerated() where i > 0 { buffer[i] = CChar(bitPattern: b) }
@@ -159,10 +159,10 @@ public enum PendingFile {
         if let first = bytes.first { buffer[0] = CChar(bitPattern: first) }  // last: the handler sees a whole path or none
     }
 
-    public static func clear() { buffer[0] = 0 }
+    package static func clear() { buffer[0] = 0 }
 
     /// Async-signal-safe: unlink only.
-    public static func removeFromSignalHandler() {
+    package static func removeFromSignalHandler() {
         if buffer[0] != 0 { unlink(buffer) }
     }
 }
@@ -172,7 +172,7 @@ extension PendingFile {
     /// `.STEM.PID.tmp.EXT` or `.STEM.PID.part.EXT`, for one of these names, whose process is
     /// gone from this machine and which nobody wrote for an hour (so a run on another machine
     /// that shares the folder is never touched while it works).
-    public static func removeStale(besides paths: [String]) {
+    package static func removeStale(besides paths: [String]) {
         let byFolder = Dictionary(grouping: paths.map { URL(fileURLWithPath: $0) }) { $0.deletingLastPathComponent().path }
         for (dir, urls) in byFolder {
             let bases = Set(urls.flatMap { [$0.lastPathComponent, $0.deletingPathExtension().lastPathComponent] })
