@@ -103,7 +103,7 @@ package enum Objectives {
         let whole = try measureWhole(context: context, weights: weights, width: width, height: height, config: config, masked: masked)
         if fits(whole) { return Choice(tiles: nil, memory: whole) }
         guard !config.normalizeGradients else {
-            throw StyleTransferError("\(width)x\(height) needs \(whole), more than the \(mebibytes(limit)) allowed, and --normalize-gradients cannot run in tiles: lower the size or raise --max-memory")
+            throw SettingError("normalizeGradients", "cannot run in tiles, and \(width)x\(height) needs \(whole), more than the \(mebibytes(limit)) allowed: lower the size or raise the memory limit")
         }
         let last = (config.styleLayers + config.contentLayers).max() ?? 0
         let (halo, alignment) = TilePlan.network(upTo: last)
@@ -130,7 +130,7 @@ package enum Objectives {
             let m = try measureTiled(context: context, weights: weights, plan: p, config: config, masked: masked)
             if fits(m) { return Choice(tiles: p, memory: m) }
         }
-        throw StyleTransferError("\(width)x\(height) does not fit in \(mebibytes(limit)) of device memory even in \(smallest.tiles.count) tiles of \(smallest.cropWidth)x\(smallest.cropHeight) (they need \(low)); raise --max-memory or lower the size")
+        throw StyleTransferError("\(width)x\(height) does not fit in \(mebibytes(limit)) of device memory even in \(smallest.tiles.count) tiles of \(smallest.cropWidth)x\(smallest.cropHeight) (they need \(low)); raise the memory limit or lower the size")
     }
 
     /// The objective `choose` picks, built.

@@ -145,7 +145,7 @@ public final class Stylization {
             // this one starts from it, come off the memory limit.
             let optimizerBytes = request.optimizer.deviceBytes(pixels: 3 * sw * sh)
             if case .lbfgs = request.optimizer, memoryLimit <= optimizerBytes {
-                throw StyleTransferError("L-BFGS's history needs \(mebibytes(optimizerBytes)) at \(sw)x\(sh), more than the \(mebibytes(memoryLimit)) of device memory allowed: lower --lbfgs-history or the size")
+                throw SettingError("lbfgsHistory", "needs \(mebibytes(optimizerBytes)) at \(sw)x\(sh), more than the \(mebibytes(memoryLimit)) of device memory allowed: lower it or the size")
             }
             let held = (previous?.bytes ?? 0) + (carried?.deviceBytes ?? 0)
                 + (request.temporal == nil ? 0 : TemporalObjective.bytes(pixels: sw * sh))
@@ -212,7 +212,7 @@ public final class Stylization {
             for k in (resumed?.step ?? 0)..<request.iterations[scale] {
                 let (terms, rate) = try optimizer.step(rate: request.rate(at: k))
                 guard terms.total.isFinite else {
-                    throw StyleTransferError("the loss became \(terms.total) at iteration \(i); try a smaller --lr")
+                    throw StyleTransferError("the loss became \(terms.total) at iteration \(i); try a smaller learning rate")
                 }
                 lastLosses = terms
                 let stop = shouldStop()

@@ -62,7 +62,7 @@ public final class FFmpegFrames: FrameSource {
         _ = try InputFile.check(path)
         let info = try FFmpeg.probe(path, shouldStop: shouldStop)
         guard info.width * info.height <= maxPixels else {
-            throw FileError("\(InputFile.display(path)): \(info.width)x\(info.height) frames are more than --max-pixels \(maxPixels)")
+            throw SettingError("maxPixels", "is \(maxPixels): the frames of \(InputFile.display(path)) are \(info.width)x\(info.height)")
         }
         (width, height, frameRate) = (info.width, info.height, info.frameRate)
         process = Process()
@@ -135,8 +135,8 @@ public enum FFmpeg {
     public static func checkOutput(_ path: String) throws {
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
         guard containers.contains(ext) else {
-            throw FileError("--output \(InputFile.display(path)): impasto encodes video as " + containers.map { "." + $0 }.joined(separator: ", ")
-                            + "; give one of these extensions (or --output-dir for frames)")
+            throw SettingError("output", "\(InputFile.display(path)): impasto encodes video as " + containers.map { "." + $0 }.joined(separator: ", ")
+                               + "; give one of these extensions (or an output folder for frames)")
         }
     }
 

@@ -99,9 +99,7 @@ public struct VideoJob: Sendable {
         guard outputDir != nil || output != nil else { throw SettingError("outputDir", "or a video output file is needed") }
         try settings.validate()
         if let frameRate { _ = try VideoSettings.checkedRate(frameRate) }
-        if let output {  // a container ffmpeg would refuse only after every frame
-            do { try FFmpeg.checkOutput(output) } catch { throw SettingError("output", ErrorText.describe(error)) }
-        }
+        if let output { try FFmpeg.checkOutput(output) }  // a container ffmpeg would refuse only after every frame
         if let flowDir {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: flowDir, isDirectory: &isDir), isDir.boolValue else {
