@@ -133,12 +133,13 @@ extension VideoJob {
 }
 
 extension BatchRun {
-    /// Runs this shard's jobs, a worker per device; cancelling the task stops the running
-    /// jobs after their current iteration (checkpointed) and starts no other.
+    /// Runs this shard's jobs, a worker per device (each context tuned, `CLContext.tune`);
+    /// cancelling the task stops the running jobs after their current iteration
+    /// (checkpointed) and starts no other.
     public func run(devices: [Device], events: (@Sendable (RunEvent) -> Void)? = nil) async throws -> BatchSummary {
         let batch = SharedBatch(run: self)
         return try await runBlocking { stop in
-            let summary = batch.run.run(devices: devices, context: { try CLContext(device: $0) }, shouldStop: { stop.isSet },
+            let summary = batch.run.run(devices: devices, context: { d in let c = try CLContext(device: d); try c.tune(); return c }, shouldStop: { stop.isSet },
                                         events: { events?(.job($0)) })
             events?(.batchFinished(summary))
             return summary

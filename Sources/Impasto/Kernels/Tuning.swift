@@ -230,3 +230,11 @@ package enum Autotune {
         }
     }
 }
+
+extension CLContext {
+    /// Applies this device's kernel tuning (work-group and tile sizes): from the cache, or
+    /// measured now, once per device, driver and kernels, in a few seconds, and cached. An
+    /// untuned context runs the defaults, correct but slower. Says where the tuning came from.
+    @discardableResult
+    public func tune() throws -> String { try Autotune.apply(to: self).description }
+}
