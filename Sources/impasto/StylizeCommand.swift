@@ -36,7 +36,7 @@ struct Stylize: ParsableCommand {
         let (vgg, randomWeights) = try resolveWeights(job, progress: progress.display)
         if randomWeights && !job.weights.isRandom { request = try job.prepare(randomWeights: true) }  // the demo's fallback
         let run = Stylization(context: context, weights: vgg, releaseWeights: true)
-        let checkpoint = try job.output.checkpointPath.map { StylizeJob.Checkpointing(path: $0, key: try job.key(), every: job.output.checkpointEvery) }
+        let checkpoint = try job.checkpointing()
         progress.display = ProgressDisplay(total: request.totalIterations, quiet: quiet)
         progress.announce(request, device: context.device, weights: run.weightsOrigin, checkpoint: checkpoint?.path)
         let result = try job.perform(request, on: run, outputs: outputs, checkpoint: checkpoint, observers: [progress],

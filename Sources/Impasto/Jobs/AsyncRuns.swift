@@ -88,7 +88,7 @@ extension StylizeJob {
             let forward = events.map(EventForwarder.init)
             forward?.total = request.totalIterations
             let run = Stylization(context: shared.context, weights: weights, releaseWeights: true)
-            let result = try job.perform(request, on: run, outputs: outputs, checkpoint: try job.output.checkpointPath.map { _ in try job.checkpointing(key: job.key())! },
+            let result = try job.perform(request, on: run, outputs: outputs, checkpoint: try job.checkpointing(),
                                          observers: forward.map { [$0] } ?? [], shouldStop: { stop.isSet })
             events?(.finished(result))
             return result

@@ -212,9 +212,11 @@ public struct StylizeJob: Sendable {
         return result
     }
 
-    /// Where `perform` keeps the checkpoint of a run with this key, if the output asks for one.
-    public func checkpointing(key: String) -> Checkpointing? {
-        output.checkpointPath.map { Checkpointing(path: $0, key: key, every: output.checkpointEvery) }
+    /// Where `perform` keeps the checkpoint of this job's run, tagged with its key, if the
+    /// output asks for one.
+    /// The key is computed (the inputs read) only when there is a checkpoint.
+    public func checkpointing() throws -> Checkpointing? {
+        try output.checkpointPath.map { Checkpointing(path: $0, key: try key(), every: output.checkpointEvery) }
     }
 }
 
