@@ -9,7 +9,7 @@ struct Bench: ParsableCommand {
     @OptionGroup var deviceOptions: DeviceOptions
     @Option(help: "Image size whose layer shapes are measured.") var size = "500x400"
     @Option(help: "Timed runs per kernel (the median is reported).") var repeats = 5
-    @Option(help: "Only these kernel families (comma-separated: conv_fwd, conv_bwd_data, conv_direct (the direct kernel where Winograd is used), relu, maxpool, gram, mse, tv, adam).")
+    @Option(help: "Only these kernel families (comma-separated: conv_fwd, conv_bwd_data (each on the kernel a run chooses), conv_winograd, conv_direct, conv_small (forward on that kernel), relu, maxpool, gram, mse, tv, adam).")
     var only: String?
     @Flag(help: "Print a JSON array.") var json = false
 
@@ -33,6 +33,9 @@ struct Bench: ParsableCommand {
             for r in results {
                 let rate = r.gflops.map { String(format: "%8.1f GFLOP/s", $0) } ?? String(format: "%8.1f GB/s   ", r.gbps ?? 0)
                 var line = String(format: "%-14@ %-8@ %10.3f ms %@ %5.1f%% of peak", r.name as NSString, r.layer as NSString, r.ms, rate, r.peakShare * 100)
+                if let algorithm = r.algorithm, let bandwidth = r.bandwidthShare {
+                    line += String(format: " %5.1f%% of copy  %@", bandwidth * 100, algorithm as NSString)
+                }
                 if let split = r.kernels, split.count > 1 {  // where the time goes inside a multi-kernel op
                     line += "  (" + split.sorted { $0.key < $1.key }.map { "\($0.key) " + String(format: "%.1f", $0.value) }.joined(separator: ", ") + ")"
                 }

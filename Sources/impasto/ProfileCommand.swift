@@ -33,8 +33,17 @@ struct Profile: ParsableCommand {
             if !p.plausible {
                 print("note: the device's profiling events are not plausible (under 1/50 of the wall time), so the split below is meaningless here; the wall time above stands")
             }
+            // The roofline: each convolution's FLOPs against the FMA peak, its least traffic against the copy bandwidth.
+            let peaks = try Impasto.Bench(context: context, repeats: 3)
+            _ = try peaks.measurePeaks()
+            print(String(format: "peak: %.1f GFLOP/s (FMA), %.1f GB/s (copy)", peaks.peakGflops, peaks.peakGBps))
             for (name, per) in p.ops.sorted(by: { $0.value > $1.value }) {
-                print(String(format: "  %-24@ %9.2f ms  %5.1f%%", name as NSString, per * 1000, 100 * per / max(p.device, 1e-12)))
+                var line = String(format: "  %-30@ %9.2f ms  %5.1f%%", name as NSString, per * 1000, 100 * per / max(p.device, 1e-12))
+                if let conv = p.convs[name], per > 0 {
+                    line += String(format: "  %-12@ %5.1f%% of FMA peak, %5.1f%% of copy", conv.kernel.description as NSString,
+                                   100 * conv.shape.flops / per / 1e9 / peaks.peakGflops, 100 * conv.shape.bytes / per / 1e9 / peaks.peakGBps)
+                }
+                print(line)
             }
         }
     }

@@ -14,8 +14,8 @@ struct StylizeOptions: ParsableArguments {
     @Option(help: "Keep the content's colours: luminance (transfer on luminance only) or histogram (match the style's colours to the content first).")
     var preserveColors: ColorOption?
     @Option(help: "Pooling in VGG19: max or avg.") var pooling = PoolKind.max
-    @Option(help: "Convolutions: winograd (fast) or direct (slower, closest to float64; see the README's accuracy figures).")
-    var conv = ConvAlgorithm.winograd
+    @Option(help: "Convolutions: auto (each layer's fastest kernel on this device, timed once and cached), or one kernel wherever it can run: winograd, direct (closest to float64; see the README's accuracy figures) or small-map (for maps of a few pixels with many channels).")
+    var conv = ConvAlgorithm.auto
     @Option(help: "Storage of activations and gradients: fp32, or fp16 (half their memory, sums stay fp32; needs a device with cl_khr_fp16; see the README's accuracy figures).")
     var storage = Storage.fp32
     @Option(help: "Content layers, comma-separated names (default relu4_4: the seed's conv4_4 tap, which torchvision's in-place ReLU turns into relu4_4's output).")

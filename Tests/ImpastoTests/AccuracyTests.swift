@@ -41,7 +41,7 @@ final class AccuracyTests: XCTestCase {
         var config = Golden.div8.lossConfig
         config.convolution = .direct
         let d = try goldenRun(config, check: { model in
-            XCTAssertFalse(model.network.graph.nodes.contains { ($0.op as? ConvOp)?.isWinograd == true })
+            XCTAssertFalse(model.network.graph.nodes.contains { ($0.op as? ConvOp)?.usesWinograd == true })
         })
         print("golden trajectory vs float64 with --conv direct: \(d)")
         XCTAssertLessThanOrEqual(d.trajectory.impasto, 2 * d.trajectory.pytorch, "\(d)")

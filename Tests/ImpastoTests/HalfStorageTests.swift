@@ -56,7 +56,7 @@ final class HalfStorageTests: XCTestCase {
     func testConvolutionsStoringHalf() throws {
         var rng = TestRNG(70)
         let k = try self.k
-        let shapes = TestEnv.underOclgrind ? [(3, 8, 3, 5), (16, 16, 4, 7)] : [(3, 8, 7, 9), (3, 13, 5, 33), (16, 16, 9, 17), (20, 24, 8, 70)]
+        let shapes = TestEnv.underOclgrind ? [(3, 8, 3, 5), (16, 16, 4, 7)] : [(3, 8, 7, 9), (3, 13, 5, 33), (16, 16, 9, 17), (20, 32, 8, 70), (32, 16, 3, 5)]
         for (cin, cout, h, w) in shapes {
             let x = try pair(rng.floats(cin * h * w)), g = try pair(rng.floats(cout * h * w))
             let wt = rng.floats(cout * cin * 9, scale: 0.5), b = try ctx.buffer(ConvLayout.paddedBias(rng.floats(cout)))
@@ -65,40 +65,41 @@ final class HalfStorageTests: XCTestCase {
             let backward = try ctx.buffer(ConvLayout.backwardData(wt, cout: cout, cin: cin))
             let torchWeights = try ctx.buffer(wt)
             let scratch = WinogradScratch()
-            let winograd = Kernels.prefersWinograd(cin: cin, cout: cout)
             let what = "\(cin)->\(cout) \(h)x\(w)"
-            // Forward with the fused ReLU, from an fp16 input and from the fp32 image (layer 1).
-            for inputHalf in [true, false] {
-                let out = try outputs(cout * h * w)
-                let masks = try (0..<2).map { _ in try ctx.buffer(floats: Kernels.rowMaskBytes(channels: cout, height: h, width: w) / 4) }
-                for (o, mask, input) in [(out.half, masks[0], inputHalf ? x.half : x.full), (out.full, masks[1], x.full)] {
-                    if winograd {
-                        try k.winogradConv(input: input, weights: torchWeights, flipped: false, bias: b, output: o,
-                                           cin: cin, cout: cout, height: h, width: w, reluMask: mask, scratch: scratch)
-                    } else {
-                        try k.conv3x3(input: input, weights: forward, bias: b, output: o, cin: cin, cout: cout, height: h, width: w, reluMask: mask)
+            let fwd = ConvShape(cin: cin, cout: cout, height: h, width: w, backward: false)
+            let bwd = ConvShape(cin: cout, cout: cin, height: h, width: w, backward: true)
+            // Every kernel each direction can run on (Winograd, direct, the small-map blocks; one
+            // block under oclgrind); the backward's after the first forward's mask.
+            func kernels(_ s: ConvShape) -> [ConvKernel] {
+                ConvKernel.candidates(for: s).filter { !TestEnv.underOclgrind || $0 == .small(px: 4, py: 2) || $0 == .direct || $0 == .winograd }
+            }
+            for kernel in kernels(fwd) {
+                // Forward with the fused ReLU, from an fp16 input and from the fp32 image (layer 1).
+                for inputHalf in [true, false] {
+                    let out = try outputs(cout * h * w)
+                    let masks = try (0..<2).map { _ in try ctx.buffer(floats: Kernels.rowMaskBytes(channels: cout, height: h, width: w) / 4) }
+                    for (o, mask, input) in [(out.half, masks[0], inputHalf ? x.half : x.full), (out.full, masks[1], x.full)] {
+                        _ = try k.conv(kernel, shape: fwd, input: input, output: o, raw: torchWeights, laid: forward, bias: b,
+                                       reluMask: mask, scratch: scratch)
                     }
-                }
-                assertRounded(try out.half.read(), try out.full.read(), "forward+relu \(what), input fp16 \(inputHalf)")
-                XCTAssertEqual(try masks[0].read().map(\.bitPattern), try masks[1].read().map(\.bitPattern), "relu mask \(what)")
-                // Backward through the mask, into an fp16 gradient (accumulating) and into the
-                // fp32 image gradient.
-                for outputHalf in [true, false] {
-                    let gx = try outputs(cin * h * w, half: outputHalf)
-                    for accumulate in outputHalf ? [false, true] : [false] {
-                        for (input, o) in [(g.half, gx.half), (g.full, gx.full)] {
-                            if winograd {
-                                try k.winogradConv(input: input, weights: torchWeights, flipped: true, bias: zero, output: o,
-                                                   cin: cout, cout: cin, height: h, width: w, accumulate: accumulate,
-                                                   inputMask: masks[1], scratch: scratch)
-                            } else {
-                                try k.conv3x3(input: input, weights: backward, bias: zero, output: o, cin: cout, cout: cin,
-                                              height: h, width: w, accumulate: accumulate, inputMask: masks[1])
+                    assertRounded(try out.half.read(), try out.full.read(), "forward+relu \(what) \(kernel), input fp16 \(inputHalf)")
+                    XCTAssertEqual(try masks[0].read().map(\.bitPattern), try masks[1].read().map(\.bitPattern), "relu mask \(what) \(kernel)")
+                    // Backward through the mask, into an fp16 gradient (accumulating) and into the
+                    // fp32 image gradient, on every kernel the backward can run on.
+                    for back in kernels(bwd) where inputHalf && kernel == .direct {
+                        for outputHalf in [true, false] {
+                            let gx = try outputs(cin * h * w, half: outputHalf)
+                            for accumulate in outputHalf ? [false, true] : [false] {
+                                for (input, o) in [(g.half, gx.half), (g.full, gx.full)] {
+                                    _ = try k.conv(back, shape: bwd, input: input, output: o, raw: torchWeights, laid: backward, bias: zero,
+                                                   accumulate: accumulate, inputMask: masks[1], scratch: scratch)
+                                }
+                                assertRounded(try gx.half.read(), try gx.full.read(),
+                                              "backward \(what) \(back) out fp16 \(outputHalf) accumulate \(accumulate)")
+                                // The accumulating pass adds onto equal values: the fp16 ones.
+                                if !accumulate, outputHalf { try gx.full.write(try gx.half.read()) }
                             }
                         }
-                        assertRounded(try gx.half.read(), try gx.full.read(), "backward \(what) out fp16 \(outputHalf) accumulate \(accumulate)")
-                        // The accumulating pass adds onto equal values: the fp16 ones.
-                        if !accumulate, outputHalf { try gx.full.write(try gx.half.read()) }
                     }
                 }
             }

@@ -93,6 +93,52 @@ final class KernelTests: XCTestCase {
         } }
     }
 
+    /// The small-map kernel (cl/conv_small.cl) in every block the autotune or the rule can
+    /// pick: forward, accumulate, the fused ReLU's output and mask bits, and the backward that
+    /// reads its input through that mask, against the CPU reference; widths past one mask word.
+    func testSmallMapConvMatchesReference() throws {
+        var rng = TestRNG(13)
+        let shapes = TestEnv.underOclgrind ? [(3, 16, 3, 5), (2, 16, 2, 9)]
+            : [(1, 16, 1, 1), (3, 16, 3, 5), (16, 32, 4, 11), (8, 16, 7, 9), (5, 32, 2, 33), (16, 16, 6, 8)]
+        var blocks = Set(ConvKernel.smallBlocks.map { Kernels.SmallBlock(px: $0.0, py: $0.1) })
+        for w in [1, 3, 5] { for h in [1, 3] { blocks.insert(Kernels.smallBlock(width: w, height: h)) } }
+        if TestEnv.underOclgrind { blocks = [Kernels.SmallBlock(px: 4, py: 2), Kernels.SmallBlock(px: 8, py: 1)] }
+        for block in blocks.sorted(by: { ($0.px, $0.py) < ($1.px, $1.py) }) { for (cin, cout, h, w) in shapes {
+            let what = "small \(block.px)x\(block.py) \(cin)->\(cout) \(h)x\(w)"
+            let x = rng.floats(cin * h * w), wt = rng.floats(cout * cin * 9, scale: 0.5), b = rng.floats(cout)
+            let g = rng.floats(cout * h * w)
+            let weights = try ctx.buffer(ConvLayout.forward(wt, cout: cout, cin: cin)), bias = try ctx.buffer(ConvLayout.paddedBias(b))
+            let out = try ctx.buffer(floats: cout * h * w)
+            try out.fill(.nan)  // every element must be written
+            try k.convSmall(input: ctx.buffer(x), weights: weights, bias: bias, output: out, cin: cin, cout: cout,
+                            height: h, width: w, block: (block.px, block.py))
+            let ref = CPURef.conv3x3(x.doubles, wt.doubles, b.doubles, cin: cin, cout: cout, h: h, w: w)
+            assertClose(try out.read(), ref.floats, abs: 1e-5, rel: 1e-4, what)
+            try k.convSmall(input: ctx.buffer(x), weights: weights, bias: bias, output: out, cin: cin, cout: cout,
+                            height: h, width: w, accumulate: true, block: (block.px, block.py))
+            assertClose(try out.read(), ref.map { 2 * $0 }.floats, abs: 2e-5, rel: 1e-4, "\(what) accumulate")
+
+            let mask = try ctx.buffer(floats: Kernels.rowMaskBytes(channels: cout, height: h, width: w) / 4)
+            try mask.fill(.nan)  // the kernel zeroes it before ORing bits in
+            try k.convSmall(input: ctx.buffer(x), weights: weights, bias: bias, output: out, cin: cin, cout: cout,
+                            height: h, width: w, reluMask: mask, block: (block.px, block.py))
+            let fused = try out.read(count: cout * h * w)
+            assertClose(fused, ref.map { max($0, 0) }.floats, abs: 1e-5, rel: 1e-4, "\(what) fused relu")
+            let positive = fused.map { $0 > 0 }
+            assertRowMask(try mask.read().map(\.bitPattern), positive, channels: cout, height: h, width: w, what)
+
+            // The backward maps cout -> cin, so it runs on this kernel where cin fills its vectors.
+            guard Kernels.smallMapFits(cout: cin) else { continue }
+            let gx = try ctx.buffer(floats: cin * h * w)
+            try k.convSmall(input: ctx.buffer(g), weights: ctx.buffer(ConvLayout.backwardData(wt, cout: cout, cin: cin)),
+                            bias: ctx.buffer(floats: cin.roundedUp(to: 8)).zeroed(), output: gx, cin: cout, cout: cin,
+                            height: h, width: w, inputMask: mask, block: (block.px, block.py))
+            let gMasked = zip(g, positive).map { $1 ? $0 : 0 }
+            let refB = CPURef.conv3x3BackwardData(gMasked.doubles, wt.doubles, cin: cin, cout: cout, h: h, w: w)
+            assertClose(try gx.read(), refB.floats, abs: 1e-5, rel: 1e-4, "\(what) masked backward")
+        } }
+    }
+
     /// Every word of a fused ReLU's mask (rows of ceil(w/32) words) holds exactly the bits of
     /// the positive elements, and nothing past the row's end.
     func assertRowMask(_ bits: [UInt32], _ positive: [Bool], channels c: Int, height h: Int, width w: Int, _ what: String,

@@ -63,8 +63,12 @@ final class RuntimeTests: XCTestCase {
         let bx = try ctx.buffer(x), by = try ctx.buffer(y)
         let k = try ctx.kernel("saxpy", "saxpy")
         let local = min(64, k.maxWorkGroupSize)
-        let event = try k.launch(global: [n], local: [local], .i(n), .f(3), .b(bx), .b(by))
+        let event = try ctx.recordingEvents { try k.launch(global: [n], local: [local], .i(n), .f(3), .b(bx), .b(by)) }
         XCTAssertGreaterThanOrEqual(try event.seconds(), 0)
+        // Outside a recording a launch makes no event, and says so when asked for its time.
+        let unrecorded = try k.launch(global: [n], local: [local], .i(n), .f(0), .b(bx), .b(bx))
+        XCTAssertThrowsError(try unrecorded.seconds())
+        try bx.write(x)
         let got = try by.read()
         // -cl-mad-enable may fuse the multiply-add, so allow one rounding of difference.
         assertClose(got, zip(x, y).map { 3 * $0 + $1 }, abs: 1e-6, rel: 1e-6, "saxpy")

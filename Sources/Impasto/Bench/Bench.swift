@@ -2,7 +2,8 @@ import Foundation
 
 /// Kernel microbenchmarks at VGG19's shapes for a given image size: device time per kernel
 /// family, effective GFLOP/s (convolutions counted as a direct convolution, 2·Cin·Cout·9·H·W,
-/// so algorithms compare fairly) or GB/s, and the share of the device's measured peak.
+/// so algorithms compare fairly) or GB/s, and the share of the device's measured peak (for
+/// convolutions also of its copy bandwidth, and the kernel each ran on).
 package struct BenchResult: Codable {
     package let name: String
     package let layer: String
@@ -14,8 +15,15 @@ package struct BenchResult: Codable {
     package var kernels: [String: Double]?
     /// "events" (the device's profiling clock) or "wall" (it was not plausible).
     package var clock = "events"
+    /// A convolution's kernel (`ConvKernel`).
+    package var algorithm: String?
+    /// A convolution's least traffic (input, output and weights once) per second over the copy
+    /// bandwidth: with `peakShare` (its FLOPs over the FMA peak), where it sits on the roofline.
+    package var bandwidthShare: Double?
 
-    enum CodingKeys: String, CodingKey { case name, layer, ms, gflops, gbps, peakShare = "peak_share", kernels, clock }
+    enum CodingKeys: String, CodingKey {
+        case name, layer, ms, gflops, gbps, peakShare = "peak_share", kernels, clock, algorithm, bandwidthShare = "bandwidth_share"
+    }
 }
 
 package final class Bench {
@@ -42,6 +50,10 @@ package final class Bench {
     /// Device seconds of `run`, the median over `repeats` runs after one warm-up, and that
     /// run's seconds per kernel (by the wall clock, after a finish, where events are implausible).
     func time(_ run: () throws -> [Event]) throws -> (Double, [String: Double]) {
+        try ctx.recordingEvents { try timeRecorded(run) }
+    }
+
+    private func timeRecorded(_ run: () throws -> [Event]) throws -> (Double, [String: Double]) {
         _ = try run()
         try ctx.finish()
         var profiled: [(Double, [String: Double])] = [], walls: [Double] = []
@@ -96,44 +108,37 @@ package final class Bench {
         var rng = SplitMix64(seed: 1)
         func random(_ n: Int) throws -> Buffer { try ctx.buffer((0..<n).map { _ in Float(rng.normal()) }) }
 
-        // Convolutions, layer by layer.
+        // Convolutions, layer by layer: each direction on the kernel a run would choose, and
+        // forward on each kernel for comparison.
         let scratch = WinogradScratch(maxTiles: k.tuning.winogradTiles)
         var (c, h, w) = (3, height, width)
         for i in 0...VGG19.lastModule {
             if VGG19.poolIndices.contains(i) { h /= 2; w /= 2; continue }
             guard let cout = VGG19.realWidths[i] else { continue }
             let name = VGG19.name(of: i)
-            do {
-                let flops = 2.0 * Double(c * cout * 9 * h * w)
-                let input = try random(max(c, cout) * h * w), output = try ctx.buffer(floats: max(c, cout) * h * w)
-                let raw = try ctx.buffer((0..<(c * cout * 9)).map { _ in Float(rng.normal()) * 0.05 })
-                let winograd = Kernels.prefersWinograd(cin: c, cout: cout)
-                let wf = try ctx.buffer((0..<(c * 9 * ConvLayout.paddedChannels(cout))).map { _ in Float(rng.normal()) * 0.05 })
-                let wb = try ctx.buffer((0..<(cout * 9 * ConvLayout.paddedChannels(c))).map { _ in Float(rng.normal()) * 0.05 })
-                let bias = try ctx.buffer([Float](repeating: 0, count: max(c, cout).roundedUp(to: Kernels.convOCB)))
-                let (cc, hh, ww) = (c, h, w)
-                // The algorithm the engine uses for this layer (Winograd where it pays).
-                if wanted("conv_fwd") {
-                    results.append(try compute("conv_fwd", name, flops: flops) {
-                        winograd
-                            ? try k.winogradConv(input: input, weights: raw, flipped: false, bias: bias, output: output,
-                                                 cin: cc, cout: cout, height: hh, width: ww, scratch: scratch)
-                            : [try k.conv3x3(input: input, weights: wf, bias: bias, output: output, cin: cc, cout: cout, height: hh, width: ww)]
-                    })
+            let input = try random(max(c, cout) * h * w), output = try ctx.buffer(floats: max(c, cout) * h * w)
+            let raw = try ctx.buffer((0..<(c * cout * 9)).map { _ in Float(rng.normal()) * 0.05 })
+            let wf = try ctx.buffer((0..<(c * 9 * ConvLayout.paddedChannels(cout))).map { _ in Float(rng.normal()) * 0.05 })
+            let wb = try ctx.buffer((0..<(cout * 9 * ConvLayout.paddedChannels(c))).map { _ in Float(rng.normal()) * 0.05 })
+            let bias = try ctx.buffer([Float](repeating: 0, count: max(c, cout).roundedUp(to: Kernels.convOCB)))
+            let forward = ConvShape(cin: c, cout: cout, height: h, width: w, backward: false)
+            let backward = ConvShape(cin: cout, cout: c, height: h, width: w, backward: true)
+            func conv(_ family: String, _ kernel: ConvKernel, _ shape: ConvShape) throws -> BenchResult {
+                var r = try compute(family, name, flops: shape.flops) {
+                    try k.conv(kernel, shape: shape, input: input, output: output, raw: raw, laid: shape.backward ? wb : wf,
+                               bias: bias, scratch: scratch)
                 }
-                if wanted("conv_bwd_data") {
-                    results.append(try compute("conv_bwd_data", name, flops: flops) {
-                        winograd
-                            ? try k.winogradConv(input: input, weights: raw, flipped: true, bias: bias, output: output,
-                                                 cin: cout, cout: cc, height: hh, width: ww, scratch: scratch)
-                            : [try k.conv3x3(input: input, weights: wb, bias: bias, output: output, cin: cout, cout: cc, height: hh, width: ww)]
-                    })
-                }
-                if wanted("conv_direct") && winograd {
-                    results.append(try compute("conv_direct", name, flops: flops) {
-                        [try k.conv3x3(input: input, weights: wf, bias: bias, output: output, cin: cc, cout: cout, height: hh, width: ww)]
-                    })
-                }
+                r.algorithm = kernel.description
+                r.bandwidthShare = peakGBps > 0 ? shape.bytes / (r.ms / 1e3) / 1e9 / peakGBps : 0
+                return r
+            }
+            for (family, shape) in [("conv_fwd", forward), ("conv_bwd_data", backward)] where wanted(family) {
+                results.append(try conv(family, try ctx.convChoices.kernel(for: shape, algorithm: .auto, kernels: k), shape))
+            }
+            for (family, algorithm) in [("conv_winograd", ConvAlgorithm.winograd), ("conv_direct", .direct), ("conv_small", .smallMap)]
+            where wanted(family) {
+                let kernel = ConvKernel.forced(algorithm, for: forward)
+                if family == "conv_direct" || kernel != .direct { results.append(try conv(family, kernel, forward)) }
             }
             c = cout
         }

@@ -8,6 +8,12 @@ package struct ObjectiveProfile {
     package let wall: Double
     package let ops: [String: Double]
     package let plannedBytes, activationBytes: Int
+    /// Each convolution direction's kernel and shape, by the name `ops` gives it.
+    package let convs: [String: ConvRun]
+    package struct ConvRun {
+        package let kernel: ConvKernel
+        package let shape: ConvShape
+    }
     package var device: Double { ops.values.reduce(0, +) }
     /// Whether the split by op means anything (`Bench.plausible`).
     package var plausible: Bool { Bench.plausible(device: device, wall: wall) }
@@ -29,5 +35,11 @@ package struct ObjectiveProfile {
         ops = try model.network.profile().mapValues { $0 / Double(iterations) }
         (width, height, self.iterations) = (w, h, iterations)
         (plannedBytes, activationBytes) = (model.deviceBytes + adam.deviceBytes, model.network.plan.totalBytes)
+        var convs: [String: ConvRun] = [:]
+        for case let conv as ConvOp in model.network.graph.nodes.map(\.op) {
+            convs[conv.name] = ConvRun(kernel: conv.forwardKernel, shape: conv.forwardShape)
+            convs[conv.name + ".backward"] = ConvRun(kernel: conv.backwardKernel, shape: conv.backwardShape)
+        }
+        self.convs = convs
     }
 }

@@ -46,12 +46,18 @@ package final class Executor {
 
     /// Runs every op forward and computes the losses.
     package func forward() throws {
-        for node in graph.nodes { record(node.op.name, try node.op.forward(buffers(node))) }
+        try context.recordingEvents(profiling) {
+            for node in graph.nodes { record(node.op.name, try node.op.forward(buffers(node))) }
+        }
     }
 
     /// Runs the network forward and lets the loss ops that `capturing` selects record their
     /// input as their target (on the style image, the content image); other losses are skipped.
     package func forward(capturing: (Op) -> Bool) throws {
+        try context.recordingEvents(profiling) { try forwardRecorded(capturing: capturing) }
+    }
+
+    private func forwardRecorded(capturing: (Op) -> Bool) throws {
         for node in graph.nodes {
             if node.output != nil {
                 record(node.op.name, try node.op.forward(buffers(node)))
@@ -68,6 +74,10 @@ package final class Executor {
 
     /// Runs backward in reverse order, leaving ∂loss/∂input in the external gradient buffers.
     package func backward() throws {
+        try context.recordingEvents(profiling) { try backwardRecorded() }
+    }
+
+    private func backwardRecorded() throws {
         for (i, node) in graph.nodes.enumerated().reversed() where plan.runsBackward[i] {
             let gradInputs = node.inputs.map { t -> Buffer in
                 guard let g = grad(t) else { preconditionFailure("\(node.op.name): input \(t) has no gradient buffer") }

@@ -48,7 +48,7 @@ public struct StylizeSettings: Hashable, Codable, Sendable {
     public var seed: UInt64 = 0
     public var colors = StylizeRequest.Colors.style
     public var pooling = PoolKind.max
-    public var convolution = ConvAlgorithm.winograd
+    public var convolution = ConvAlgorithm.auto
     public var storage = Storage.fp32
     /// Layer names (`VGG19.index(of:)`); default relu4_4 and relu1_1, relu2_1, relu3_1,
     /// relu4_1, conv5_1.

@@ -11,8 +11,8 @@ package final class Kernels: @unchecked Sendable {
 
     /// The direct convolution built for each vector width along x and output-channel block
     /// (cl/conv3x3.cl's VW and OCB).
-    struct ConvShape: Hashable { let vw, ocb: Int }
-    let convByShape: [ConvShape: Kernel]
+    struct DirectVariant: Hashable { let vw, ocb: Int }
+    let convByShape: [DirectVariant: Kernel]
     let reluForward, reluBackward: Kernel
     let poolForward, poolBackward: Kernel
     let avgPoolForward, avgPoolBackward: Kernel
@@ -43,7 +43,7 @@ package final class Kernels: @unchecked Sendable {
         self.context = context
         self.tuning = tuning ?? context.tuning
         convByShape = try Dictionary(uniqueKeysWithValues: Self.convWidths.flatMap { vw in try [4, Self.convOCB].map { ocb in
-            (ConvShape(vw: vw, ocb: ocb),
+            (DirectVariant(vw: vw, ocb: ocb),
              try context.kernel("conv3x3", "conv3x3", defines: ["VW": "\(vw)", "OCB": "\(ocb)", "YB": "\(Self.convRows)"]))
         } })
         reluForward = try context.kernel("relu", "relu_forward")
@@ -94,6 +94,7 @@ package final class Kernels: @unchecked Sendable {
     }
 
     private var variants: [String: Kernel] = [:]
+    private var smallKernels: [SmallBlock: Kernel] = [:]
     private let variantLock = NSLock()
 
     /// `k` built again with NAME_HALF=1 for each named buffer that holds fp16 (see
@@ -148,13 +149,59 @@ package final class Kernels: @unchecked Sendable {
         if let reluMask { precondition(reluMask.bytes >= Self.rowMaskBytes(channels: cout, height: h, width: w), "relu mask too small") }
         if let inputMask { precondition(inputMask.bytes >= Self.rowMaskBytes(channels: cin, height: h, width: w), "input mask too small") }
         let vw = vectorWidth ?? Self.convWidth(for: w)
-        guard let plain = convByShape[ConvShape(vw: vw, ocb: ocb)] else { preconditionFailure("no conv3x3 built for VW=\(vw)") }
+        guard let plain = convByShape[DirectVariant(vw: vw, ocb: ocb)] else { preconditionFailure("no conv3x3 built for VW=\(vw)") }
         let conv = try storing(plain, ["IN": input, "OUT": output])
         let preferred = device.isCPU ? [1, 1, 1] : [8, 8, 1]
         let local = LaunchShape.fit(preferred, kernel: conv, device: device)
         if let reluMask { try reluMask.fill(0) }  // work-items OR their bits in
         let mode = reluMask != nil ? 1 : inputMask != nil ? 2 : 0
         return try conv.launch(global: [w.divRoundUp(vw), h.divRoundUp(Self.convRows), coutPad / ocb], local: local,
+                               .b(input), .b(weights), .b(bias), .b(output),
+                               .i(cin), .i(cout), .i(h), .i(w), .i(accumulate ? 1 : 0),
+                               .b(reluMask ?? inputMask ?? output), .i(mode))
+    }
+
+    /// The small-map kernel's block (cl/conv_small.cl's PX pixels along x × PY rows, 16 output
+    /// channels), built on first use.
+    struct SmallBlock: Hashable { let px, py: Int }
+    private func smallKernel(_ block: SmallBlock) throws -> Kernel {
+        variantLock.lock()
+        defer { variantLock.unlock() }
+        if let k = smallKernels[block] { return k }
+        let k = try context.kernel("conv_small", "conv3x3_small", defines: ["PX": "\(block.px)", "PY": "\(block.py)"])
+        smallKernels[block] = k
+        return k
+    }
+
+    /// Whether the small-map kernel can run a conv to `cout` channels (its vectors are 16 of them).
+    package static func smallMapFits(cout: Int) -> Bool { cout % 16 == 0 }
+
+    /// The small-map kernel's block for a w×h map: a row's pixels up to 8 (so few lanes of the
+    /// last block are idle) and two rows where there are.
+    static func smallBlock(width w: Int, height h: Int) -> SmallBlock {
+        SmallBlock(px: w <= 2 ? 2 : w <= 4 ? 4 : 8, py: h >= 2 ? 2 : 1)
+    }
+
+    /// conv3x3 (same weights, bias, masks and result) by cl/conv_small.cl: vectorised along
+    /// output channels, for maps too small for the direct kernel's vectors or Winograd's tiles.
+    @discardableResult
+    package func convSmall(input: Buffer, weights: Buffer, bias: Buffer, output: Buffer,
+                          cin: Int, cout: Int, height h: Int, width w: Int, accumulate: Bool = false,
+                          reluMask: Buffer? = nil, inputMask: Buffer? = nil, block: (px: Int, py: Int)? = nil) throws -> Event {
+        precondition(Self.smallMapFits(cout: cout), "conv_small needs a multiple of 16 output channels, given \(cout)")
+        need(input, cin * h * w, "conv_small input", anyStorage: true)
+        need(weights, cin * 9 * cout, "conv_small weights")
+        need(bias, cout, "conv_small bias")
+        need(output, cout * h * w, "conv_small output", anyStorage: true)
+        precondition(reluMask == nil || (!accumulate && inputMask == nil), "a fused ReLU neither accumulates nor reads a mask")
+        if let reluMask { precondition(reluMask.bytes >= Self.rowMaskBytes(channels: cout, height: h, width: w), "relu mask too small") }
+        if let inputMask { precondition(inputMask.bytes >= Self.rowMaskBytes(channels: cin, height: h, width: w), "input mask too small") }
+        let b = block.map { SmallBlock(px: $0.px, py: $0.py) } ?? Self.smallBlock(width: w, height: h)
+        let conv = try storing(try smallKernel(b), ["IN": input, "OUT": output])
+        let local = LaunchShape.fit(device.isCPU ? [1, 1, 1] : [1, 1, 32], kernel: conv, device: device)
+        if let reluMask { try reluMask.fill(0) }
+        let mode = reluMask != nil ? 1 : inputMask != nil ? 2 : 0
+        return try conv.launch(global: [w.divRoundUp(b.px), h.divRoundUp(b.py), cout / 16], local: local,
                                .b(input), .b(weights), .b(bias), .b(output),
                                .i(cin), .i(cout), .i(h), .i(w), .i(accumulate ? 1 : 0),
                                .b(reluMask ?? inputMask ?? output), .i(mode))

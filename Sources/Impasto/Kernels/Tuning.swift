@@ -111,7 +111,7 @@ package enum Autotune {
         let file = context.settings.tuningFile
         var entries = (try? JSONDecoder().decode([String: Tuning].self, from: Data(contentsOf: file))) ?? [:]
         if let cached = entries[key], cached.isValid { return (cached, .cached) }
-        let (tuned, source) = try measure(context, shape: shape, limits: limits)
+        let (tuned, source) = try context.recordingEvents { try measure(context, shape: shape, limits: limits) }
         if case .measured = source {
             entries[key] = tuned
             store(entries, in: file)
@@ -124,6 +124,11 @@ package enum Autotune {
     package static func apply(to context: CLContext) throws -> TuningSource {
         let (t, source) = try tuning(for: context)
         context.tuning = t
+        // The per-layer convolution choice times shapes only where the tuning could time the device.
+        switch source {
+        case .cached, .measured: context.convChoices.enable(deviceKey: key(for: context.device), file: context.settings.convChoicesFile)
+        case .defaults, .disabled: break
+        }
         return source
     }
 

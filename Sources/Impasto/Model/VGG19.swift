@@ -53,8 +53,8 @@ public enum VGG19 {
     /// Smallest image side: four poolings must leave at least one pixel.
     public static let minimumSide = 16
 
-    /// Adds modules 0…`last` to `graph` on top of `input` (a 3-channel image). Convs with
-    /// enough channels run as Winograd in `scratch`; without one, all run direct. A conv whose
+    /// Adds modules 0…`last` to `graph` on top of `input` (a 3-channel image). Each conv runs
+    /// as `algorithm` says (`ConvOp`), Winograd in the shared `scratch`. A conv whose
     /// own (pre-ReLU) output nobody needs (not in `keep`: the loss taps and retained modules)
     /// carries the ReLU after it, and that ReLU module is then the conv's output: with the
     /// default taps, which all follow a ReLU, every ReLU is fused. `after` is
@@ -62,7 +62,7 @@ public enum VGG19 {
     /// there. Returns every module's output tensor (a fused conv has none of its own).
     @discardableResult
     package static func build(into graph: Graph, input: TensorID, kernels: Kernels, weights: VGGWeights,
-                             upTo last: Int = lastModule, pooling: Pooling = .max, scratch: WinogradScratch? = nil,
+                             upTo last: Int = lastModule, pooling: Pooling = .max, scratch: WinogradScratch, algorithm: ConvAlgorithm = .auto,
                              keep: Set<Int> = [], after: (Int, TensorID) throws -> Void = { _, _ in }) throws -> [Int: TensorID] {
         var outputs: [Int: TensorID] = [:]
         var x = input
@@ -75,7 +75,8 @@ public enum VGG19 {
             } else if let w = weights.convs[i] {
                 let fuse = !keep.contains(i) && i < last && !poolIndices.contains(i + 1) && weights.convs[i + 1] == nil
                 let op = try ConvOp(name: fuse ? "\(name)+\(Self.name(of: i + 1))" : name, kernels: kernels, input: shape,
-                                    cout: w.cout, weight: w.weight, bias: w.bias, scratch: scratch, fusedReLU: fuse)
+                                    cout: w.cout, weight: w.weight, bias: w.bias, scratch: scratch,
+                                    algorithm: algorithm, fusedReLU: fuse)
                 x = graph.add(op, inputs: [x], output: op.outputShape)!
                 if fuse {
                     fusedInto = i + 1

@@ -30,7 +30,7 @@ public struct LossConfig: Hashable, Sendable {
     /// Divide each loss's gradient by its L1 norm (neural-style's -normalize_gradients).
     public var normalizeGradients = false
     /// How the convolutions run (see `ConvAlgorithm`).
-    public var convolution = ConvAlgorithm.winograd
+    public var convolution = ConvAlgorithm.auto
     /// How activations and their gradients are stored: fp32, or fp16 (half the memory of the
     /// activation plan; every sum stays fp32). fp16 needs a device with cl_khr_fp16.
     public var storage = Storage.fp32
@@ -49,10 +49,18 @@ public struct LossConfig: Hashable, Sendable {
     }
 }
 
-/// Which algorithm the 3×3 convolutions use. Winograd F(4x4, 3x3) takes 4× fewer multiplies
-/// on every layer with at least 16 channels (the RGB layer always runs direct); direct is the
-/// plain sum of 9·Cin products per output, closer to float64 (README, "Accuracy").
-public enum ConvAlgorithm: String, CaseIterable, Codable, Sendable { case winograd, direct }
+/// Which algorithm the 3×3 convolutions use. `auto` (the default) runs each layer's forward
+/// and backward pass on the kernel the autotune timed fastest for its shape on this device
+/// (`ConvChoices`; before a context is tuned, Winograd wherever it can). The others force one
+/// kernel everywhere it can run: Winograd F(4x4, 3x3) takes 4× fewer multiplies on every layer
+/// with at least 16 channels; direct is the plain sum of 9·Cin products per output, closer to
+/// float64 (README, "Accuracy"); small-map is the direct sum vectorised along output channels,
+/// for maps of a few pixels with many channels (a multiple of 16 of them). Where a forced
+/// kernel cannot run (the RGB layer), the direct one does.
+public enum ConvAlgorithm: String, CaseIterable, Codable, Sendable {
+    case auto, winograd, direct
+    case smallMap = "small-map"
+}
 
 /// The loss terms of one iteration, weighted, as the seed's trajectory reports them.
 public struct LossTerms: Equatable, Sendable, Codable {

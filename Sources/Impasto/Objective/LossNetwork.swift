@@ -50,15 +50,16 @@ package final class LossNetwork {
         var styles: [StyleLossOp] = [], factors: [Float] = [], contents: [ContentLossOp] = []
         var styleAt: [Int] = [], contentAt: [Int] = []
         let losses = self.losses, winograd = self.winograd
-        let scratch = config.convolution == .winograd ? winograd : nil
+        // conv1_1's linear source runs Winograd, which `--conv direct` rules out everywhere.
+        let linearSources = config.convolution != .direct
         let outputs = try VGG19.build(into: graph, input: image, kernels: kernels, weights: weights, upTo: last,
-                                      pooling: config.pooling, scratch: scratch,
+                                      pooling: config.pooling, scratch: winograd, algorithm: config.convolution,
                                       keep: Set(config.styleLayers + config.contentLayers).union(retainModules)) { i, t in
             let shape = graph.shape(t)
             if config.styleLayers.contains(i) {
                 let factor = config.layerFactor(i)
                 // conv1_1's features are a linear function of the image, which outlives the backward.
-                let source = try i == 0 && scratch != nil ? weights.convs[0].map {
+                let source = try i == 0 && linearSources ? weights.convs[0].map {
                     try StyleLossOp.LinearSource(kernels: kernels, input: input, cin: 3, weight: $0.weight, bias: $0.bias, scratch: winograd)
                 } : nil
                 let op = try StyleLossOp(name: "style\(i)", kernels: kernels, shape: shape, weight: LossWeights.seed.style * factor,
@@ -99,10 +100,14 @@ package final class LossNetwork {
     package var graph: Graph { executor.graph }
 
     /// Forward and backward at the current input: every loss, and ∂total/∂input.
-    func evaluate() throws -> LossTerms {
+    func evaluate() throws -> LossTerms { try startEvaluation().wait() }
+
+    /// `evaluate` enqueued: the losses come as a read the host waits for only when it needs them.
+    func startEvaluation() throws -> PendingLosses {
         try executor.forward()
         try executor.backward()
-        return terms(try losses.read())
+        let read = try losses.buffer.readLater(count: losses.names.count)
+        return PendingLosses([read]) { [self] in terms($0[0]) }
     }
 
     /// Forward through the network only: the loss ops' inputs, for a backward that needs no

@@ -67,13 +67,21 @@ package final class TemporalObjective: Objective {
     package func setMask(_ mask: RGBImage?) throws { try base.setMask(mask) }
     package func setWeights(_ w: LossWeights) { base.setWeights(w) }
 
-    package func evaluate() throws -> LossTerms {
-        var terms = try base.evaluate()
+    package func evaluate() throws -> LossTerms { try startEvaluation().wait() }
+
+    package func startEvaluation() throws -> PendingLosses {
+        let base = try base.startEvaluation()
         let n = width * height, scale = weight / Float(3 * n)
         try kernels.temporal(x, target: target, weights: weights, pixels: n, scale: scale, partials: losses.partials,
                              losses: losses.buffer, slot: slot)
         try kernels.temporalBackward(x, target: target, weights: weights, pixels: n, scale: scale, grad: grad)
-        terms.temporal = try losses.read()[slot]
-        return terms
+        let temporal = try losses.buffer.readLater(count: slot + 1)
+        let slot = self.slot
+        return PendingLosses([temporal]) { values in
+            // The base's read was enqueued first, so it is done once this one is.
+            var terms = try base.wait()
+            terms.temporal = values[0][slot]
+            return terms
+        }
     }
 }

@@ -84,4 +84,5 @@ package final class WholeImageObjective: Objective {
 
     /// Forward and backward at the current X: the loss terms, and ∂total/∂X in `grad`.
     package func evaluate() throws -> LossTerms { try network.evaluate() }
+    package func startEvaluation() throws -> PendingLosses { try network.startEvaluation() }
 }

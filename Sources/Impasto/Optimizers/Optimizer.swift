@@ -17,6 +17,16 @@ package protocol Optimizer: AnyObject {
     func restore(_ snapshot: OptimizerSnapshot) throws
 }
 
+/// An optimiser whose iteration splits where the host would otherwise wait: `evaluate`
+/// enqueues the objective at X with its losses read without blocking, `move` enqueues the
+/// update from that gradient. The run reports iteration k after enqueueing k+1's evaluation
+/// and before its move, so the device works while the host reports, and X, the moments and
+/// any snapshot are still exactly those after step k.
+package protocol PipelinedOptimizer: Optimizer {
+    func evaluate() throws -> PendingLosses
+    func move(rate: Double) throws
+}
+
 /// An optimiser's state for a checkpoint.
 package enum OptimizerSnapshot {
     case adam(m: [Float], v: [Float], steps: Int)
@@ -33,7 +43,7 @@ package struct OptimizerState {
 }
 
 /// The seed's Adam (torch.optim.Adam's defaults), its moments on the device.
-package final class AdamOptimizer: Optimizer {
+package final class AdamOptimizer: PipelinedOptimizer {
     let objective: Objective
     let m, v: Buffer
     package private(set) var steps = 0
@@ -49,11 +59,17 @@ package final class AdamOptimizer: Optimizer {
     package var deviceBytes: Int { m.bytes + v.bytes }
 
     package func step(rate: Double) throws -> (LossTerms, Double) {
-        let terms = try objective.evaluate()
+        let losses = try evaluate()
+        try move(rate: rate)
+        return (try losses.wait(), rate)
+    }
+
+    package func evaluate() throws -> PendingLosses { try objective.startEvaluation() }
+
+    package func move(rate: Double) throws {
         steps += 1
         try objective.kernels.adamStep(x: objective.x, grad: objective.grad, m: m, v: v, count: objective.pixelCount,
                                        lr: Float(rate), t: steps)
-        return (terms, rate)
     }
 
     package func carried() -> OptimizerState? {

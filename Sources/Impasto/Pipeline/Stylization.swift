@@ -207,10 +207,12 @@ public final class Stylization {
             if let resumed { try optimizer.restore(resumed.optimizer) } else if let state = carried { try optimizer.resume(state) }
             carried = nil
 
-            // The loop.
+            // The loop. Each iteration is reported by `report`: at once for L-BFGS, one
+            // evaluation later for a pipelined optimiser (see `PipelinedOptimizer`).
             let loopStart = Date()
-            for k in (resumed?.step ?? 0)..<request.iterations[scale] {
-                let (terms, rate) = try optimizer.step(rate: request.rate(at: k))
+            /// Reports an iteration (event, checkpoint); true when the run stops after it.
+            func report(step k: Int, losses: PendingLosses, rate: Double) throws -> Bool {
+                let terms = try losses.wait()
                 guard terms.total.isFinite else {
                     throw StyleTransferError("the loss became \(terms.total) at iteration \(i); try a smaller learning rate")
                 }
@@ -225,8 +227,25 @@ public final class Stylization {
                     try policy.save(StylizeCheckpoint(tag: policy.tag, scale: scale, iteration: i, step: k + 1, weights: balanced!,
                                                       width: sw, height: sh, x: try model.x.read(), optimizer: try optimizer.snapshot()))
                 }
-                if stop { interrupted = true; break }
+                return stop
             }
+            var unreported: (step: Int, losses: PendingLosses, rate: Double)?
+            for k in (resumed?.step ?? 0)..<request.iterations[scale] {
+                let rate = request.rate(at: k)
+                if let pipelined = optimizer as? PipelinedOptimizer {
+                    let losses = try pipelined.evaluate()
+                    if let last = unreported {
+                        unreported = nil
+                        if try report(step: last.step, losses: last.losses, rate: last.rate) { interrupted = true; break }
+                    }
+                    try pipelined.move(rate: rate)
+                    unreported = (k, losses, rate)
+                } else {
+                    let (terms, used) = try optimizer.step(rate: rate)
+                    if try report(step: k, losses: .ready(terms), rate: used) { interrupted = true; break }
+                }
+            }
+            if let last = unreported, try report(step: last.step, losses: last.losses, rate: last.rate) { interrupted = true }
             iterating += Date().timeIntervalSince(loopStart)
             if interrupted || scale + 1 == request.sizes.count {
                 picture = try model.picture()

@@ -15,6 +15,22 @@ public final class CLContext: @unchecked Sendable {
     /// What `Kernels` built on this context use: the defaults until `Autotune.apply` sets them.
     package var tuning: Tuning
 
+    /// Each convolution shape's kernel on this device (see `ConvChoices`).
+    package let convChoices = ConvChoices()
+
+    /// Recordings in progress (`recordingEvents`): launches create events only inside one.
+    private var recordings = 0
+    var recordsEvents: Bool { recordings > 0 }
+
+    /// Runs `body` with every launch recording its event (its device time), when `on`: the
+    /// timers (autotune, bench, profile) ask for them; runs do not pay for them.
+    package func recordingEvents<T>(_ on: Bool = true, _ body: () throws -> T) rethrows -> T {
+        guard on else { return try body() }
+        recordings += 1
+        defer { recordings -= 1 }
+        return try body()
+    }
+
     /// Set while `measure` runs: buffers are counted here instead of allocated.
     private var dryRun: DeviceMemory?
 
@@ -46,6 +62,17 @@ public final class CLContext: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return dryRun!
+    }
+
+    /// Runs `body` with real buffers even inside a `measure` (the autotune times a convolution
+    /// the first time a model, measured or real, asks for its shape); they are not counted.
+    func allocatingForReal<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        let saved = dryRun
+        dryRun = nil
+        lock.unlock()
+        defer { lock.lock(); dryRun = saved; lock.unlock() }
+        return try body()
     }
 
     /// Counts a buffer in a running `measure`; false when none runs (allocate for real).

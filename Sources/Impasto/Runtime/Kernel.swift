@@ -11,6 +11,17 @@ package enum KernelArg {
     /// `__local` scratch of this many bytes.
     case local(Int)
 
+    /// The argument's kind, for `Kernel`'s check-once cache of signatures.
+    var kind: UInt8 {
+        switch self {
+        case .buffer: return 0
+        case .int: return 1
+        case .uint: return 2
+        case .float: return 3
+        case .local: return 4
+        }
+    }
+
     var expectedType: String {
         switch self {
         case .buffer: return "pointer"
@@ -73,6 +84,10 @@ package final class Kernel: @unchecked Sendable {
     }
 
     private let argCount: Int
+    /// The argument kinds already checked against `params`: a signature is checked once, not
+    /// at every launch (a kernel object is used by one thread at a time, as OpenCL requires
+    /// for clSetKernelArg).
+    private var checkedSignatures: Set<[UInt8]> = []
 
     deinit { clReleaseKernel(handle) }
 
@@ -81,8 +96,10 @@ package final class Kernel: @unchecked Sendable {
         guard args.count == argCount else {
             throw CLError(CL_INVALID_KERNEL_ARGS, "kernel \(name)", detail: "takes \(argCount) arguments, given \(args.count)")
         }
+        let signature = args.map(\.kind)
+        let unchecked = params != nil && !checkedSignatures.contains(signature)
         for (i, arg) in args.enumerated() {
-            if let params {
+            if unchecked, let params {
                 let p = params[i]
                 let ok: Bool
                 switch arg {
@@ -111,6 +128,7 @@ package final class Kernel: @unchecked Sendable {
             }
             try check(status, "clSetKernelArg(\(name), \(i))")
         }
+        if unchecked { checkedSignatures.insert(signature) }
     }
 
     /// Enqueues the kernel over `global` work-items in groups of `local`. The global size is
@@ -126,12 +144,14 @@ package final class Kernel: @unchecked Sendable {
         precondition(global.count == local.count && (1...3).contains(global.count), "bad NDRange for \(name)")
         let padded = zip(global, local).map { g, l in (max(g, 1) + l - 1) / l * l }
         var event: cl_event?
+        let records = program.context.recordsEvents
         let status = padded.withUnsafeBufferPointer { g in
             local.withUnsafeBufferPointer { l in
-                clEnqueueNDRangeKernel(program.context.queue, handle, cl_uint(g.count), nil, g.baseAddress, l.baseAddress, 0, nil, &event)
+                records ? clEnqueueNDRangeKernel(program.context.queue, handle, cl_uint(g.count), nil, g.baseAddress, l.baseAddress, 0, nil, &event)
+                        : clEnqueueNDRangeKernel(program.context.queue, handle, cl_uint(g.count), nil, g.baseAddress, l.baseAddress, 0, nil, nil)
             }
         }
         try check(status, "clEnqueueNDRangeKernel(\(name), global \(padded), local \(local))")
-        return Event(event!, label: name)
+        return Event(event, label: name)
     }
 }

@@ -17,6 +17,8 @@ public struct RuntimeSettings: Sendable {
     public init(cacheDirectory: URL) { self.cacheDirectory = cacheDirectory }
 
     public var tuningFile: URL { cacheDirectory.appendingPathComponent("tuning.json") }
+    /// Each convolution shape's fastest kernel per device (see `ConvChoices`).
+    public var convChoicesFile: URL { cacheDirectory.appendingPathComponent("conv-choices.json") }
     public var programDirectory: URL { cacheDirectory.appendingPathComponent("programs") }
 
     /// `$XDG_CACHE_HOME/impasto`, else `~/.cache/impasto`, and the IMPASTO_* variables above.
