@@ -25,6 +25,8 @@ final class StylizationTests: XCTestCase {
 
     /// Two scales, random weights (balanced), a style blend, luminance colours: the picture the
     /// library returns is the one `impasto stylize` writes for the same options, pixel for pixel.
+    /// (The CLI tunes its context, so `auto` would run its timed kernels there and the untimed
+    /// rule here: both are told to run Winograd.)
     func testRunMatchesTheCLI() throws {
         let tmp = try temporaryDirectory()
         let out = tmp.appendingPathComponent("cli.png").path
@@ -32,7 +34,7 @@ final class StylizationTests: XCTestCase {
         let r = try runProcess(try impastoBinary(), [
             "stylize", "--content", golden.dir.appendingPathComponent("content.png").path, "--style", stylePath, "--style", stylePath,
             "--style-blend", "3,1", "--preserve-colors", "luminance", "--scales", "2", "--scale-iterations", "3,2",
-            "--size", "64x48", "--weights", "random:5", "--output", out, "--quiet"])
+            "--size", "64x48", "--weights", "random:5", "--conv", "winograd", "--output", out, "--quiet"])
         XCTAssertEqual(r.status, 0, r.stderr)
 
         var request = StylizeRequest(content: try content, styles: [try style, try style],
@@ -40,6 +42,7 @@ final class StylizationTests: XCTestCase {
         request.styleBlend = [3, 1]
         request.colors = .luminance
         request.balance = [.content, .style]
+        request.loss.convolution = .winograd
         let recorder = Recorder()
         let result = try Stylization(context: ctx, weights: try VGGWeights.random(seed: 5)).run(request, observers: [recorder])
         let cli = try ImageFile.read(out)
@@ -60,6 +63,7 @@ final class StylizationTests: XCTestCase {
         var request = StylizeRequest(content: try content, styles: [try style], sizes: [(48, 32)], iterations: [10])
         request.optimizer = .lbfgs(history: 3)
         request.balance = [.content, .style]
+        request.loss.convolution = .winograd
         let recorder = Recorder()
         var asked = 0
         let result = try Stylization(context: ctx, weights: try VGGWeights.random(seed: 2, widthDivisor: 8))

@@ -133,10 +133,10 @@ final class StylizeCommandTests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("corrupt"), bad.stderr)
         XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, bad.stderr)
-        // (The cache directory also holds the device's tuning, the downloads' lock files and,
-        // on drivers other than POCL, the compiled programs.)
+        // (The cache directory also holds the device's tuning and convolution choices, the
+        // downloads' lock files and, on drivers other than POCL, the compiled programs.)
         let left = try FileManager.default.contentsOfDirectory(atPath: cache + "/impasto")
-            .filter { !["tuning.json", "programs"].contains($0) && !$0.hasSuffix(".lock") }
+            .filter { !["tuning.json", "conv-choices.json", "programs"].contains($0) && !$0.hasSuffix(".lock") }
         XCTAssertEqual(left, [name])
         // Offline (nothing listening), a real run says how to place the file.
         let offline = try runProcess(try impastoBinary(), args, environment: ["IMPASTO_WEIGHTS_URL": "http://127.0.0.1:9/vgg19-dcbb9e9d.pth", "XDG_CACHE_HOME": path("empty")])
