@@ -40,7 +40,7 @@ struct Profile: ParsableCommand {
             for (name, per) in p.ops.sorted(by: { $0.value > $1.value }) {
                 var line = String(format: "  %-30@ %9.2f ms  %5.1f%%", name as NSString, per * 1000, 100 * per / max(p.device, 1e-12))
                 if let conv = p.convs[name], per > 0 {
-                    line += String(format: "  %-12@ %5.1f%% of FMA peak, %5.1f%% of copy", conv.kernel.description as NSString,
+                    line += String(format: "  %-28@ %5.1f%% of FMA peak, %5.1f%% of copy", conv.choice as NSString,
                                    100 * conv.shape.flops / per / 1e9 / peaks.peakGflops, 100 * conv.shape.bytes / per / 1e9 / peaks.peakGBps)
                 }
                 print(line)

@@ -13,6 +13,8 @@ package struct ObjectiveProfile {
     package struct ConvRun {
         package let kernel: ConvKernel
         package let shape: ConvShape
+        /// The kernel and how it was chosen (timed now, cached, untimed; `ConvChoices`).
+        package let choice: String
     }
     package var device: Double { ops.values.reduce(0, +) }
     /// Whether the split by op means anything (`Bench.plausible`).
@@ -37,8 +39,10 @@ package struct ObjectiveProfile {
         (plannedBytes, activationBytes) = (model.deviceBytes + adam.deviceBytes, model.network.plan.totalBytes)
         var convs: [String: ConvRun] = [:]
         for case let conv as ConvOp in model.network.graph.nodes.map(\.op) {
-            convs[conv.name] = ConvRun(kernel: conv.forwardKernel, shape: conv.forwardShape)
-            convs[conv.name + ".backward"] = ConvRun(kernel: conv.backwardKernel, shape: conv.backwardShape)
+            for (name, kernel, shape) in [(conv.name, conv.forwardKernel, conv.forwardShape),
+                                          (conv.name + ".backward", conv.backwardKernel, conv.backwardShape)] {
+                convs[name] = ConvRun(kernel: kernel, shape: shape, choice: context.convChoices.reason(for: shape) ?? kernel.description)
+            }
         }
         self.convs = convs
     }

@@ -187,23 +187,13 @@ package final class ConvChoices: @unchecked Sendable {
         return best!.0
     }
 
-    /// Written to a temporary name and renamed, merged with what other devices hold; a cache
-    /// that cannot be written only costs the next run the timing again.
+    /// Merged with what other devices hold and written as the autotune writes its cache
+    /// (`Autotune.store`: atomically; a cache that cannot be written only costs a re-timing).
     private func store() {
         guard let file else { return }
-        let fm = FileManager.default
         var all = (try? JSONDecoder().decode([String: [String: String]].self, from: Data(contentsOf: file))) ?? [:]
         all[deviceKey, default: [:]].merge(entries) { $1 }
-        let tmp = file.deletingLastPathComponent().appendingPathComponent(".conv-choices.\(getpid()).tmp")
-        do {
-            try fm.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(all).write(to: tmp)
-            if rename(tmp.path, file.path) != 0 { try? fm.removeItem(at: tmp) }
-        } catch {
-            try? fm.removeItem(at: tmp)
-        }
+        Autotune.store(all, in: file)
     }
 }
 

@@ -141,13 +141,8 @@ package final class Kernels: @unchecked Sendable {
                         cin: Int, cout: Int, height h: Int, width w: Int, accumulate: Bool = false,
                         reluMask: Buffer? = nil, inputMask: Buffer? = nil, vectorWidth: Int? = nil) throws -> Event {
         let ocb = Self.convBlock(cout: cout), coutPad = cout.roundedUp(to: ocb)
-        need(input, cin * h * w, "conv3x3 input", anyStorage: true)
-        need(weights, cin * 9 * coutPad, "conv3x3 weights")
-        need(bias, coutPad, "conv3x3 bias")
-        need(output, cout * h * w, "conv3x3 output", anyStorage: true)
-        precondition(reluMask == nil || (!accumulate && inputMask == nil), "a fused ReLU neither accumulates nor reads a mask")
-        if let reluMask { precondition(reluMask.bytes >= Self.rowMaskBytes(channels: cout, height: h, width: w), "relu mask too small") }
-        if let inputMask { precondition(inputMask.bytes >= Self.rowMaskBytes(channels: cin, height: h, width: w), "input mask too small") }
+        checkDirectSum("conv3x3", input: input, weights: weights, bias: bias, output: output, cin: cin, cout: cout,
+                       coutPad: coutPad, height: h, width: w, accumulate: accumulate, reluMask: reluMask, inputMask: inputMask)
         let vw = vectorWidth ?? Self.convWidth(for: w)
         guard let plain = convByShape[DirectVariant(vw: vw, ocb: ocb)] else { preconditionFailure("no conv3x3 built for VW=\(vw)") }
         let conv = try storing(plain, ["IN": input, "OUT": output])
@@ -159,6 +154,19 @@ package final class Kernels: @unchecked Sendable {
                                .b(input), .b(weights), .b(bias), .b(output),
                                .i(cin), .i(cout), .i(h), .i(w), .i(accumulate ? 1 : 0),
                                .b(reluMask ?? inputMask ?? output), .i(mode))
+    }
+
+    /// The buffer checks of the two direct-sum kernels (cl/conv3x3.cl, cl/conv_small.cl): the
+    /// same weight layout ([cin][9][coutPad]), bias, masks and modes.
+    private func checkDirectSum(_ what: String, input: Buffer, weights: Buffer, bias: Buffer, output: Buffer, cin: Int, cout: Int,
+                                coutPad: Int, height h: Int, width w: Int, accumulate: Bool, reluMask: Buffer?, inputMask: Buffer?) {
+        need(input, cin * h * w, "\(what) input", anyStorage: true)
+        need(weights, cin * 9 * coutPad, "\(what) weights")
+        need(bias, coutPad, "\(what) bias")
+        need(output, cout * h * w, "\(what) output", anyStorage: true)
+        precondition(reluMask == nil || (!accumulate && inputMask == nil), "a fused ReLU neither accumulates nor reads a mask")
+        if let reluMask { precondition(reluMask.bytes >= Self.rowMaskBytes(channels: cout, height: h, width: w), "relu mask too small") }
+        if let inputMask { precondition(inputMask.bytes >= Self.rowMaskBytes(channels: cin, height: h, width: w), "input mask too small") }
     }
 
     /// The small-map kernel's block (cl/conv_small.cl's PX pixels along x × PY rows, 16 output
@@ -189,13 +197,8 @@ package final class Kernels: @unchecked Sendable {
                           cin: Int, cout: Int, height h: Int, width w: Int, accumulate: Bool = false,
                           reluMask: Buffer? = nil, inputMask: Buffer? = nil, block: (px: Int, py: Int)? = nil) throws -> Event {
         precondition(Self.smallMapFits(cout: cout), "conv_small needs a multiple of 16 output channels, given \(cout)")
-        need(input, cin * h * w, "conv_small input", anyStorage: true)
-        need(weights, cin * 9 * cout, "conv_small weights")
-        need(bias, cout, "conv_small bias")
-        need(output, cout * h * w, "conv_small output", anyStorage: true)
-        precondition(reluMask == nil || (!accumulate && inputMask == nil), "a fused ReLU neither accumulates nor reads a mask")
-        if let reluMask { precondition(reluMask.bytes >= Self.rowMaskBytes(channels: cout, height: h, width: w), "relu mask too small") }
-        if let inputMask { precondition(inputMask.bytes >= Self.rowMaskBytes(channels: cin, height: h, width: w), "input mask too small") }
+        checkDirectSum("conv_small", input: input, weights: weights, bias: bias, output: output, cin: cin, cout: cout,
+                       coutPad: cout, height: h, width: w, accumulate: accumulate, reluMask: reluMask, inputMask: inputMask)
         let b = block.map { SmallBlock(px: $0.px, py: $0.py) } ?? Self.smallBlock(width: w, height: h)
         let conv = try storing(try smallKernel(b), ["IN": input, "OUT": output])
         let local = LaunchShape.fit(device.isCPU ? [1, 1, 1] : [1, 1, 32], kernel: conv, device: device)

@@ -221,9 +221,9 @@ package enum Autotune {
 
     /// Written to a temporary name and renamed; a cache that cannot be written only costs the
     /// next start a tuning run.
-    static func store(_ entries: [String: Tuning], in file: URL) {
+    static func store<T: Encodable>(_ entries: T, in file: URL) {
         let fm = FileManager.default
-        let tmp = file.deletingLastPathComponent().appendingPathComponent(".tuning.\(getpid()).tmp")
+        let tmp = file.deletingLastPathComponent().appendingPathComponent(".\(file.deletingPathExtension().lastPathComponent).\(getpid()).tmp")
         do {
             try fm.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
             let encoder = JSONEncoder()

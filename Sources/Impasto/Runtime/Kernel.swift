@@ -147,8 +147,10 @@ package final class Kernel: @unchecked Sendable {
         let records = program.context.recordsEvents
         let status = padded.withUnsafeBufferPointer { g in
             local.withUnsafeBufferPointer { l in
-                records ? clEnqueueNDRangeKernel(program.context.queue, handle, cl_uint(g.count), nil, g.baseAddress, l.baseAddress, 0, nil, &event)
-                        : clEnqueueNDRangeKernel(program.context.queue, handle, cl_uint(g.count), nil, g.baseAddress, l.baseAddress, 0, nil, nil)
+                withUnsafeMutablePointer(to: &event) { e in
+                    clEnqueueNDRangeKernel(program.context.queue, handle, cl_uint(g.count), nil, g.baseAddress, l.baseAddress,
+                                           0, nil, records ? e : nil)
+                }
             }
         }
         try check(status, "clEnqueueNDRangeKernel(\(name), global \(padded), local \(local))")
