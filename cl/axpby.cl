@@ -1,5 +1,6 @@
-// axpby: y = a*x + b*y over n floats (b = 0 overwrites y without reading it), and two
-// relatives: blending style targets, the optimisers' vector updates, normalised gradients, masks.
+// axpby: y = a*x + b*y over n floats (b = 0 overwrites y without reading it: blending style
+// targets, the optimisers' vector updates), and its relatives: a coefficient from the device,
+// normalised gradients, masks.
 // X_HALF / Y_HALF / OUT_HALF: that buffer is fp16 storage (see storage.cl).
 
 #ifndef X_HALF
@@ -19,6 +20,17 @@ __kernel void axpby(const int n, const float a, __global const STORAGE(X_HALF)* 
     if (i >= n) return;
     const float ax = a * LOAD(X_HALF, x, i);
     STORE(Y_HALF, y, i, b == 0.0f ? ax : ax + b * LOAD(Y_HALF, y, i));
+}
+
+// axpby_scalars: axpby in fp32 whose coefficient a = c[plus] - c[minus] the device computed
+// (L-BFGS's two-loop recursion: no round trip for its inner products).
+__kernel void axpby_scalars(const int n, __global const float* c, const int plus, const int minus,
+                            __global const float* x, const float b, __global float* y) {
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    const float a = c[plus] - c[minus];
+    const float ax = a * x[i];
+    y[i] = b == 0.0f ? ax : ax + b * y[i];
 }
 
 // add_normalized: y (+)= weight * x / (norms[slot] + 1e-8), the L1-normalised gradient of

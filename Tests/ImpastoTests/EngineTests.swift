@@ -95,6 +95,13 @@ final class EngineTests: XCTestCase {
         // included: no separate ReLU pass remains.
         XCTAssertEqual(g.nodes.filter { $0.op is ReLUOp }.map(\.op.name), [])
         XCTAssertEqual(g.nodes.filter { ($0.op as? ConvOp)?.reluMask != nil }.count, 12)
+        // relu1_1, a style tap, is not kept for style1's backward (which recomputes it from the
+        // image in a lent slot): its slot holds other tensors after conv1_2 has read it.
+        let relu11 = model.network.moduleOutputs[1]!
+        XCTAssertTrue(g.shapes.indices.contains { $0 != relu11 && plan.valueSlot[$0] == plan.valueSlot[relu11] })
+        let style1 = try XCTUnwrap(g.nodes.firstIndex { $0.op.name == "style1" })
+        XCTAssertNotNil(plan.workspaceSlot[style1])
+        XCTAssertNil(plan.workspaceSlot[try XCTUnwrap(g.nodes.firstIndex { $0.op.name == "style6" })])
         // Pre-ReLU taps keep their ReLU apart; one whose input nothing else reads runs in place.
         var preReLU = LossConfig()
         preReLU.styleLayers = [0, 5]

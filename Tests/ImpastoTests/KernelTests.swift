@@ -228,15 +228,17 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// The optimisers' vector kernels: axpby, dot, L1 norm, normalised add, mask multiply.
+    /// The optimisers' vector kernels: axpby (also with a coefficient on the device), dot, L1 norm,
+    /// normalised add, mask multiply.
     func testVectorKernels() throws {
         var rng = TestRNG(21)
         let n = TestEnv.underOclgrind ? 37 : 5003
         let x = rng.floats(n), y = rng.floats(n)
         let bx = try ctx.buffer(x), by = try ctx.buffer(y)
         let partials = try ctx.buffer(floats: Kernels.partialCount), result = try ctx.buffer(floats: 2)
-        let dot = try k.dot(bx, by, count: n, partials: partials, result: result)
-        XCTAssertEqual(Double(dot), zip(x, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }, accuracy: 1e-3)
+        try k.dot(bx, by, count: n, partials: partials, result: result, slot: 0, scale: -0.5)
+        let dot = try result.read(count: 1)[0]
+        XCTAssertEqual(Double(dot), -0.5 * zip(x, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }, accuracy: 1e-3)
         try k.l1Norm(bx, count: n, partials: partials, result: result, slot: 1)
         let l1 = x.reduce(0.0) { $0 + Double(abs($1)) }
         XCTAssertEqual(Double(try result.read(count: 1, at: 1)[0]), l1, accuracy: 1e-4 * l1)
@@ -244,6 +246,13 @@ final class KernelTests: XCTestCase {
         assertClose(try by.read(), zip(x, y).map { 2 * $0 - $1 }, abs: 1e-6, rel: 1e-6, "axpby")
         try k.axpby(3, bx, 0, by, count: n)
         assertClose(try by.read(), x.map { 3 * $0 }, abs: 1e-6, rel: 1e-6, "axpby b=0")
+        // The coefficient from the device: result[1] − result[0] = ‖x‖₁ + dot/2.
+        let before = try by.read()
+        try k.axpby(result, plus: 1, minus: 0, bx, 1, by, count: n)
+        let r = try result.read(count: 2), a = r[1] - r[0]
+        assertClose(try by.read(), zip(x, before).map { a * $0 + $1 }, abs: 1e-5, rel: 1e-5, "axpby with device coefficient")
+        try k.axpby(result, plus: 0, minus: 1, bx, 0, by, count: n)
+        assertClose(try by.read(), x.map { -a * $0 }, abs: 1e-5, rel: 1e-5, "axpby with device coefficient, b=0")
         try k.addNormalized(5, bx, norms: result, slot: 1, into: by, count: n, accumulate: false)
         assertClose(try by.read(), x.map { 5 * $0 / Float(l1 + 1e-8) }, abs: 1e-6, rel: 1e-4, "addNormalized")
         let c = 3, m = n / 3

@@ -19,7 +19,13 @@ final class LBFGSTests: XCTestCase {
         let device = try model()
         let lbfgs = try LBFGS(objective: device, history: history)
         var deviceLosses: [Float] = []
-        for _ in 0..<steps { deviceLosses.append(try lbfgs.step(lr: Float(lr)).0.total) }
+        for i in 0..<steps {
+            let reads = device.context.blockingReads
+            deviceLosses.append(try lbfgs.step(lr: Float(lr)).0.total)
+            // One round trip per step (the first step's ‖g‖₁, then y·s and y·y): the two-loop
+            // recursion's inner products stay on the device.
+            XCTAssertEqual(device.context.blockingReads - reads, 1, "blocking reads in step \(i)")
+        }
 
         // Reference, evaluating the objective through a second model.
         let oracle = try model()

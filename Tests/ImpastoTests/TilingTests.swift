@@ -95,8 +95,12 @@ final class TilingTests: XCTestCase {
         try whole.setMask(nil); try tiled.setMask(nil)
         let adamWhole = try AdamOptimizer(objective: whole), adamTiled = try AdamOptimizer(objective: tiled)
         for i in 0..<3 {
+            let reads = tiled.context.blockingReads
             let a = try adamWhole.step(rate: 0.3).0, b = try adamTiled.step(rate: 0.3).0
             XCTAssertEqual(b.total, a.total, accuracy: 1e-3 * a.total, "step \(i)")
+            // Neither waits for a value before its losses, which come by pending reads: no
+            // tile's losses cross to the host on their own.
+            XCTAssertEqual(tiled.context.blockingReads, reads, "blocking reads in Adam step \(i)")
         }
     }
 

@@ -8,6 +8,8 @@ package struct BufferPlan {
     /// Slot of each tensor's value / gradient (nil: external, or not needed).
     package private(set) var valueSlot: [Int?]
     package private(set) var gradSlot: [Int?]
+    /// Per node: the slot lent to its backward as workspace (`Op.backwardWorkspace`).
+    package private(set) var workspaceSlot: [Int?]
     /// Per node, per input: whether its backward adds into that input's gradient.
     package private(set) var accumulate: [[Bool]]
     /// Per node: whether its backward runs (some gradient reaches it).
@@ -21,6 +23,7 @@ package struct BufferPlan {
         let tensors = g.shapes.count
         valueSlot = Array(repeating: nil, count: tensors)
         gradSlot = Array(repeating: nil, count: tensors)
+        workspaceSlot = Array(repeating: nil, count: n)
         accumulate = g.nodes.map { [Bool](repeating: false, count: $0.inputs.count) }
         runsBackward = Array(repeating: false, count: n)
         let forwardStep = { (i: Int) in i }
@@ -100,6 +103,10 @@ package struct BufferPlan {
                             gradSlot[t] = acquire(bytes)
                         }
                         hold(gradSlot[t]!, until: end)
+                    }
+                    if let shape = node.op.backwardWorkspace {
+                        workspaceSlot[i] = acquire(shape.count * elementBytes)
+                        hold(workspaceSlot[i]!, until: step)
                     }
                 }
             }

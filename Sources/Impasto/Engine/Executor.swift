@@ -85,7 +85,7 @@ package final class Executor {
             }
             let b = OpBuffers(inputs: node.inputs.map(value), output: node.output.map(value),
                               gradOutput: node.output.flatMap(grad), gradInputs: gradInputs,
-                              accumulate: plan.accumulate[i])
+                              accumulate: plan.accumulate[i], workspace: plan.workspaceSlot[i].map { slots[$0] })
             record(node.op.name + ".backward", try node.op.backward(b))
         }
     }

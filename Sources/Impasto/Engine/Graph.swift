@@ -18,6 +18,8 @@ package struct OpBuffers {
     /// consumer of that input already wrote there) or overwrite it.
     package let gradInputs: [Buffer]
     package let accumulate: [Bool]
+    /// Backward only: the slot the plan lends for the op's `backwardWorkspace`.
+    package var workspace: Buffer? = nil
 }
 
 /// One node's computation. Ops with no output are losses: they write their value into a slot
@@ -31,6 +33,9 @@ package protocol Op: AnyObject {
     var canRunInPlace: Bool { get }
     /// Device bytes the op owns beyond the plan (targets, scratch).
     var ownedBytes: Int { get }
+    /// A tensor its backward needs as scratch for that step only: the plan lends it a slot
+    /// that is free then, instead of the op owning one for the whole run.
+    var backwardWorkspace: TensorShape? { get }
     func forward(_ b: OpBuffers) throws -> [Event]
     func backward(_ b: OpBuffers) throws -> [Event]
     /// Loss ops: record the current input as the target (style Gram matrix, content features).
@@ -40,6 +45,7 @@ package protocol Op: AnyObject {
 extension Op {
     package var canRunInPlace: Bool { false }
     package var ownedBytes: Int { 0 }
+    package var backwardWorkspace: TensorShape? { nil }
     package func captureTarget(_ b: OpBuffers) throws -> [Event] { [] }
 }
 
@@ -81,4 +87,16 @@ package final class Graph {
     }
 
     package func shape(_ t: TensorID) -> TensorShape { shapes[t] }
+
+    /// The ops that compute `t` from `source` through single-input nodes, in order; nil when
+    /// `t` is not such a chain away from `source`.
+    package func chain(from source: TensorID, to t: TensorID) -> [Op]? {
+        var ops: [Op] = [], x = t
+        while x != source {
+            guard let node = nodes.first(where: { $0.output == x }), node.inputs.count == 1 else { return nil }
+            ops.insert(node.op, at: 0)
+            x = node.inputs[0]
+        }
+        return ops
+    }
 }

@@ -108,12 +108,12 @@ extension Kernels {
                                            .b(x), .b(t), .b(c), .i(n), .f(scale), .b(g))
     }
 
-    /// Σ a·b, read back (a blocking read: the optimiser needs the number now).
-    package func dot(_ a: Buffer, _ b: Buffer, count n: Int, partials: Buffer, result: Buffer) throws -> Float {
-        need(a, n, "dot a"); need(b, n, "dot b")
-        try dotPartial.launch(global: [Self.partialCount], local: reductionLocal(dotPartial), .b(a), .b(b), .i(n), .b(partials))
-        _ = try finishSum(partials: partials, losses: result, slot: 0, scale: 1)
-        return try result.read(count: 1)[0]
+    /// scale · Σ a·b, left in result[slot] on the device (the next kernels read it there).
+    @discardableResult
+    package func dot(_ a: Buffer, _ b: Buffer, count n: Int, partials: Buffer, result: Buffer, slot: Int = 0, scale: Float = 1) throws -> [Event] {
+        need(a, n, "dot a"); need(b, n, "dot b"); need(result, slot + 1, "dot result")
+        let e = try dotPartial.launch(global: [Self.partialCount], local: reductionLocal(dotPartial), .b(a), .b(b), .i(n), .b(partials))
+        return [e, try finishSum(partials: partials, losses: result, slot: slot, scale: scale)]
     }
 
     /// Σ |a|, left in result[slot] on the device.

@@ -16,7 +16,7 @@ package final class Kernels: @unchecked Sendable {
     let reluForward, reluBackward: Kernel
     let poolForward, poolBackward: Kernel
     let avgPoolForward, avgPoolBackward: Kernel
-    let axpbyKernel: Kernel
+    let axpbyKernel, axpbyScalarsKernel: Kernel
     let dotPartial, absPartial: Kernel
     let addNormalizedKernel, maskMultiplyKernel: Kernel
     let winogradWeights, winogradInput, winogradGemm, winogradOutput: Kernel
@@ -53,6 +53,7 @@ package final class Kernels: @unchecked Sendable {
         avgPoolForward = try context.kernel("pool", "avgpool_forward")
         avgPoolBackward = try context.kernel("pool", "avgpool_backward")
         axpbyKernel = try context.kernel("axpby", "axpby")
+        axpbyScalarsKernel = try context.kernel("axpby", "axpby_scalars")
         dotPartial = try context.kernel("dot", "dot_partial")
         absPartial = try context.kernel("dot", "abs_partial")
         addNormalizedKernel = try context.kernel("axpby", "add_normalized")
@@ -283,6 +284,15 @@ package final class Kernels: @unchecked Sendable {
         need(x, n, "axpby x", anyStorage: true); need(y, n, "axpby y", anyStorage: true)
         return try storing(axpbyKernel, ["X": x, "Y": y]).launch(global: [n], local: LaunchShape.linear(axpbyKernel, device: device),
                                       .i(n), .f(a), .b(x), .f(b), .b(y))
+    }
+
+    /// y = (c[plus] − c[minus])·x + b·y: `axpby` with a coefficient the device computed
+    /// (L-BFGS's α and β), so the host never waits for it.
+    @discardableResult
+    package func axpby(_ c: Buffer, plus: Int, minus: Int, _ x: Buffer, _ b: Float, _ y: Buffer, count n: Int) throws -> Event {
+        need(x, n, "axpby x"); need(y, n, "axpby y"); need(c, max(plus, minus) + 1, "axpby coefficients")
+        return try axpbyScalarsKernel.launch(global: [n], local: LaunchShape.linear(axpbyScalarsKernel, device: device),
+                                             .i(n), .b(c), .i(plus), .i(minus), .b(x), .f(b), .b(y))
     }
 
     /// y (+)= weight · x / (norms[slot] + 1e-8).

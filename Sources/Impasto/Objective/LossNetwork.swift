@@ -50,21 +50,18 @@ package final class LossNetwork {
         var styles: [StyleLossOp] = [], factors: [Float] = [], contents: [ContentLossOp] = []
         var styleAt: [Int] = [], contentAt: [Int] = []
         let losses = self.losses, winograd = self.winograd
-        // conv1_1's linear source runs Winograd, which `--conv direct` rules out everywhere.
-        let linearSources = config.convolution != .direct
         let outputs = try VGG19.build(into: graph, input: image, kernels: kernels, weights: weights, upTo: last,
                                       pooling: config.pooling, scratch: winograd, algorithm: config.convolution,
                                       keep: Set(config.styleLayers + config.contentLayers).union(retainModules)) { i, t in
             let shape = graph.shape(t)
             if config.styleLayers.contains(i) {
                 let factor = config.layerFactor(i)
-                // conv1_1's features are a linear function of the image, which outlives the backward.
-                let source = try i == 0 && linearSources ? weights.convs[0].map {
-                    try StyleLossOp.LinearSource(kernels: kernels, input: input, cin: 3, weight: $0.weight, bias: $0.bias, scratch: winograd)
-                } : nil
+                // The first conv block's features are cheap to recompute from the image.
+                let recompute = i < VGG19.convIndices[1]
+                    ? graph.chain(from: image, to: t).map { StyleLossOp.Recompute(ops: $0, input: input) } : nil
                 let op = try StyleLossOp(name: "style\(i)", kernels: kernels, shape: shape, weight: LossWeights.seed.style * factor,
                                          losses: losses, normalizeGradients: config.normalizeGradients,
-                                         masked: masked, tiled: whole != nil, source: source)
+                                         masked: masked, tiled: whole != nil, recompute: recompute)
                 graph.add(op, inputs: [t], output: nil)
                 styles.append(op)
                 factors.append(factor)
@@ -127,9 +124,6 @@ package final class LossNetwork {
         for (op, factor) in zip(styleOps, styleFactors) { op.weight = w.style * factor }
         tvOp?.weight = w.tv
     }
-
-    /// The loss vector as the ops last wrote it.
-    func lossValues() throws -> [Float] { try losses.read() }
 
     func terms(_ v: [Float]) -> LossTerms {
         LossTerms(content: contentOps.reduce(0) { $0 + v[$1.slot] },

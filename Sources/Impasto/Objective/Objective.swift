@@ -24,13 +24,12 @@ package protocol Objective: AnyObject {
     func setWeights(_ weights: LossWeights)
     /// Losses at the current X, and ∂total/∂X in `grad`.
     func evaluate() throws -> LossTerms
-    /// `evaluate` enqueued, its losses read without blocking where the objective can (the
-    /// tiled one reads between its sweeps, so its terms come already known).
+    /// `evaluate` enqueued, its losses read without blocking: the host waits for them only
+    /// when it needs them.
     func startEvaluation() throws -> PendingLosses
 }
 
 extension Objective {
-    package func startEvaluation() throws -> PendingLosses { .ready(try evaluate()) }
     package var pixelCount: Int { 3 * width * height }
     package var x: Buffer { image.x }
     package var grad: Buffer { image.grad }

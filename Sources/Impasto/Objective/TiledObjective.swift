@@ -36,6 +36,9 @@ package final class TiledObjective: Objective {
     private var masked = false
     /// Per content op: the whole image's target map (C × H/s × W/s); zeros until `setContent`.
     private let contentTargets: [Buffer]
+    /// The tiles' loss vectors summed on the device in sweep 1 (the content slots are read
+    /// from it): no tile's losses cross to the host.
+    private let tileLossSums: Buffer
 
     package var styleOps: [StyleLossOp] { network.styleOps }
 
@@ -62,6 +65,7 @@ package final class TiledObjective: Objective {
             let s = VGG19.scale(at: module)
             return try context.buffer(floats: op.shape.c * (h / s) * (w / s)).zeroed()
         }
+        tileLossSums = try context.buffer(floats: network.losses.capacity)
         if masked { try allocateUserMasks() }
     }
 
@@ -77,7 +81,7 @@ package final class TiledObjective: Objective {
     package var deviceBytes: Int {
         network.deviceBytes + network.input.bytes + network.inputGrad.bytes + image.bytes + losses.buffer.bytes + losses.partials.bytes
             + (userMasks?.reduce(0) { $0 + $1.values.bytes } ?? 0)
-            + contentTargets.reduce(0) { $0 + $1.bytes }
+            + contentTargets.reduce(0) { $0 + $1.bytes } + tileLossSums.bytes
     }
 
     /// A tile's crop window at a layer of `scale` (inside the whole layer map: see `TilePlan`).
@@ -111,21 +115,20 @@ package final class TiledObjective: Objective {
     }
 
     /// Sweep 1 over the current X: the Gram matrices gathered (with `capture`, as style
-    /// targets), and otherwise the sum of the tiles' content terms.
-    private func gather(capture: Bool) throws -> Float {
+    /// targets), and otherwise the tiles' loss vectors summed into `tileLossSums`.
+    private func gather(capture: Bool) throws {
         for op in styleOps { try op.clearGathered() }
-        var content: Float = 0
+        if !capture { try tileLossSums.fill(0) }
+        let losses = network.losses
         for j in plan.tiles.indices {
             try load(j, evaluating: !capture)
             if capture {
                 try network.captureStyleGrams()
             } else {
                 try network.executor.forward()
-                let v = try network.lossValues()
-                content += network.contentOps.reduce(0) { $0 + v[$1.slot] }
+                try kernels.axpby(1, losses.buffer, 1, tileLossSums, count: losses.names.count)
             }
         }
-        return content
     }
 
     // MARK: Objective
@@ -134,7 +137,7 @@ package final class TiledObjective: Objective {
         let total = styles.reduce(Float(0)) { $0 + $1.1 }
         for (k, (picture, weight)) in styles.enumerated() {
             try upload(picture)
-            _ = try gather(capture: true)
+            try gather(capture: true)
             for op in styleOps { try op.setTarget(weight: weight / total, adding: k > 0) }
         }
     }
@@ -175,11 +178,16 @@ package final class TiledObjective: Objective {
         tvWeight = w.tv
     }
 
-    package func evaluate() throws -> LossTerms {
-        let content = try gather(capture: false)
+    package func evaluate() throws -> LossTerms { try startEvaluation().wait() }
+
+    /// Both sweeps and TV enqueued; the terms come from three reads the host waits for only
+    /// when it needs them (the style slots as `finishGathered` left them, the tiles' content
+    /// sums, TV).
+    package func startEvaluation() throws -> PendingLosses {
+        try gather(capture: false)
         for op in styleOps { try op.finishGathered() }
-        let gathered = try network.lossValues()
-        let style = styleOps.reduce(0) { $0 + gathered[$1.slot] }
+        let count = network.losses.names.count
+        let gathered = try network.losses.buffer.readLater(count: count)
 
         let x = image.x, grad = image.grad
         try grad.fill(0)
@@ -192,7 +200,11 @@ package final class TiledObjective: Objective {
         try kernels.tv(x, channels: 3, height: height, width: width, weight: tvWeight,
                        partials: losses.partials, losses: losses.buffer, slot: tvSlot)
         try kernels.tvBackward(x, grad: grad, channels: 3, height: height, width: width, weight: tvWeight, accumulate: true)
-        let tv = try losses.read()[tvSlot]
-        return LossTerms(content: content, style: style, tv: tv)
+        let reads = [gathered, try tileLossSums.readLater(count: count), try losses.buffer.readLater(count: losses.names.count)]
+        let (styleOps, contentOps, tvSlot) = (styleOps, network.contentOps, tvSlot)
+        return PendingLosses(reads) { v in
+            LossTerms(content: contentOps.reduce(0) { $0 + v[1][$1.slot] },
+                      style: styleOps.reduce(0) { $0 + v[0][$1.slot] }, tv: v[2][tvSlot])
+        }
     }
 }

@@ -1,8 +1,10 @@
 /// L-BFGS on the device, step for step as torch.optim.LBFGS runs it for neural-style
 /// (no line search, fixed step `lr`, the first step scaled by min(1, 1/‖g‖₁)): each
 /// iteration evaluates the objective once, then moves X along the two-loop direction built
-/// from the last `history` (step, gradient-change) pairs. All vectors live on the device; the
-/// inner products come back as scalars. The history is allocated up front.
+/// from the last `history` (step, gradient-change) pairs. All vectors live on the device, and
+/// so do the two-loop recursion's inner products (`scalars`): an iteration waits for the
+/// device once, for y·s and y·y (whether the new pair is kept decides the ring, as in torch),
+/// besides its losses. The history is allocated up front.
 package final class LBFGS {
     let objective: Objective
     let k: Kernels
@@ -12,7 +14,12 @@ package final class LBFGS {
     private var spareStep: Buffer, spareChange: Buffer          // the next pair, until accepted
     private var rho: [Float] = []
     private var used = 0, oldest = 0
-    private let direction, previousGrad, q, partials, scalar: Buffer
+    private let direction, previousGrad, q, partials: Buffer
+    /// Device scalars: α of each ring slot (0..<history), then a zero, β, y·s and y·y.
+    private let scalars: Buffer
+    private var zeroSlot: Int { history }
+    private var betaSlot: Int { history + 1 }
+    private var curvatureSlot: Int { history + 2 }  // y·s, then y·y
     private var hDiag: Float = 1
     private var t: Float = 0
     private var first = true
@@ -35,26 +42,27 @@ package final class LBFGS {
         previousGrad = try ctx.buffer([Float](repeating: 0, count: n))
         q = try ctx.buffer([Float](repeating: 0, count: n))
         partials = try ctx.buffer(floats: Kernels.partialCount)
-        scalar = try ctx.buffer(floats: 1)
+        scalars = try ctx.buffer(floats: history + 4).zeroed()
     }
 
     /// Device bytes of the history and work vectors.
     package var deviceBytes: Int { Self.bytes(history: history, pixels: n) }
     package static func bytes(history: Int, pixels: Int) -> Int { (2 * history + 5) * pixels * 4 }
 
-    private func dot(_ a: Buffer, _ b: Buffer) throws -> Float {
-        try k.dot(a, b, count: n, partials: partials, result: scalar)
+    /// scale · a·b into `scalars[slot]`.
+    private func dot(_ a: Buffer, _ b: Buffer, into slot: Int, scale: Float = 1) throws {
+        try k.dot(a, b, count: n, partials: partials, result: scalars, slot: slot, scale: scale)
     }
 
     /// One iteration: the losses at the current X (before the move), and the step length used.
     package func step(lr: Float) throws -> (LossTerms, Float) {
-        let losses = try objective.evaluate()
+        let losses = try objective.startEvaluation()
         let g = objective.grad
         if first {
             first = false
             try k.axpby(-1, g, 0, direction, count: n)
-            try k.l1Norm(g, count: n, partials: partials, result: scalar, slot: 0)
-            let l1 = try scalar.read(count: 1)[0]
+            try k.l1Norm(g, count: n, partials: partials, result: scalars, slot: curvatureSlot)
+            let l1 = try scalars.read(count: 1, at: curvatureSlot)[0]  // once per run
             t = min(1, 1 / max(l1, 1e-30)) * lr
         } else {
             // y = g − g_prev, s = t·d; kept (evicting the oldest pair when full) only when
@@ -63,34 +71,37 @@ package final class LBFGS {
             try y.copy(from: g, count: n)
             try k.axpby(-1, previousGrad, 1, y, count: n)
             try k.axpby(t, direction, 0, s, count: n)
-            let ys = try dot(y, s)
+            try dot(y, s, into: curvatureSlot)
+            try dot(y, y, into: curvatureSlot + 1)
+            let curvature = try scalars.read(count: 2, at: curvatureSlot)  // the iteration's one wait
+            let ys = curvature[0]
             if ys > 1e-10 {
                 let slot = used < history ? (oldest + used) % history : oldest
                 swap(&changes[slot], &spareChange)
                 swap(&steps[slot], &spareStep)
                 rho[slot] = 1 / ys
                 if used < history { used += 1 } else { oldest = (oldest + 1) % history }
-                hDiag = ys / (try dot(y, y))
+                hDiag = ys / curvature[1]
             }
-            // Two-loop recursion: q = −g; newest to oldest, then oldest to newest.
+            // Two-loop recursion: q = −g; newest to oldest (α_i = ρ_i s_i·q, q −= α_i y_i),
+            // then oldest to newest (β = ρ_i y_i·d, d += (α_i − β) s_i), all on the device.
             try k.axpby(-1, g, 0, q, count: n)
-            var alpha = [Float](repeating: 0, count: history)
             for j in stride(from: used - 1, through: 0, by: -1) {
                 let i = (oldest + j) % history
-                alpha[i] = try dot(steps[i], q) * rho[i]
-                try k.axpby(-alpha[i], changes[i], 1, q, count: n)
+                try dot(steps[i], q, into: i, scale: rho[i])
+                try k.axpby(scalars, plus: zeroSlot, minus: i, changes[i], 1, q, count: n)
             }
             try k.axpby(hDiag, q, 0, direction, count: n)
             for j in 0..<used {
                 let i = (oldest + j) % history
-                let beta = try dot(changes[i], direction) * rho[i]
-                try k.axpby(alpha[i] - beta, steps[i], 1, direction, count: n)
+                try dot(changes[i], direction, into: betaSlot, scale: rho[i])
+                try k.axpby(scalars, plus: i, minus: betaSlot, steps[i], 1, direction, count: n)
             }
             t = lr
         }
         try previousGrad.copy(from: g, count: n)
         try k.axpby(t, direction, 1, objective.x, count: n)
-        return (losses, t)
+        return (try losses.wait(), t)
     }
 }
 

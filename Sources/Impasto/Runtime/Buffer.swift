@@ -77,6 +77,7 @@ package final class Buffer: @unchecked Sendable {
         let size = storage.bytes
         precondition((offset + n) * size <= bytes, "read past the end of a \(bytes)-byte buffer")
         var out = [T](repeating: zero, count: n)
+        context.noteBlockingRead()
         try out.withUnsafeMutableBytes { raw in
             try check(clEnqueueReadBuffer(context.queue, handle, cl_bool(CL_TRUE), offset * size, raw.count, raw.baseAddress, 0, nil, nil),
                       "clEnqueueReadBuffer")

@@ -10,6 +10,9 @@ public final class CLContext: @unchecked Sendable {
     private let lock = NSLock()
     /// Device buffers created so far: lets a test prove an iteration allocates nothing.
     public private(set) var buffersCreated = 0
+    /// Blocking reads so far (each stops the host until the device has caught up): lets a
+    /// test count an iteration's round trips.
+    package private(set) var blockingReads = 0
     /// Bytes of the device buffers alive now, and the most that were alive at once.
     public private(set) var liveBytes = 0, peakLiveBytes = 0
     /// What `Kernels` built on this context use: the defaults until `Autotune.apply` sets them.
@@ -39,6 +42,12 @@ public final class CLContext: @unchecked Sendable {
         buffersCreated += 1
         liveBytes += bytes
         peakLiveBytes = max(peakLiveBytes, liveBytes)
+        lock.unlock()
+    }
+
+    func noteBlockingRead() {
+        lock.lock()
+        blockingReads += 1
         lock.unlock()
     }
 

@@ -28,40 +28,44 @@ package final class StyleLossOp: Op {
     let losses: LossSlots
     package let slot: Int
 
-    /// Set when F = conv3x3(input) + bias for an input that outlives the backward (the image,
-    /// for a tap on conv1_1): S·F is then conv3x3(input) with weights S·W and bias S·b, so the
-    /// backward does not read F and the plan frees it after the forward (51 MB at 500×400, the
-    /// largest activation). The conv runs as Winograd in the graph's scratch.
-    package struct LinearSource {
-        let input, weights, bias: Buffer  // weights in PyTorch's [C][cin][3][3] layout
-        let cin: Int
-        let scratch: WinogradScratch
-        let sWeights, sBias: Buffer       // S·W and S·b, made in each backward
+    /// Set for a tap in the first conv block (conv1_1, relu1_1): there F is recomputed from the
+    /// image in the backward, into the slot the plan lends then (`backwardWorkspace`), rather
+    /// than kept alive from the forward through the whole backward (51 MB at 500×400, the
+    /// largest activation). conv1_1 is 3→64 channels, a twentieth of conv1_2's work; its ops
+    /// are the graph's own, so F is the forward's to the bit.
+    package struct Recompute {
+        /// The graph's ops from `input` to this op's input (conv1_1, with or without its ReLU).
+        let ops: [Op]
+        /// The network's input, which outlives the backward.
+        let input: Buffer
 
-        package init(kernels: Kernels, input: Buffer, cin: Int, weight: [Float], bias: [Float], scratch: WinogradScratch) throws {
-            let ctx = kernels.context, c = bias.count
+        package init(ops: [Op], input: Buffer) {
+            self.ops = ops
             self.input = input
-            self.cin = cin
-            self.scratch = scratch
-            weights = try ctx.buffer(weight)
-            self.bias = try ctx.buffer(bias)
-            sWeights = try ctx.buffer(floats: weight.count)
-            sBias = try ctx.buffer([Float](repeating: 0, count: c.roundedUp(to: Kernels.convOCB)))
         }
 
-        var bytes: Int { weights.bytes + bias.bytes + sWeights.bytes + sBias.bytes }
+        /// F into `workspace`.
+        func run(into workspace: Buffer) throws -> [Event] {
+            var events: [Event] = [], x = input
+            for op in ops {
+                events += try op.forward(OpBuffers(inputs: [x], output: workspace, gradOutput: nil, gradInputs: [], accumulate: []))
+                x = workspace
+            }
+            return events
+        }
     }
-    let source: LinearSource?
+    let recompute: Recompute?
 
-    package var backwardReadsInputs: Bool { source == nil }
+    package var backwardReadsInputs: Bool { recompute == nil }
+    package var backwardWorkspace: TensorShape? { recompute == nil ? nil : TensorShape(c: c, h: layerHeight, w: layerWidth) }
     package var backwardReadsOutput: Bool { false }
     package var ownedBytes: Int {
         target.bytes + gram.bytes + s.bytes + scratch.bytes + (normalized?.bytes ?? 0)
-            + (maskBuffers.map { $0.values.bytes + $0.squared.bytes + $0.work.bytes } ?? 0) + (source?.bytes ?? 0)
+            + (maskBuffers.map { $0.values.bytes + $0.squared.bytes + $0.work.bytes } ?? 0)
     }
 
     package init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots,
-                normalizeGradients: Bool = false, masked: Bool = false, tiled: Bool = false, source: LinearSource? = nil) throws {
+                normalizeGradients: Bool = false, masked: Bool = false, tiled: Bool = false, recompute: Recompute? = nil) throws {
         precondition(!(tiled && normalizeGradients), "normalised gradients need the whole image's gradient")
         self.name = name
         k = kernels
@@ -79,8 +83,7 @@ package final class StyleLossOp: Op {
         gram = try ctx.buffer([Float](repeating: 0, count: c * c))
         s = try ctx.buffer(floats: c * c)
         scratch = try ctx.buffer(floats: Kernels.gramScratchCount(c: c, n: n))
-        self.source = source
-        if let source { source.scratch.reserve(cin: source.cin, cout: c, h: shape.h, w: shape.w, backward: false) }
+        self.recompute = recompute
         if masked || tiled { try allocateMask() }
     }
 
@@ -169,11 +172,13 @@ package final class StyleLossOp: Op {
     }
 
     package func backward(_ b: OpBuffers) throws -> [Event] {
-        let f = b.inputs[0], grad = b.gradInputs[0], acc = b.accumulate[0]
-        if !masked && normalized == nil { return try product(f, into: grad, accumulate: acc) }
+        let grad = b.gradInputs[0], acc = b.accumulate[0]
+        var events = try recompute?.run(into: b.workspace!) ?? []
+        let f = recompute == nil ? b.inputs[0] : b.workspace!
+        if !masked && normalized == nil { return events + [try product(f, into: grad, accumulate: acc)] }
         // S·F into a scratch buffer, then the mask's square, then normalised or plain addition.
         let into = normalized?.work ?? maskBuffers!.work
-        var events = try product(f, into: into, accumulate: false)
+        events.append(try product(f, into: into, accumulate: false))
         if masked, let squared = maskBuffers?.squared {
             events.append(try k.maskMultiply(into, mask: squared, into: into, channels: c, count: n, accumulate: false))
         }
@@ -183,18 +188,9 @@ package final class StyleLossOp: Op {
         events.append(try k.axpby(1, into, acc ? 1 : 0, grad, count: c * n))
         return events
     }
-}
 
-extension StyleLossOp {
-    /// out (+)= S·F, from F or (with a linear source) from the source.
-    func product(_ f: Buffer, into out: Buffer, accumulate: Bool) throws -> [Event] {
-        guard let src = source else {
-            return [try k.gramBackward(s: s, f: f, gradF: out, channels: c, count: n, accumulate: accumulate)]
-        }
-        return [try k.gramBackward(s: s, f: src.weights, gradF: src.sWeights, channels: c, count: src.cin * 9, accumulate: false),
-                try k.gramBackward(s: s, f: src.bias, gradF: src.sBias, channels: c, count: 1, accumulate: false)]
-            + (try k.winogradConv(input: src.input, weights: src.sWeights, flipped: false, bias: src.sBias, output: out,
-                                  cin: src.cin, cout: c, height: layerHeight, width: layerWidth, accumulate: accumulate,
-                                  scratch: src.scratch))
+    /// out (+)= S·F.
+    private func product(_ f: Buffer, into out: Buffer, accumulate: Bool) throws -> Event {
+        try k.gramBackward(s: s, f: f, gradF: out, channels: c, count: n, accumulate: accumulate)
     }
 }
