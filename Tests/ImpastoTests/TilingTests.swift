@@ -114,6 +114,28 @@ final class TilingTests: XCTestCase {
         XCTAssertGreaterThan(relativeL2(try tiled.grad.read(), try whole.grad.read()), 1e-2)  // measured 7e-2
     }
 
+    /// A reserved model is built once: `Objectives.choose` builds it with its buffers reserved
+    /// (nothing allocated), `build` allocates those same buffers, and the memory it reported is
+    /// what they take; it then runs like a model built directly, to the bit.
+    func testTheChosenModelIsTheOneAllocated() throws {
+        let (content, style, _) = pictures(96, 64)
+        let before = ctx.liveBytes
+        let choice = try Objectives.choose(context: ctx, weights: Self.weights, width: 96, height: 64, config: LossConfig(), memoryLimit: 1 << 30)
+        XCTAssertNil(choice.tiles)
+        XCTAssertEqual(ctx.liveBytes, before, "choosing allocates nothing")
+        let model = try Objectives.build(choice)
+        XCTAssertEqual(ctx.liveBytes - before, choice.memory.total, "the reserved buffers, allocated")
+        XCTAssertTrue(try Objectives.build(choice) === model, "the same model, not a second one")
+        XCTAssertEqual(ctx.liveBytes - before, choice.memory.total)
+        let direct = try WholeImageObjective(context: ctx, weights: Self.weights, width: 96, height: 64)
+        for m in [model, direct as Objective] {
+            try m.setStyles([(style, 1)])
+            try m.setContent(content)
+        }
+        XCTAssertEqual(try model.evaluate(), try direct.evaluate())
+        XCTAssertEqual(try model.grad.read(), try direct.grad.read())
+    }
+
     /// What `CLContext.measure` says a model needs is what building and running it allocates.
     func testMeasuredMemoryIsWhatTheModelAllocates() throws {
         let (content, style, mask) = pictures(96, 64)

@@ -24,7 +24,7 @@ package final class LossNetwork {
     let tvOp: TVLossOp?
 
     /// `masked`: the style ops allocate their mask buffers now (a mask will be set), so that
-    /// everything is allocated here and `CLContext.measure` sees it. `tileOf`: the whole
+    /// everything is allocated here and `CLContext.reserve` counts it. `tileOf`: the whole
     /// image this network sees crops of.
     init(kernels: Kernels, weights: VGGWeights, width: Int, height: Int, config: LossConfig, input: Buffer, inputGrad: Buffer,
          retainModules: Set<Int> = [], masked: Bool = false, tileOf whole: (width: Int, height: Int)? = nil) throws {

@@ -68,7 +68,8 @@ extension Objective {
 }
 
 /// Builds the objective for an image size within a device-memory limit: the whole image
-/// when its measured plan fits, otherwise the cheapest tiling that does.
+/// when its model, built with its buffers reserved, fits; otherwise the cheapest tiling that
+/// does. The model chosen is the one then allocated and run.
 package enum Objectives {
     /// What a run may use unless told otherwise: 90% of a GPU's global memory (the rest is the
     /// driver's and other programs'). A CPU device's memory is the machine's RAM, shared with
@@ -82,19 +83,32 @@ package enum Objectives {
     package struct Choice {
         /// nil: the whole image at once.
         package let tiles: TilePlan?
-        /// Device memory the model will allocate (measured, not allocated).
-        package let memory: DeviceMemory
+        /// Device memory the model will allocate.
+        package var memory: DeviceMemory { reserved.memory }
+        /// The model, built with its buffers reserved: `build` allocates them.
+        let reserved: Reservation<Objective>
+    }
+
+    /// A whole-image model with its buffers reserved, not allocated.
+    package static func reserveWhole(context: CLContext, weights: VGGWeights, width: Int, height: Int,
+                                    config: LossConfig, masked: Bool = false) throws -> Reservation<Objective> {
+        try context.reserve { try WholeImageObjective(context: context, weights: weights, width: width, height: height, config: config, masked: masked) }
+    }
+
+    package static func reserveTiled(context: CLContext, weights: VGGWeights, plan: TilePlan, config: LossConfig,
+                                    masked: Bool = false) throws -> Reservation<Objective> {
+        try context.reserve { try TiledObjective(context: context, weights: weights, plan: plan, config: config, masked: masked) }
     }
 
     /// Device memory of a whole-image model (nothing is allocated).
     package static func measureWhole(context: CLContext, weights: VGGWeights, width: Int, height: Int,
                                     config: LossConfig, masked: Bool = false) throws -> DeviceMemory {
-        try context.measure { _ = try WholeImageObjective(context: context, weights: weights, width: width, height: height, config: config, masked: masked) }
+        try reserveWhole(context: context, weights: weights, width: width, height: height, config: config, masked: masked).memory
     }
 
     package static func measureTiled(context: CLContext, weights: VGGWeights, plan: TilePlan, config: LossConfig,
                                     masked: Bool = false) throws -> DeviceMemory {
-        try context.measure { _ = try TiledObjective(context: context, weights: weights, plan: plan, config: config, masked: masked) }
+        try reserveTiled(context: context, weights: weights, plan: plan, config: config, masked: masked).memory
     }
 
     /// The whole image if it fits `limit` bytes and the device's largest allocation, else the
@@ -103,8 +117,13 @@ package enum Objectives {
                               masked: Bool = false, memoryLimit limit: Int) throws -> Choice {
         let maxAlloc = Int(context.device.maxAllocBytes)
         let fits = { (m: DeviceMemory) in m.total <= limit && m.largest <= maxAlloc }
-        let whole = try measureWhole(context: context, weights: weights, width: width, height: height, config: config, masked: masked)
-        if fits(whole) { return Choice(tiles: nil, memory: whole) }
+        // The whole image's reservation is let go before any tiling is built.
+        let whole: DeviceMemory
+        do {
+            let reserved = try reserveWhole(context: context, weights: weights, width: width, height: height, config: config, masked: masked)
+            if fits(reserved.memory) { return Choice(tiles: nil, reserved: reserved) }
+            whole = reserved.memory
+        }
         guard !config.normalizeGradients else {
             throw SettingError("normalizeGradients", "cannot run in tiles, and \(width)x\(height) needs \(whole), more than the \(mebibytes(limit)) allowed: lower the size or raise the memory limit")
         }
@@ -130,26 +149,20 @@ package enum Objectives {
         for p in plans {
             let guess = Double(low.total) + perPixel * (Double(p.cropWidth * p.cropHeight) - lowArea)
             if guess > Double(limit) * 1.05 { continue }
-            let m = try measureTiled(context: context, weights: weights, plan: p, config: config, masked: masked)
-            if fits(m) { return Choice(tiles: p, memory: m) }
+            let m = try reserveTiled(context: context, weights: weights, plan: p, config: config, masked: masked)
+            if fits(m.memory) { return Choice(tiles: p, reserved: m) }
         }
         throw StyleTransferError("\(width)x\(height) does not fit in \(mebibytes(limit)) of device memory even in \(smallest.tiles.count) tiles of \(smallest.cropWidth)x\(smallest.cropHeight) (they need \(low)); raise the memory limit or lower the size")
     }
 
-    /// The objective `choose` picks, built.
+    /// The objective `choose` picks, allocated.
     package static func make(context: CLContext, weights: VGGWeights, width: Int, height: Int, config: LossConfig,
                             masked: Bool = false, memoryLimit: Int) throws -> Objective {
-        let choice = try choose(context: context, weights: weights, width: width, height: height, config: config,
-                                masked: masked, memoryLimit: memoryLimit)
-        return try build(choice, context: context, weights: weights, width: width, height: height, config: config, masked: masked)
+        try build(choose(context: context, weights: weights, width: width, height: height, config: config,
+                         masked: masked, memoryLimit: memoryLimit))
     }
 
-    /// The objective a `choice` (from `choose` with the same arguments) describes.
-    package static func build(_ choice: Choice, context: CLContext, weights: VGGWeights, width: Int, height: Int,
-                             config: LossConfig, masked: Bool = false) throws -> Objective {
-        if let plan = choice.tiles {
-            return try TiledObjective(context: context, weights: weights, plan: plan, config: config, masked: masked)
-        }
-        return try WholeImageObjective(context: context, weights: weights, width: width, height: height, config: config, masked: masked)
-    }
+    /// The objective a `choice` holds, its buffers allocated: the model `choose` built and
+    /// measured, not a second one.
+    package static func build(_ choice: Choice) throws -> Objective { try choice.reserved.allocate() }
 }

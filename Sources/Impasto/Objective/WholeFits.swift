@@ -1,7 +1,7 @@
 import Foundation
 
 extension Objectives {
-    /// bench and profile run the whole image untiled: refuse a size whose model (measured dry,
+    /// bench and profile run the whole image untiled: refuse a size whose model (built reserved,
     /// nothing allocated) does not fit the device, or whose pictures do not fit the host;
     /// `command` ("profile --size") starts the message.
     package static func checkWholeFits(context: CLContext, width w: Int, height h: Int, what command: String, weights: VGGWeights? = nil) throws {

@@ -14,7 +14,7 @@ package final class WholeImageObjective: Objective {
     package var styleOps: [StyleLossOp] { network.styleOps }
 
     /// `retainModules`: module outputs kept for `network.moduleOutput` (tests). `masked`: a mask
-    /// will be set (its buffers are allocated now, so that `CLContext.measure` sees them).
+    /// will be set (its buffers are allocated now, so that `CLContext.reserve` counts them).
     package init(context: CLContext, weights: VGGWeights, width: Int, height: Int, config: LossConfig = LossConfig(),
                 retainModules: Set<Int> = [], masked: Bool = false) throws {
         try Self.checkSize(width, height)

@@ -155,8 +155,7 @@ public final class Stylization {
             let choice = try warm?.choice ?? Objectives.choose(context: context, weights: vgg, width: sw, height: sh, config: config,
                                                                masked: key.masked, memoryLimit: key.memoryLimit)
             if let plan = choice.tiles { try emit(.tiles(scale: scale, width: sw, height: sh, plan: plan, memory: choice.memory)) }
-            let model = try warm?.objective ?? Objectives.build(choice, context: context, weights: vgg, width: sw, height: sh,
-                                                                config: config, masked: key.masked)
+            let model = try warm?.objective ?? Objectives.build(choice)
             if keepsWarm { warm = (key, choice, model) }
             let content = contentPicture.resized(width: sw, height: sh)
             let targetKey = StyleTargetKey(pictures: stylesHash, width: sw, height: sh, styleScale: request.styleScale, config: config)

@@ -12,14 +12,16 @@ public enum Storage: String, CaseIterable, Codable, Sendable {
 /// device still reads it; the queue is in order, so kernels before them have finished.
 /// An fp16 buffer is read and written as floats too (rounded to nearest even on the way in).
 package final class Buffer: @unchecked Sendable {
-    let handle: cl_mem
+    private(set) var handle: cl_mem
     package let bytes: Int
     package let storage: Storage
     package var isHalf: Bool { storage == .fp16 }
     /// Strong: a buffer released after its last user lets go of the context still reports to it.
     let context: CLContext
-    /// Made inside `CLContext.measure`: only counted; its handle is a 4-byte placeholder.
-    let dry: Bool
+    /// Made inside `CLContext.reserve` and not allocated yet: counted, its handle a 4-byte
+    /// placeholder, its writes and fills kept in `deferred` until `allocate`.
+    private(set) var isReserved: Bool
+    private var deferred: [(Buffer) throws -> Void] = []
 
     /// Elements (floats, or halves: an fp16 buffer's bytes are rounded up to whole floats).
     package let floatCount: Int
@@ -29,19 +31,37 @@ package final class Buffer: @unchecked Sendable {
         self.bytes = bytes
         self.storage = storage
         floatCount = count ?? bytes / storage.bytes
-        dry = context.countDry(bytes: bytes)
-        let real = dry ? 4 : bytes
+        let reservation = context.reservation
+        isReserved = reservation != nil
+        handle = try Self.create(context, bytes: isReserved ? 4 : bytes)
+        if let reservation { reservation.add(self) } else { context.noteBufferCreated(bytes: bytes) }
+    }
+
+    private static func create(_ context: CLContext, bytes: Int) throws -> cl_mem {
         var status: cl_int = 0
-        guard let mem = clCreateBuffer(context.context, cl_mem_flags(CL_MEM_READ_WRITE), real, nil, &status) else {
+        guard let mem = clCreateBuffer(context.context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status) else {
             throw CLError(status, "clCreateBuffer(\(bytes) bytes)")
         }
         try check(status, "clCreateBuffer(\(bytes) bytes)")
+        return mem
+    }
+
+    /// A reserved buffer made real: its memory, then the writes and fills made meanwhile, in
+    /// order. Nothing to do for one that is real already.
+    func allocate() throws {
+        guard isReserved else { return }
+        let mem = try Self.create(context, bytes: bytes)
+        if !context.keepsReleasedBuffers { clReleaseMemObject(handle) }  // the placeholder
         handle = mem
-        if !dry { context.noteBufferCreated(bytes: bytes) }
+        isReserved = false
+        context.noteBufferCreated(bytes: bytes)
+        let pending = deferred
+        deferred = []
+        for apply in pending { try apply(self) }
     }
 
     deinit {
-        if !dry { context.noteBufferReleased(bytes: bytes) }
+        if !isReserved { context.noteBufferReleased(bytes: bytes) }
         if !context.keepsReleasedBuffers { clReleaseMemObject(handle) }  // see RuntimeSettings, DriverQuirks
     }
 
@@ -59,7 +79,7 @@ package final class Buffer: @unchecked Sendable {
     private func writeBytes<T>(_ values: [T], at offset: Int) throws {
         let size = storage.bytes
         precondition((offset + values.count) * size <= bytes, "write past the end of a \(bytes)-byte buffer")
-        if dry { return }
+        if isReserved { deferred.append { try $0.writeBytes(values, at: offset) }; return }
         try values.withUnsafeBytes { raw in
             try check(clEnqueueWriteBuffer(context.queue, handle, cl_bool(CL_TRUE), offset * size, raw.count, raw.baseAddress, 0, nil, nil),
                       "clEnqueueWriteBuffer")
@@ -73,7 +93,7 @@ package final class Buffer: @unchecked Sendable {
     }
 
     private func readBytes<T>(_ zero: T, count n: Int, at offset: Int) throws -> [T] {
-        precondition(!dry, "a measured buffer cannot be read")
+        precondition(!isReserved, "a reserved buffer cannot be read before it is allocated")
         let size = storage.bytes
         precondition((offset + n) * size <= bytes, "read past the end of a \(bytes)-byte buffer")
         var out = [T](repeating: zero, count: n)
@@ -88,7 +108,7 @@ package final class Buffer: @unchecked Sendable {
     /// Copies all of `source` (or `count` elements) into this buffer on the device; both
     /// store their elements alike.
     package func copy(from source: Buffer, count: Int? = nil) throws {
-        precondition(!dry && !source.dry, "a measured buffer cannot be copied")
+        precondition(!isReserved && !source.isReserved, "a reserved buffer cannot be copied before it is allocated")
         precondition(storage == source.storage, "copy between \(source.storage) and \(storage) buffers")
         let n = (count ?? source.floatCount) * storage.bytes
         precondition(n <= bytes && n <= source.bytes, "copy larger than a buffer")
@@ -100,7 +120,7 @@ package final class Buffer: @unchecked Sendable {
     package func zeroed() throws -> Buffer { try fill(0); return self }
 
     package func fill(_ value: Float, count: Int? = nil) throws {
-        if dry { return }
+        if isReserved { deferred.append { try $0.fill(value, count: count) }; return }
         precondition(!isHalf || value == 0, "an fp16 buffer is only filled with zeros")
         // fp16: zero is all-zero bits, so the halves are filled as floats (one for two).
         let n = isHalf ? (count ?? floatCount).divRoundUp(2) : count ?? floatCount

@@ -34,8 +34,8 @@ public final class CLContext: @unchecked Sendable {
         return try body()
     }
 
-    /// Set while `measure` runs: buffers are counted here instead of allocated.
-    private var dryRun: DeviceMemory?
+    /// Set while `reserve` runs: buffers are noted there instead of allocated.
+    private var reserving: ReservedBuffers?
 
     func noteBufferCreated(bytes: Int) {
         lock.lock()
@@ -57,40 +57,40 @@ public final class CLContext: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// The device memory the buffers created by `body` would take, without allocating it: a
-    /// memory plan checked before the real thing is built (an image too big for the device is
-    /// then stylized in tiles). The objects `body` builds hold placeholder buffers and must not
-    /// be run. Kernels are still compiled (and stay cached).
-    public func measure(_ body: () throws -> Void) rethrows -> DeviceMemory {
+    /// Builds with every buffer `body` creates reserved rather than allocated: what it built,
+    /// and the memory it will take, before any of it is taken (an image too big for the device
+    /// is then stylized in tiles instead). `Reservation.allocate` then makes those same buffers
+    /// real, so a model is built once; dropped unallocated, it cost no device memory. Kernels
+    /// are still compiled (and stay cached); the built objects must not run before `allocate`.
+    package func reserve<T>(_ body: () throws -> T) rethrows -> Reservation<T> {
+        let log = ReservedBuffers()
         lock.lock()
-        precondition(dryRun == nil, "measure does not nest")
-        dryRun = DeviceMemory()
+        precondition(reserving == nil, "reservations do not nest")
+        reserving = log
         lock.unlock()
-        defer { lock.lock(); dryRun = nil; lock.unlock() }
-        try body()
-        lock.lock()
-        defer { lock.unlock() }
-        return dryRun!
+        defer { lock.lock(); reserving = nil; lock.unlock() }
+        return Reservation(try body(), log)
     }
 
-    /// Runs `body` with real buffers even inside a `measure` (the autotune times a convolution
-    /// the first time a model, measured or real, asks for its shape); they are not counted.
+    /// The device memory the buffers created by `body` would take, without allocating it.
+    public func measure(_ body: () throws -> Void) rethrows -> DeviceMemory { try reserve(body).memory }
+
+    /// Runs `body` with real buffers even inside a `reserve` (the autotune times a convolution
+    /// the first time a model, reserved or real, asks for its shape); they are not counted.
     func allocatingForReal<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
-        let saved = dryRun
-        dryRun = nil
+        let saved = reserving
+        reserving = nil
         lock.unlock()
-        defer { lock.lock(); dryRun = saved; lock.unlock() }
+        defer { lock.lock(); reserving = saved; lock.unlock() }
         return try body()
     }
 
-    /// Counts a buffer in a running `measure`; false when none runs (allocate for real).
-    func countDry(bytes: Int) -> Bool {
+    /// The running `reserve`'s log; nil when none runs (allocate for real).
+    var reservation: ReservedBuffers? {
         lock.lock()
         defer { lock.unlock() }
-        guard dryRun != nil else { return false }
-        dryRun!.add(bytes)
-        return true
+        return reserving
     }
 
     /// Caches, autotune, program cache: what the library is told (see `RuntimeSettings`).
@@ -191,6 +191,37 @@ public final class CLContext: @unchecked Sendable {
     /// Waits for everything queued so far.
     public func finish() throws {
         try check(clFinish(queue), "clFinish")
+    }
+}
+
+/// The buffers a `reserve` made, weakly: one its objects let go of before `allocate` is
+/// neither counted nor allocated.
+final class ReservedBuffers {
+    private struct Entry { weak var buffer: Buffer? }
+    private var entries: [Entry] = []
+    func add(_ b: Buffer) { entries.append(Entry(buffer: b)) }
+    var alive: [Buffer] { entries.compactMap(\.buffer) }
+}
+
+/// What `CLContext.reserve` built, its buffers not allocated yet: `memory` is what they will
+/// take, `allocate` takes it and hands the value over.
+package final class Reservation<Value> {
+    private let value: Value
+    private let log: ReservedBuffers
+    package let memory: DeviceMemory
+
+    init(_ value: Value, _ log: ReservedBuffers) {
+        self.value = value
+        self.log = log
+        var memory = DeviceMemory()
+        for b in log.alive { memory.add(b.bytes) }
+        self.memory = memory
+    }
+
+    /// The value with its buffers allocated (again: the same value, nothing new).
+    package func allocate() throws -> Value {
+        for b in log.alive { try b.allocate() }
+        return value
     }
 }
 

@@ -118,7 +118,7 @@ package final class Kernel: @unchecked Sendable {
             let status: cl_int
             switch arg {
             case .buffer(let b):
-                precondition(!b.dry, "\(name): a measured buffer cannot be run")
+                precondition(!b.isReserved, "\(name): a reserved buffer cannot be run before it is allocated")
                 var mem: cl_mem? = b.handle
                 status = clSetKernelArg(handle, index, MemoryLayout<cl_mem>.size, &mem)
             case .int(var v): status = clSetKernelArg(handle, index, 4, &v)

@@ -9,7 +9,7 @@ package final class PendingRead: @unchecked Sendable {
     private let event: Event
 
     init(_ buffer: Buffer, count: Int) throws {
-        precondition(!buffer.dry, "a measured buffer cannot be read")
+        precondition(!buffer.isReserved, "a reserved buffer cannot be read before it is allocated")
         precondition(!buffer.isHalf && count * 4 <= buffer.bytes, "a pending read takes fp32 elements within the buffer")
         values = .allocate(capacity: max(count, 1))
         values.initialize(repeating: 0)
