@@ -252,9 +252,14 @@ final class TiledStylizeTests: XCTestCase {
             XCTAssertNil(whole.0.tiles)
             XCTAssertGreaterThan(try XCTUnwrap(tiled.0.tiles).tiles.count, 1)
             XCTAssertEqual(tiled.0.losses.count, 2)
+            // Iteration 0 is the same objective; iteration 1 comes after Adam's first step, which
+            // moves every pixel by ±lr with its gradient's sign, so an element near 0 that rounds
+            // to the other sign in tiles moves the other way (from the content start with the
+            // 3x4 tiles chosen here, 18 of 172,032 gradient elements: 1.4e-4 on the content term).
             for (i, (a, b)) in zip(whole.0.losses, tiled.0.losses).enumerated() {
+                let tolerance: Float = i == 0 ? 1e-5 : 5e-4
                 for (key, x, y) in [("content", a.content, b.content), ("style", a.style, b.style), ("tv", a.tv, b.tv), ("temporal", a.temporal, b.temporal)] {
-                    XCTAssertEqual(y, x, accuracy: 1e-5 * max(abs(x), 1e-9), "\(key) at iteration \(i)\(what)")
+                    XCTAssertEqual(y, x, accuracy: tolerance * max(abs(x), 1e-9), "\(key) at iteration \(i)\(what)")
                 }
                 XCTAssertEqual(a.temporal > 0, target != nil)
             }
