@@ -3,6 +3,7 @@
 // the message instead.
 #include "imageio.h"
 
+#include <errno.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -59,6 +60,46 @@ int imp_write_png(const char *path, const unsigned char *rgb, int width, int hei
     image.format = PNG_FORMAT_RGB;
     if (!png_image_write_to_file(&image, path, 0, rgb, 0, NULL)) {
         snprintf(err, errlen, "cannot write PNG %s (%s)", path, image.message);
+        return 1;
+    }
+    return 0;
+}
+
+// 16 bits per channel: the full libpng API, since the simplified one writes 16-bit samples only
+// as linear light. These are the 8-bit path's sRGB-encoded values at 16-bit precision.
+// libpng's errors longjmp to the setjmp here, within C.
+int imp_write_png16(const char *path, const unsigned short *rgb, int width, int height, char *err, size_t errlen) {
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        snprintf(err, errlen, "cannot write PNG %s (%s)", path, strerror(errno));
+        return 1;
+    }
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        snprintf(err, errlen, "cannot write PNG %s (out of memory)", path);
+        png_destroy_write_struct(&png, NULL);
+        fclose(f);
+        return 1;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        snprintf(err, errlen, "cannot write PNG %s (libpng failed)", path);
+        png_destroy_write_struct(&png, &info);
+        fclose(f);
+        return 1;
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 16, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_sRGB(png, info, PNG_sRGB_INTENT_PERCEPTUAL);
+    png_write_info(png, info);
+    const unsigned short one = 1;
+    if (*(const unsigned char *)&one == 1) png_set_swap(png);  // PNG samples are big-endian
+    for (int y = 0; y < height; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * (size_t)width * 3));
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    if (fclose(f) != 0) {
+        snprintf(err, errlen, "cannot write PNG %s (%s)", path, strerror(errno));
         return 1;
     }
     return 0;

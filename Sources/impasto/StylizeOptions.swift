@@ -26,6 +26,8 @@ struct StylizeOptions: ParsableArguments {
     @Flag(help: "Divide each loss's gradient by its L1 norm (neural-style's -normalize_gradients).") var normalizeGradients = false
     @Option(help: "A picture (any size; resized) that is white where the style applies and black where the content stays.")
     var mask: String?
+    @Option(help: "A style per region: repeat once per --style, in the same order; the Nth mask (a grey picture, any size, soft edges blend) is where the Nth style is painted, or 'none' for a default style painted wherever no mask is white. Pixels no mask covers keep only the content.")
+    var styleMask: [String] = []
     @Option(help: "Output size WIDTHxHEIGHT (default 500x400, 256x192 with --demo).") var size: String?
     @Option(help: "Fit the content's aspect ratio within N pixels on its longer side, instead of --size.") var maxSize: Int?
     @Option(help: "Optimisation steps (default 500, 100 with --demo).") var iterations: Int?
@@ -34,6 +36,8 @@ struct StylizeOptions: ParsableArguments {
     @Option(help: "L-BFGS history size (neural-style's -lbfgs_num_correction).") var lbfgsHistory = 100
     @Option(help: "Learning rate (default 0.3 for Adam, 1 for L-BFGS, whose step it scales; L-BFGS does not decay it).")
     var lr: Double?
+    @Option(help: "Return the exponential moving average of the iterates at each scale instead of the last one (crowsonkb/style-transfer-pytorch): auto (decay 1 - 10/iterations, the last tenth of the scale) or a decay in [0, 1), e.g. 0.98.")
+    var averageIterates: String?
     @Option(help: "Multiply the learning rate by --lr-decay-gamma every N steps.") var lrDecayEvery = 200
     @Option(help: "Learning-rate decay factor.") var lrDecayGamma: Double = 0.8
     @Option(help: "Content loss weight.") var contentWeight: Float?
@@ -76,6 +80,7 @@ struct StylizeOptions: ParsableArguments {
         s.styleLayers = styleLayers.map(names)
         s.styleLayerWeights = try styleLayerWeights.map { try numbers($0, "styleLayerWeights") }
         (s.optimizer, s.lbfgsHistory, s.lr, s.lrDecayEvery, s.lrDecayGamma) = (optimizer, lbfgsHistory, lr, lrDecayEvery, lrDecayGamma)
+        s.averageIterates = try averageIterates.map { try IterateAveraging(parsing: $0) }
         (s.contentWeight, s.styleWeight, s.tvWeight) = (contentWeight, styleWeight, tvWeight)
         s.maxMemory = try maxMemory.map(StylizeSettings.memory(parsing:))
         if let text = maxMemory, let bytes = s.maxMemory, bytes < StylizeSettings.minimumMemory {  // as the user wrote it
@@ -90,6 +95,7 @@ struct StylizeOptions: ParsableArguments {
                              weights: try weights.map { try WeightsSpec(parsing: $0) } ?? .official, output: output)
         if case .file(let path) = initImage { job.initPicture = path }
         job.mask = mask
+        if !styleMask.isEmpty { job.styleMasks = styleMask.map { $0 == "none" ? nil : $0 } }
         job.maxPixels = maxPixels
         return job
     }
@@ -127,11 +133,12 @@ struct PictureOptions: ParsableArguments {
     @Option(help: "Keep the run's state here (default OUTPUT.checkpoint with --checkpoint-every) when it is stopped (Ctrl-C, SIGTERM) or every --checkpoint-every iterations; a run with the same inputs and options resumes from it and ends with the same bytes as one that never stopped.")
     var checkpoint: String?
     @Option(help: "Write the checkpoint every N iterations.") var checkpointEvery: Int?
+    @Option(help: "Bits per channel of a PNG output and its snapshots: 8, or 16 for prints and further editing.") var outputDepth = 8
 
     func job(_ options: StylizeOptions) throws -> StylizeJob {
         var out = PictureOutput(path: output)
         (out.quality, out.saveEvery, out.progressImage, out.log) = (options.quality, saveEvery, progressImage, log)
-        (out.checkpoint, out.checkpointEvery) = (checkpoint, checkpointEvery)
+        (out.checkpoint, out.checkpointEvery, out.depth) = (checkpoint, checkpointEvery, outputDepth)
         return try options.job(content: content, output: out, demo: demo)
     }
 }
@@ -139,7 +146,7 @@ struct PictureOptions: ParsableArguments {
 /// The command line's name of a library field: its option (`styleWeight` → `--style-weight`,
 /// as the parser names a property), or the few that differ.
 let optionNames = FieldNames { field in
-    let renamed = ["styles": "--style", "initPicture": "--init", "start": "--init", "convolution": "--conv",
+    let renamed = ["styles": "--style", "depth": "--output-depth", "styleMasks": "--style-mask", "initPicture": "--init", "start": "--init", "convolution": "--conv",
                    "colors": "--preserve-colors", "sizes": "--size", "outputWorkFolder": "--output's work folder",
                    "temporal": "the temporal target"]
     if let name = renamed[field] { return name }

@@ -2,6 +2,7 @@
 
 #include <png.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
 
@@ -23,6 +24,41 @@ int fixture_png16(const char *path, int w, int h, const uint16_t *rgb) {
     image.height = h;
     image.format = PNG_FORMAT_LINEAR_RGB;
     return png_image_write_to_file(&image, path, 0, rgb, 0, NULL) ? 0 : 1;
+}
+
+int fixture_read_png_raw(const char *path, int *w, int *h, int *depth, int *color_type, uint16_t *out, size_t capacity) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 1;
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info || setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, info ? &info : NULL, NULL);
+        fclose(f);
+        return 1;
+    }
+    png_init_io(png, f);
+    png_read_info(png, info);
+    *w = (int)png_get_image_width(png, info);
+    *h = (int)png_get_image_height(png, info);
+    *depth = png_get_bit_depth(png, info);
+    *color_type = png_get_color_type(png, info);
+    size_t row = png_get_rowbytes(png, info);
+    if (*color_type != PNG_COLOR_TYPE_RGB || (size_t)*w * (size_t)*h * 3 > capacity) {
+        png_destroy_read_struct(&png, &info, NULL);
+        fclose(f);
+        return 2;
+    }
+    unsigned char *line = malloc(row);
+    for (int y = 0; y < *h; y++) {
+        png_read_row(png, line, NULL);
+        for (int i = 0; i < *w * 3; i++) {
+            out[(size_t)y * (size_t)*w * 3 + i] = *depth == 16 ? (uint16_t)(line[2 * i] << 8 | line[2 * i + 1]) : line[i];
+        }
+    }
+    free(line);
+    png_destroy_read_struct(&png, &info, NULL);
+    fclose(f);
+    return 0;
 }
 
 int fixture_png_palette(const char *path, int w, int h, const uint8_t *indices, const uint8_t *colors, int count) {

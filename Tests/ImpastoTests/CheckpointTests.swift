@@ -7,20 +7,22 @@ import XCTest
 final class CheckpointTests: XCTestCase {
     let golden = Golden.div8
 
-    func request(_ optimizer: StylizeRequest.OptimizerChoice) throws -> StylizeRequest {
+    func request(_ optimizer: StylizeRequest.OptimizerChoice, averaging: IterateAveraging? = nil) throws -> StylizeRequest {
         var r = StylizeRequest(content: try ImageFile.read(golden.dir.appendingPathComponent("content.png").path),
                                styles: [try ImageFile.read(golden.dir.appendingPathComponent("style.png").path)],
                                sizes: [(24, 16), (48, 32)], iterations: [4, 3])
         r.optimizer = optimizer
         r.start = .noise(seed: 9)
+        r.averaging = averaging
         return r
     }
 
     func testResumedRunsEndWithTheSamePicture() throws {
         let stylization = Stylization(context: TestEnv.context, weights: try golden.weights())
         let file = try temporaryDirectory().appendingPathComponent("run.checkpoint")
-        for optimizer in [StylizeRequest.OptimizerChoice.adam, .lbfgs(history: 2)] {
-            let r = try request(optimizer)
+        for (optimizer, averaging) in [(StylizeRequest.OptimizerChoice.adam, nil), (.lbfgs(history: 2), nil),
+                                       (.adam, IterateAveraging.decay(0.6)), (.lbfgs(history: 2), .decay(0.6))] {
+            let r = try request(optimizer, averaging: averaging)
             let whole = try stylization.run(r)
             for stopAfter in [2, 4, 6] {  // within the first scale, at its end, within the second
                 var saved: StylizeCheckpoint?
@@ -34,7 +36,8 @@ final class CheckpointTests: XCTestCase {
                 let resumed = try stylization.run(r, checkpoints: StylizeCheckpoint.Policy(tag: "t", resume: fromFile) { _ in })
                 XCTAssertFalse(resumed.interrupted)
                 XCTAssertEqual(resumed.iterations, 7)
-                XCTAssertEqual(resumed.picture.pixels, whole.picture.pixels, "\(optimizer), stopped after \(stopAfter)")
+                XCTAssertEqual(saved?.average != nil, averaging != nil)
+                XCTAssertEqual(resumed.picture.pixels, whole.picture.pixels, "\(optimizer), \(String(describing: averaging)), stopped after \(stopAfter)")
                 XCTAssertEqual(resumed.losses, whole.losses)
             }
         }

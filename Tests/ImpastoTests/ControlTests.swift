@@ -98,13 +98,13 @@ final class ControlTests: XCTestCase {
     func testStyleScaleMeasuresTheStyleAtThatSize() throws {
         let weights = try golden.weights(), picture = try ImageFile.read(style)
         let main = try WholeImageObjective(context: TestEnv.context, weights: weights, width: 64, height: 48, config: golden.lossConfig)
-        try main.setStyles([(picture, 1)], scale: 0.5, weights: weights)
+        try main.setStyles([StyleSource(picture: picture)], scale: 0.5, weights: weights)
         let small = try WholeImageObjective(context: TestEnv.context, weights: weights, width: 32, height: 24, config: golden.lossConfig)
-        try small.captureStyles([(picture.resized(width: 32, height: 24), 1)])
+        try small.captureStyles([StyleSource(picture: picture.resized(width: 32, height: 24))])
         for (a, b) in zip(main.styleOps, small.styleOps) {
             XCTAssertEqual(try a.targetGram.read(), try b.targetGram.read(), a.name)
         }
-        try main.setStyles([(picture, 1)], scale: 1)
+        try main.setStyles([StyleSource(picture: picture)], scale: 1)
         XCTAssertLessThan(relativeL2(try main.styleOps[0].targetGram.read(), golden.styleGram(0)), 1e-5)
     }
 
@@ -138,9 +138,10 @@ final class MaskAndNormalizeTests: XCTestCase {
         let f = rng.floats(c * n), mask = (0..<n).map { i in Float(i % w) / Float(w - 1) }  // a soft ramp
         let target = CPURef.gram(rng.floats(c * n).doubles, c: c, n: n)
         let losses = try LossSlots(context: ctx)
-        let op = try StyleLossOp(name: "s", kernels: Kernels(context: ctx), shape: TensorShape(c: c, h: h, w: w), weight: 2, losses: losses)
+        let op = try StyleLossOp(name: "s", kernels: Kernels(context: ctx), shape: TensorShape(c: c, h: h, w: w), weight: 2, losses: losses,
+                                 masks: 1)
         try op.targetGram.write(target.floats)
-        try op.setMask(mask)
+        try op.setMasks([mask])
         let bf = try ctx.buffer(f), grad = try ctx.buffer(floats: c * n)
         _ = try op.forward(opBuffers(bf, grad: grad))
         _ = try op.backward(opBuffers(bf, grad: grad))
@@ -155,10 +156,10 @@ final class MaskAndNormalizeTests: XCTestCase {
         let numeric = CPURef.numericGradient(f.doubles, at: all, step: 1e-4, loss)
         assertClose(try grad.read(), numeric.floats, abs: 1e-4, rel: 2e-3, "masked style gradient")
         // A white mask is no mask.
-        try op.setMask([Float](repeating: 1, count: n))
+        try op.setMasks([[Float](repeating: 1, count: n)])
         _ = try op.forward(opBuffers(bf, grad: grad))
         let white = try losses.read()[0]
-        try op.setMask(nil)
+        try op.setMasks([])
         _ = try op.forward(opBuffers(bf, grad: grad))
         XCTAssertEqual(white, try losses.read()[0], accuracy: 1e-6 * abs(white))
     }

@@ -86,7 +86,7 @@ final class ConvChoiceTests: XCTestCase {
             var config = LossConfig()
             config.convolution = algorithm
             let model = try WholeImageObjective(context: ctx, weights: weights, width: w, height: h, config: config)
-            try model.setStyles([(style, 1)])
+            try model.setStyles([StyleSource(picture: style)])
             try model.setContent(content)
             model.setWeights(LossWeights(content: 1, style: 1e3, tv: 1))
             var rng = TestRNG(4)

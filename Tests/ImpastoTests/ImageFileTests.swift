@@ -40,6 +40,28 @@ final class ImageFileTests: XCTestCase {
         XCTAssertEqual(rgb(s, 1, 0), [0, 0, 255])
     }
 
+    /// `depth: 16`: a 16-bit RGB PNG whose samples are the values at 16-bit precision (the
+    /// same sRGB encoding as the 8-bit file's, so the reader's 8-bit view is the 8-bit file's);
+    /// refused for JPEG and for other depths.
+    func testSixteenBitPNGOutput() throws {
+        let (w, h) = (5, 3)
+        let picture = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { Float(($0 * 7919) % 1000) / 999 })
+        try ImageFile.write(picture, to: path("16.png"), depth: 16)
+        var (rw, rh, depth, type): (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
+        var samples = [UInt16](repeating: 0, count: w * h * 3)
+        XCTAssertEqual(fixture_read_png_raw(path("16.png"), &rw, &rh, &depth, &type, &samples, samples.count), 0)
+        XCTAssertEqual([rw, rh, depth], [Int32(w), Int32(h), 16])
+        XCTAssertEqual(samples, picture.pixels.map { UInt16(($0 * 65535).rounded()) })
+        try ImageFile.write(picture, to: path("8.png"))
+        XCTAssertEqual(fixture_read_png_raw(path("8.png"), &rw, &rh, &depth, &type, &samples, samples.count), 0)
+        XCTAssertEqual(depth, 8)
+        let eight = try ImageFile.read(path("8.png")), sixteen = try ImageFile.read(path("16.png"))
+        XCTAssertEqual(zip(eight.bytes, sixteen.bytes).map { abs(Int($0) - Int($1)) }.max(), 0, "the 8-bit view of the 16-bit file")
+        XCTAssertThrowsError(try ImageFile.write(picture, to: path("16.jpg"), depth: 16))
+        XCTAssertThrowsError(try ImageFile.write(picture, to: path("12.png"), depth: 12))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("16.jpg")))
+    }
+
     func gradient(_ w: Int, _ h: Int) -> [UInt8] {
         (0..<(w * h * 3)).map { i in UInt8((i / 3 % w) * 255 / max(w - 1, 1)) &+ UInt8(i % 3 * 40) }
     }

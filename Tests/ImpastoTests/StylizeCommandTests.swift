@@ -1,3 +1,4 @@
+import CImageFixtures
 import XCTest
 @testable import Impasto
 
@@ -147,6 +148,23 @@ final class StylizeCommandTests: XCTestCase {
 
     // MARK: bad input
 
+    /// `--output-depth 16`: the picture and its snapshots are 16-bit PNGs of the right size
+    /// (with `--average-iterates`, which a run through the command line accepts).
+    func testSixteenBitOutput() throws {
+        let out = path("deep.png")
+        let r = try runProcess(try impastoBinary(), ["stylize", "--content", content, "--style", style, "--output", out, "--size", "64x48",
+                                                     "--iterations", "2", "--save-every", "1", "--weights", "random:3", "--conv", "winograd",
+                                                     "--output-depth", "16", "--average-iterates", "auto", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for file in [out, PictureOutput.numberedPath(out, 1)] {
+            var (w, h, depth, type): (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
+            var samples = [UInt16](repeating: 0, count: 64 * 48 * 3)
+            XCTAssertEqual(fixture_read_png_raw(file, &w, &h, &depth, &type, &samples, samples.count), 0, file)
+            XCTAssertEqual([w, h, depth], [64, 48, 16], file)
+            XCTAssertGreaterThan(Set(samples.map { $0 & 0xff }).count, 16, "\(file): low bytes carry precision")
+        }
+    }
+
     func testBadInputGivesOneLineAndNoOutput() throws {
         let binary = try impastoBinary()
         let fm = FileManager.default
@@ -191,6 +209,15 @@ final class StylizeCommandTests: XCTestCase {
             ("no content", ["stylize", "--style", style, "--output", out]),
             ("unknown option", base + ["--content", content, "--output", out, "--colour", "blue"]),
             ("bad storage", base + ["--content", content, "--output", out, "--storage", "fp8"]),
+            ("two style masks, one style", base + ["--content", content, "--output", out, "--style-mask", content, "--style-mask", content]),
+            ("missing style mask", base + ["--content", content, "--output", out, "--style-mask", path("nope.png")]),
+            ("corrupt style mask", base + ["--content", content, "--output", out, "--style-mask", path("noise.png")]),
+            ("style mask with mask", base + ["--content", content, "--output", out, "--style-mask", content, "--mask", content]),
+            ("average decay 1", base + ["--content", content, "--output", out, "--average-iterates", "1"]),
+            ("average decay word", base + ["--content", content, "--output", out, "--average-iterates", "often"]),
+            ("16-bit JPEG", base + ["--content", content, "--output", path("out.jpg"), "--output-depth", "16"]),
+            ("12-bit output", base + ["--content", content, "--output", out, "--output-depth", "12"]),
+            ("style masks all none", base + ["--content", content, "--output", out, "--style-mask", "none"]),
         ]
         if !TestEnv.context.device.hasFP16 {  // refused by name on a device without cl_khr_fp16
             cases.append(("fp16 without cl_khr_fp16", base + ["--content", content, "--output", out, "--storage", "fp16"]))

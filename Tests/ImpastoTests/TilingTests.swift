@@ -55,15 +55,16 @@ final class TilingTests: XCTestCase {
         XCTAssertNil(TilePlan(width: 180, height: 200, columns: 2, rows: 1, halo: 80, alignment: 16), "too small for two tiles with halos")
     }
 
-    func models(_ w: Int, _ h: Int, columns: Int, rows: Int, halo: Int = TilePlan.network(upTo: 28).halo) throws -> (WholeImageObjective, TiledObjective) {
+    func models(_ w: Int, _ h: Int, columns: Int, rows: Int, halo: Int = TilePlan.network(upTo: 28).halo,
+                masks: Int = 0) throws -> (WholeImageObjective, TiledObjective) {
         let alignment = TilePlan.network(upTo: 28).alignment
         let plan = try XCTUnwrap(TilePlan(width: w, height: h, columns: columns, rows: rows, halo: halo, alignment: alignment))
         XCTAssertEqual(plan.tiles.count, columns * rows)
         let (content, style, _) = pictures(w, h)
-        let whole = try WholeImageObjective(context: ctx, weights: Self.weights, width: w, height: h)
-        let tiled = try TiledObjective(context: ctx, weights: Self.weights, plan: plan)
+        let whole = try WholeImageObjective(context: ctx, weights: Self.weights, width: w, height: h, masks: masks)
+        let tiled = try TiledObjective(context: ctx, weights: Self.weights, plan: plan, masks: masks)
         for m in [whole, tiled] as [Objective] {
-            try m.setStyles([(style, 1)])
+            try m.setStyles([StyleSource(picture: style)])
             try m.setContent(content)
             m.setWeights(LossWeights(content: 1, style: 1e3, tv: 1))
         }
@@ -82,17 +83,17 @@ final class TilingTests: XCTestCase {
     /// Tiles with halos and global Gram matrices compute the whole image's losses and gradient
     /// (2x2 tiles of a 256x224 image), with and without a spatial mask; a few Adam steps agree.
     func testTiledEvaluationEqualsWholeImage() throws {
-        let (whole, tiled) = try models(256, 224, columns: 2, rows: 2)
+        let (whole, tiled) = try models(256, 224, columns: 2, rows: 2, masks: 1)
         var rng = TestRNG(3)
         let start = try whole.x.read().map { $0 + 0.2 * rng.float() }
         try whole.setImage(start); try tiled.setImage(start)
         try assertSameObjective(whole, tiled, "unmasked")
 
         let mask = pictures(8, 8).mask
-        try whole.setMask(mask); try tiled.setMask(mask)
+        try whole.setMasks([mask]); try tiled.setMasks([mask])
         try assertSameObjective(whole, tiled, "masked")
 
-        try whole.setMask(nil); try tiled.setMask(nil)
+        try whole.setMasks([]); try tiled.setMasks([])
         let adamWhole = try AdamOptimizer(objective: whole), adamTiled = try AdamOptimizer(objective: tiled)
         for i in 0..<3 {
             let reads = tiled.context.blockingReads
@@ -129,7 +130,7 @@ final class TilingTests: XCTestCase {
         XCTAssertEqual(ctx.liveBytes - before, choice.memory.total)
         let direct = try WholeImageObjective(context: ctx, weights: Self.weights, width: 96, height: 64)
         for m in [model, direct as Objective] {
-            try m.setStyles([(style, 1)])
+            try m.setStyles([StyleSource(picture: style)])
             try m.setContent(content)
         }
         XCTAssertEqual(try model.evaluate(), try direct.evaluate())
@@ -140,12 +141,12 @@ final class TilingTests: XCTestCase {
     func testMeasuredMemoryIsWhatTheModelAllocates() throws {
         let (content, style, mask) = pictures(96, 64)
         for masked in [false, true] {
-            let measured = try Objectives.measureWhole(context: ctx, weights: Self.weights, width: 96, height: 64, config: LossConfig(), masked: masked)
+            let measured = try Objectives.measureWhole(context: ctx, weights: Self.weights, width: 96, height: 64, config: LossConfig(), masks: masked ? 1 : 0)
             let before = ctx.liveBytes
             do {
-                let model = try WholeImageObjective(context: ctx, weights: Self.weights, width: 96, height: 64, masked: masked)
-                try model.setStyles([(style, 1)])
-                if masked { try model.setMask(mask) }
+                let model = try WholeImageObjective(context: ctx, weights: Self.weights, width: 96, height: 64, masks: masked ? 1 : 0)
+                try model.setStyles([StyleSource(picture: style)])
+                if masked { try model.setMasks([mask]) }
                 try model.setContent(content)
                 _ = try model.evaluate()
                 XCTAssertEqual(ctx.liveBytes - before, measured.total, "masked \(masked): allocated vs measured")
@@ -160,12 +161,12 @@ final class TilingTests: XCTestCase {
         let (halo, alignment) = TilePlan.network(upTo: 28)
         let plan = try XCTUnwrap(TilePlan(width: 256, height: 224, columns: 2, rows: 2, halo: halo, alignment: alignment))
         for masked in [false, true] {
-            let measured = try Objectives.measureTiled(context: ctx, weights: Self.weights, plan: plan, config: LossConfig(), masked: masked)
+            let measured = try Objectives.measureTiled(context: ctx, weights: Self.weights, plan: plan, config: LossConfig(), masks: masked ? 1 : 0)
             let before = ctx.liveBytes
             let big = pictures(256, 224)
-            let tiled = try TiledObjective(context: ctx, weights: Self.weights, plan: plan, masked: masked)
-            try tiled.setStyles([(big.style, 1)])
-            if masked { try tiled.setMask(mask) }
+            let tiled = try TiledObjective(context: ctx, weights: Self.weights, plan: plan, masks: masked ? 1 : 0)
+            try tiled.setStyles([StyleSource(picture: big.style)])
+            if masked { try tiled.setMasks([mask]) }
             try tiled.setContent(big.content)
             _ = try tiled.evaluate()
             XCTAssertEqual(ctx.liveBytes - before, measured.total, "tiled, masked \(masked): allocated vs measured")
@@ -194,7 +195,7 @@ final class TilingTests: XCTestCase {
     func testAdamStateCarriesToTheNextScale() throws {
         let (content, style, _) = pictures(64, 48)
         let small = try WholeImageObjective(context: ctx, weights: Self.weights, width: 32, height: 24)
-        try small.setStyles([(style, 1)])
+        try small.setStyles([StyleSource(picture: style)])
         try small.setContent(content.resized(width: 32, height: 24))
         let first = try AdamOptimizer(objective: small)
         for _ in 0..<3 { _ = try first.step(rate: 0.3) }

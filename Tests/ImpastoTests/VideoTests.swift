@@ -39,7 +39,7 @@ final class VideoTests: XCTestCase {
         let start = (0..<(3 * w * h)).map { _ in Float(rng.normal()) }
         var results: [(LossTerms, [Float])] = []
         for base in [whole, tiled] as [Objective] {
-            try base.setStyles([(style, 1)])
+            try base.setStyles([StyleSource(picture: style)])
             try base.setContent(content)
             base.setWeights(LossWeights(content: 1, style: 1e3, tv: 1))
             try base.setImage(start)

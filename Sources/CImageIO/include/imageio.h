@@ -19,6 +19,8 @@ int imp_read_png(const char *path, long long max_pixels, imp_image *out, char *e
 int imp_read_jpeg(const char *path, long long max_pixels, imp_image *out, char *err, size_t errlen);
 
 int imp_write_png(const char *path, const unsigned char *rgb, int width, int height, char *err, size_t errlen);
+// 16 bits per channel, interleaved RGB in host byte order, sRGB-encoded like the 8-bit writer's.
+int imp_write_png16(const char *path, const unsigned short *rgb, int width, int height, char *err, size_t errlen);
 int imp_write_jpeg(const char *path, const unsigned char *rgb, int width, int height, int quality,
                    char *err, size_t errlen);
 

@@ -50,10 +50,16 @@ public enum ImageFile {
         }
     }
 
+    /// Bits per channel a picture may be written with: 8, or 16 for a PNG (prints and further
+    /// editing; the same sRGB-encoded values at 256 times the precision).
+    public static let depths = [8, 16]
+
     /// Writes atomically: a temporary file beside `path`, then a rename, so a reader never sees
-    /// half a picture and a failure leaves nothing behind.
-    public static func write(_ image: RGBImage, to path: String, quality: Int = 95) throws {
+    /// half a picture and a failure leaves nothing behind. `depth`: bits per channel (`depths`).
+    public static func write(_ image: RGBImage, to path: String, quality: Int = 95, depth: Int = 8) throws {
         let format = try format(of: path)
+        guard depths.contains(depth) else { throw ImageError("\(path): \(depth) bits per channel: only 8 or 16") }
+        guard depth == 8 || format == .png else { throw ImageError("\(path): 16 bits per channel needs a .png output (JPEG has 8)") }
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent()
         var isDir: ObjCBool = false
@@ -65,9 +71,14 @@ public enum ImageFile {
         PendingFile.set(tmp.path)
         defer { PendingFile.clear() }
         var err = [CChar](repeating: 0, count: 512)
-        let bytes = image.bytes
+        let bytes = depth == 8 ? image.bytes : []
         let status = bytes.withUnsafeBufferPointer { p -> Int32 in
             switch format {
+            case .png where depth == 16:
+                let samples = image.pixels.map { UInt16(max(0, min(65535, ($0 * 65535).rounded()))) }
+                return samples.withUnsafeBufferPointer {
+                    imp_write_png16(tmp.path, $0.baseAddress, Int32(image.width), Int32(image.height), &err, err.count)
+                }
             case .png: return imp_write_png(tmp.path, p.baseAddress, Int32(image.width), Int32(image.height), &err, err.count)
             case .jpeg: return imp_write_jpeg(tmp.path, p.baseAddress, Int32(image.width), Int32(image.height),
                                               Int32(max(1, min(100, quality))), &err, err.count)

@@ -17,6 +17,8 @@ public struct PictureOutput: Hashable, Codable, Sendable {
     public var path: String
     /// JPEG quality, 1…100.
     public var quality = 95
+    /// Bits per channel of the picture and its snapshots: 8, or 16 for a PNG.
+    public var depth = 8
     /// Also write the picture every N iterations as PATH-NNNN.EXT (`numberedPath`).
     public var saveEvery: Int?
     /// Snapshots side by side with the loss curves under them, rewritten five times a run.
@@ -36,7 +38,10 @@ public struct PictureOutput: Hashable, Codable, Sendable {
         if let saveEvery, saveEvery < 1 { throw SettingError("saveEvery", "must be at least 1") }
         if let checkpointEvery, checkpointEvery < 1 { throw SettingError("checkpointEvery", "must be at least 1") }
         guard (1...100).contains(quality) else { throw SettingError("quality", "must be between 1 and 100") }
-        do { _ = try ImageFile.format(of: path) } catch { throw SettingError("output", ErrorText.describe(error)) }
+        let format: ImageFile.Format
+        do { format = try ImageFile.format(of: path) } catch { throw SettingError("output", ErrorText.describe(error)) }
+        guard ImageFile.depths.contains(depth) else { throw SettingError("depth", "must be 8 or 16 bits per channel, not \(depth)") }
+        if depth == 16 && format != .png { throw SettingError("depth", "16 needs a .png output (JPEG has 8 bits per channel)") }
         if let progressImage {
             do { _ = try ImageFile.format(of: progressImage) } catch { throw SettingError("progressImage", ErrorText.describe(error)) }
         }
@@ -63,6 +68,9 @@ public struct StylizeJob: Sendable {
     public var initPicture: String?
     /// White where the style applies, black where the content stays (any size).
     public var mask: String?
+    /// A style per region: per style, the mask of its own region (nil: a default style,
+    /// painted where no mask is white; see `StylizeRequest.styleMasks`).
+    public var styleMasks: [String?]?
     public var settings: StylizeSettings
     public var weights: WeightsSpec
     public var output: PictureOutput
@@ -90,7 +98,8 @@ public struct StylizeJob: Sendable {
         var probe = settings
         if probe.maxSize != nil { (probe.maxSize, probe.size) = (nil, StylizeSettings.Size(width: settings.maxSize!, height: settings.maxSize!)) }
         try probe.request(content: stand, styles: Array(repeating: stand, count: settings.demo ? 1 : styles.count), initPicture: stand,
-                          mask: nil, randomWeights: weights.isRandom).validate()
+                          mask: mask.map { _ in stand }, styleMasks: styleMasks?.map { $0.map { _ in stand } },
+                          randomWeights: weights.isRandom).validate()
     }
 
     /// The files the job reads, with the field naming each.
@@ -100,6 +109,7 @@ public struct StylizeJob: Sendable {
         if let initPicture, settings.start == .picture { files.append((initPicture, "initPicture")) }
         if let mask { files.append((mask, "mask")) }
         files += styles.map { ($0, "styles") }
+        files += (styleMasks ?? []).compactMap { $0.map { ($0, "styleMasks") } }
         if let file = weights.file { files.append((file, "weights")) }
         return files
     }
@@ -144,6 +154,9 @@ public struct StylizeJob: Sendable {
         files += styles.map { ("style", $0) }
         if let p = initPicture, settings.start == .picture { files.append(("init", p)) }
         if let m = mask { files.append(("mask", m)) }
+        for (i, m) in (styleMasks ?? []).enumerated() {
+            if let m { files.append(("style mask \(i)", m)) } else { add("style mask \(i) none") }
+        }
         for (role, path) in files {
             let data = try InputFile.read(path, maxBytes: 1 << 31)
             add("\(role) \(data.count)")
@@ -164,7 +177,7 @@ public struct StylizeJob: Sendable {
         let styleImages = settings.demo ? [SampleImages.swirls()] : try styles.map(read)
         let initImage = settings.start == .picture ? try initPicture.map(read) : nil
         return try settings.request(content: contentImage, styles: styleImages, initPicture: initImage, mask: try mask.map(read),
-                                    randomWeights: randomWeights)
+                                    styleMasks: try styleMasks?.map { try $0.map(read) }, randomWeights: randomWeights)
     }
 
     /// A checkpoint file with the run's key: resumed from when it is there, kept up to date,
@@ -194,7 +207,7 @@ public struct StylizeJob: Sendable {
             observers.append(SheetObserver(path: progressImage, width: w, height: h, total: total, quality: output.quality))
         }
         if let saveEvery = output.saveEvery {
-            observers.append(SaveEveryObserver(output: output.path, every: saveEvery, total: total, quality: output.quality,
+            observers.append(SaveEveryObserver(output: output.path, every: saveEvery, total: total, quality: output.quality, depth: output.depth,
                                                outputs: outputs, field: names("saveEvery")))
         }
         var policy: StylizeCheckpoint.Policy?
@@ -207,7 +220,7 @@ public struct StylizeJob: Sendable {
         if let l = result.losses, !l.total.isFinite {  // a black picture reported as done would be a lie
             throw StyleTransferError("the run diverged: its loss is not a finite number (\(l.total)); nothing written")
         }
-        if !result.interrupted || writeInterrupted { try ImageFile.write(result.picture, to: output.path, quality: output.quality) }
+        if !result.interrupted || writeInterrupted { try ImageFile.write(result.picture, to: output.path, quality: output.quality, depth: output.depth) }
         if !result.interrupted, let checkpoint { try? FileManager.default.removeItem(atPath: checkpoint.path) }
         return result
     }
@@ -265,10 +278,10 @@ public final class SheetObserver: StylizeObserver {
 /// `PictureOutput.saveEvery`: the picture every N iterations as OUTPUT-NNNN (the last is the
 /// output itself).
 public final class SaveEveryObserver: StylizeObserver {
-    let output: String, every: Int, total: Int, quality: Int, field: String
+    let output: String, every: Int, total: Int, quality: Int, depth: Int, field: String
     let outputs: OutputGuard
-    public init(output: String, every: Int, total: Int, quality: Int, outputs: OutputGuard, field: String = "saveEvery") {
-        (self.output, self.every, self.total, self.quality, self.outputs, self.field) = (output, every, total, quality, outputs, field)
+    public init(output: String, every: Int, total: Int, quality: Int, depth: Int = 8, outputs: OutputGuard, field: String = "saveEvery") {
+        (self.output, self.every, self.total, self.quality, self.depth, self.outputs, self.field) = (output, every, total, quality, depth, outputs, field)
     }
 
     public func observe(_ event: StylizeEvent) throws {
@@ -277,6 +290,6 @@ public final class SaveEveryObserver: StylizeObserver {
         guard done % every == 0, done < total else { return }
         let path = PictureOutput.numberedPath(output, done)
         try outputs.checkReplaceable(path, option: field)
-        try ImageFile.write(try it.snapshot.picture(), to: path, quality: quality)
+        try ImageFile.write(try it.snapshot.picture(), to: path, quality: quality, depth: depth)
     }
 }

@@ -61,6 +61,8 @@ public struct StylizeSettings: Hashable, Codable, Sendable {
     public var lbfgsHistory = 100
     /// Default 0.3 for Adam, 1 for L-BFGS (whose step it scales; it does not decay it).
     public var lr: Double?
+    /// The result is the moving average of the iterates (nil: the last iterate).
+    public var averageIterates: IterateAveraging?
     public var lrDecayEvery = 200
     public var lrDecayGamma = 0.8
     /// Loss weights; nil: the seed's (1, 1e4, 10), except that with random weights an unset
@@ -229,13 +231,13 @@ public struct StylizeSettings: Hashable, Codable, Sendable {
     /// `start == .picture`). With `randomWeights`, the content and style weights left unset are
     /// balanced by the run.
     public func request(content: RGBImage, styles: [RGBImage], initPicture: RGBImage?, mask: RGBImage?,
-                        randomWeights: Bool) throws -> StylizeRequest {
+                        styleMasks: [RGBImage?]? = nil, randomWeights: Bool) throws -> StylizeRequest {
         try validate(styleCount: styles.count)
         let output = try outputSize(for: content)
         let sizes = try scaleSchedule(output: output)
         var r = StylizeRequest(content: content, styles: styles, sizes: sizes.map { (width: $0.width, height: $0.height) },
                                iterations: try iterationSchedule(scales: sizes.count))
-        (r.styleBlend, r.styleScale, r.mask) = (styleBlend, styleScale, mask)
+        (r.styleBlend, r.styleScale, r.mask, r.styleMasks) = (styleBlend, styleScale, mask, styleMasks)
         switch start {
         case .content: r.start = .content
         case .noise: r.start = .noise(seed: seed)
@@ -254,6 +256,7 @@ public struct StylizeSettings: Hashable, Codable, Sendable {
         }
         r.optimizer = optimizer == .lbfgs ? .lbfgs(history: lbfgsHistory) : .adam
         (r.lr, r.lrDecayEvery, r.lrDecayGamma) = (lr, lrDecayEvery, lrDecayGamma)
+        r.averaging = averageIterates
         r.memoryLimit = maxMemory
         return r
     }

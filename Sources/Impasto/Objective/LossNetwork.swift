@@ -23,11 +23,11 @@ package final class LossNetwork {
     let styleFactors: [Float]
     let tvOp: TVLossOp?
 
-    /// `masked`: the style ops allocate their mask buffers now (a mask will be set), so that
-    /// everything is allocated here and `CLContext.reserve` counts it. `tileOf`: the whole
-    /// image this network sees crops of.
+    /// `masks`: the style regions, each with its own mask and target, that the style ops hold
+    /// (0: one unmasked target), allocated now so that `CLContext.reserve` counts them.
+    /// `tileOf`: the whole image this network sees crops of.
     init(kernels: Kernels, weights: VGGWeights, width: Int, height: Int, config: LossConfig, input: Buffer, inputGrad: Buffer,
-         retainModules: Set<Int> = [], masked: Bool = false, tileOf whole: (width: Int, height: Int)? = nil) throws {
+         retainModules: Set<Int> = [], masks: Int = 0, tileOf whole: (width: Int, height: Int)? = nil) throws {
         self.width = width
         self.height = height
         self.kernels = kernels
@@ -35,7 +35,7 @@ package final class LossNetwork {
         self.inputGrad = inputGrad
         let context = kernels.context
         winograd = WinogradScratch(maxTiles: kernels.tuning.winogradTiles)
-        losses = try LossSlots(context: context)
+        losses = try LossSlots(context: context, capacity: config.styleLayers.count * max(masks, 1) + config.contentLayers.count + 1)
 
         let graph = Graph()
         let image = graph.input(TensorShape(c: 3, h: height, w: width))
@@ -61,7 +61,7 @@ package final class LossNetwork {
                     ? graph.chain(from: image, to: t).map { StyleLossOp.Recompute(ops: $0, input: input) } : nil
                 let op = try StyleLossOp(name: "style\(i)", kernels: kernels, shape: shape, weight: LossWeights.seed.style * factor,
                                          losses: losses, normalizeGradients: config.normalizeGradients,
-                                         masked: masked, tiled: whole != nil, recompute: recompute)
+                                         masks: masks, tiled: whole != nil, recompute: recompute)
                 graph.add(op, inputs: [t], output: nil)
                 styles.append(op)
                 factors.append(factor)
@@ -127,7 +127,7 @@ package final class LossNetwork {
 
     func terms(_ v: [Float]) -> LossTerms {
         LossTerms(content: contentOps.reduce(0) { $0 + v[$1.slot] },
-                  style: styleOps.reduce(0) { $0 + v[$1.slot] },
+                  style: styleOps.reduce(0) { $0 + $1.slots.reduce(0) { $0 + v[$1] } },
                   tv: tvOp.map { v[$0.slot] } ?? 0)
     }
 

@@ -15,11 +15,13 @@ package protocol Objective: AnyObject {
     /// Device bytes this objective holds.
     var deviceBytes: Int { get }
 
-    /// Style targets blended from pictures of this size (weights normalised to sum to 1).
-    func captureStyles(_ styles: [(RGBImage, Float)]) throws
+    /// Each region's style target blended from pictures of this size (`StyleSource.blend`).
+    func captureStyles(_ styles: [StyleSource]) throws
     /// Content targets from a picture of this size; X starts there.
     func setContent(_ picture: RGBImage) throws
-    func setMask(_ mask: RGBImage?) throws
+    /// One mask per style region the objective was built for (any size; white: the region's
+    /// style applies), or none for the one target over the whole picture.
+    func setMasks(_ masks: [RGBImage]) throws
     /// The loss weights (a new objective has `LossWeights.seed`).
     func setWeights(_ weights: LossWeights)
     /// Losses at the current X, and ∂total/∂X in `grad`.
@@ -38,31 +40,69 @@ extension Objective {
     package func upload(_ picture: RGBImage) throws { try image.upload(picture) }
     /// X as a picture: denormalised and clamped to [0, 1] (the seed's post-processing).
     package func picture() throws -> RGBImage { try image.picture() }
-    /// Style targets blended from several pictures: the Gram targets are Σ wᵢ·gram(styleᵢ),
-    /// weights normalised to sum to 1. Each picture is resized to `scale` × this model's size
-    /// (neural-style's -style_scale); Gram matrices do not depend on the image size, so a
-    /// scaled style is measured by a second model of that size (tiled if it must be, within
-    /// `memoryLimit`), built from `weights`. (Models keep no host copy of the weights: on a CPU
+    /// Style targets blended from several pictures: each region's Gram targets are
+    /// Σ wᵢ·gram(styleᵢ) over its styles, weights normalised to sum to 1 in each region. Each
+    /// picture is resized to `scale` × this model's size (neural-style's -style_scale); Gram
+    /// matrices do not depend on the image size, so a scaled style is measured by a second,
+    /// unmasked model of that size (tiled if it must be, within `memoryLimit`), built from
+    /// `weights`, one region at a time. (Models keep no host copy of the weights: on a CPU
     /// device that would hold them twice.)
-    package func setStyles(_ styles: [(RGBImage, Float)], scale: Double = 1, weights: VGGWeights? = nil, memoryLimit: Int? = nil) throws {
-        let total = styles.reduce(Float(0)) { $0 + $1.1 }
-        guard !styles.isEmpty, total > 0, styles.allSatisfy({ $0.1 >= 0 && $0.1.isFinite }) else {
-            throw StyleTransferError("style blend weights must be 0 or more and not all 0")
-        }
+    package func setStyles(_ styles: [StyleSource], scale: Double = 1, weights: VGGWeights? = nil, memoryLimit: Int? = nil) throws {
+        try StyleSource.check(styles, regions: styleOps.first.map { max($0.maskCount, 1) } ?? 1)
         let w = max(VGG19.minimumSide, Int((Double(width) * scale).rounded()))
         let h = max(VGG19.minimumSide, Int((Double(height) * scale).rounded()))
-        let pictures = styles.map { ($0.0.resized(width: w, height: h), $0.1) }
+        let sized = styles.map { StyleSource(picture: $0.picture.resized(width: w, height: h), weight: $0.weight, region: $0.region) }
         if w == width && h == height {
-            try captureStyles(pictures)
+            try captureStyles(sized)
             return
         }
         guard let weights else { preconditionFailure("a style scale other than 1 needs the weights") }
         let limit = memoryLimit ?? Objectives.defaultLimit(context.device)
         let capture = try Objectives.make(context: context, weights: weights, width: w, height: h, config: config,
                                          memoryLimit: max(limit - context.liveBytes, 0))
-        try capture.captureStyles(pictures)
-        for (mine, theirs) in zip(styleOps, capture.styleOps) {
-            try mine.targetGram.copy(from: theirs.targetGram)
+        for region in Set(sized.map(\.region)).sorted() {
+            try capture.captureStyles(sized.filter { $0.region == region }.map { StyleSource(picture: $0.picture, weight: $0.weight, region: 0) })
+            for (mine, theirs) in zip(styleOps, capture.styleOps) {
+                try mine.targetGrams[region].copy(from: theirs.targetGram)
+            }
+        }
+    }
+}
+
+/// One style picture of a run: the region it is painted in (0 without masks) and its weight
+/// among that region's styles.
+package struct StyleSource {
+    package let picture: RGBImage
+    package let weight: Float
+    package let region: Int
+
+    package init(picture: RGBImage, weight: Float = 1, region: Int = 0) {
+        (self.picture, self.weight, self.region) = (picture, weight, region)
+    }
+
+    /// Every region of `regions` has a style and weights 0 or more, not all 0.
+    static func check(_ styles: [StyleSource], regions: Int) throws {
+        guard styles.allSatisfy({ $0.weight >= 0 && $0.weight.isFinite }) else {
+            throw StyleTransferError("style blend weights must be 0 or more")
+        }
+        for r in 0..<regions where !styles.contains(where: { $0.region == r && $0.weight > 0 }) {
+            throw StyleTransferError("style region \(r + 1) has no style with a weight above 0")
+        }
+        guard styles.allSatisfy({ (0..<regions).contains($0.region) }) else {
+            throw StyleTransferError("a style names a region the model does not hold")
+        }
+    }
+
+    /// Each region's target = Σ wᵢ·gram(styleᵢ) / Σ wᵢ over its styles, in the ops; `capture`
+    /// leaves one picture's Gram matrices in the ops' `gramMatrix`.
+    static func blend(_ styles: [StyleSource], into ops: [StyleLossOp], capture: (RGBImage) throws -> Void) throws {
+        var totals: [Int: Float] = [:]
+        for s in styles { totals[s.region, default: 0] += s.weight }
+        var started = Set<Int>()
+        for s in styles {
+            try capture(s.picture)
+            for op in ops { try op.setTarget(region: s.region, weight: s.weight / totals[s.region]!, adding: started.contains(s.region)) }
+            started.insert(s.region)
         }
     }
 }
@@ -91,36 +131,36 @@ package enum Objectives {
 
     /// A whole-image model with its buffers reserved, not allocated.
     package static func reserveWhole(context: CLContext, weights: VGGWeights, width: Int, height: Int,
-                                    config: LossConfig, masked: Bool = false) throws -> Reservation<Objective> {
-        try context.reserve { try WholeImageObjective(context: context, weights: weights, width: width, height: height, config: config, masked: masked) }
+                                    config: LossConfig, masks: Int = 0) throws -> Reservation<Objective> {
+        try context.reserve { try WholeImageObjective(context: context, weights: weights, width: width, height: height, config: config, masks: masks) }
     }
 
     package static func reserveTiled(context: CLContext, weights: VGGWeights, plan: TilePlan, config: LossConfig,
-                                    masked: Bool = false) throws -> Reservation<Objective> {
-        try context.reserve { try TiledObjective(context: context, weights: weights, plan: plan, config: config, masked: masked) }
+                                    masks: Int = 0) throws -> Reservation<Objective> {
+        try context.reserve { try TiledObjective(context: context, weights: weights, plan: plan, config: config, masks: masks) }
     }
 
     /// Device memory of a whole-image model (nothing is allocated).
     package static func measureWhole(context: CLContext, weights: VGGWeights, width: Int, height: Int,
-                                    config: LossConfig, masked: Bool = false) throws -> DeviceMemory {
-        try reserveWhole(context: context, weights: weights, width: width, height: height, config: config, masked: masked).memory
+                                    config: LossConfig, masks: Int = 0) throws -> DeviceMemory {
+        try reserveWhole(context: context, weights: weights, width: width, height: height, config: config, masks: masks).memory
     }
 
     package static func measureTiled(context: CLContext, weights: VGGWeights, plan: TilePlan, config: LossConfig,
-                                    masked: Bool = false) throws -> DeviceMemory {
-        try reserveTiled(context: context, weights: weights, plan: plan, config: config, masked: masked).memory
+                                    masks: Int = 0) throws -> DeviceMemory {
+        try reserveTiled(context: context, weights: weights, plan: plan, config: config, masks: masks).memory
     }
 
     /// The whole image if it fits `limit` bytes and the device's largest allocation, else the
     /// tiling with the fewest pixels to run per iteration that fits.
     package static func choose(context: CLContext, weights: VGGWeights, width: Int, height: Int, config: LossConfig,
-                              masked: Bool = false, memoryLimit limit: Int) throws -> Choice {
+                              masks: Int = 0, memoryLimit limit: Int) throws -> Choice {
         let maxAlloc = Int(context.device.maxAllocBytes)
         let fits = { (m: DeviceMemory) in m.total <= limit && m.largest <= maxAlloc }
         // The whole image's reservation is let go before any tiling is built.
         let whole: DeviceMemory
         do {
-            let reserved = try reserveWhole(context: context, weights: weights, width: width, height: height, config: config, masked: masked)
+            let reserved = try reserveWhole(context: context, weights: weights, width: width, height: height, config: config, masks: masks)
             if fits(reserved.memory) { return Choice(tiles: nil, reserved: reserved) }
             whole = reserved.memory
         }
@@ -143,13 +183,13 @@ package enum Objectives {
         guard let smallest = plans.min(by: { $0.cropWidth * $0.cropHeight < $1.cropWidth * $1.cropHeight }) else {
             throw StyleTransferError("\(width)x\(height) needs \(whole), more than the \(mebibytes(limit)) allowed, and is too small to cut into tiles")
         }
-        let low = try measureTiled(context: context, weights: weights, plan: smallest, config: config, masked: masked)
+        let low = try measureTiled(context: context, weights: weights, plan: smallest, config: config, masks: masks)
         let lowArea = Double(smallest.cropWidth * smallest.cropHeight), wholeArea = Double(width * height)
         let perPixel = max(0, Double(whole.total - low.total) / max(wholeArea - lowArea, 1))
         for p in plans {
             let guess = Double(low.total) + perPixel * (Double(p.cropWidth * p.cropHeight) - lowArea)
             if guess > Double(limit) * 1.05 { continue }
-            let m = try reserveTiled(context: context, weights: weights, plan: p, config: config, masked: masked)
+            let m = try reserveTiled(context: context, weights: weights, plan: p, config: config, masks: masks)
             if fits(m.memory) { return Choice(tiles: p, reserved: m) }
         }
         throw StyleTransferError("\(width)x\(height) does not fit in \(mebibytes(limit)) of device memory even in \(smallest.tiles.count) tiles of \(smallest.cropWidth)x\(smallest.cropHeight) (they need \(low)); raise the memory limit or lower the size")
@@ -157,9 +197,9 @@ package enum Objectives {
 
     /// The objective `choose` picks, allocated.
     package static func make(context: CLContext, weights: VGGWeights, width: Int, height: Int, config: LossConfig,
-                            masked: Bool = false, memoryLimit: Int) throws -> Objective {
+                            masks: Int = 0, memoryLimit: Int) throws -> Objective {
         try build(choose(context: context, weights: weights, width: width, height: height, config: config,
-                         masked: masked, memoryLimit: memoryLimit))
+                         masks: masks, memoryLimit: memoryLimit))
     }
 
     /// The objective a `choice` holds, its buffers allocated: the model `choose` built and

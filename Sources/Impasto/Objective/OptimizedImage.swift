@@ -34,9 +34,10 @@ package final class OptimizedImage {
         try kernels.normalize(rgb: rgb, into: x, height: height, width: width)
     }
 
-    /// X as a picture: denormalised and clamped to [0, 1] (the seed's post-processing).
-    func picture() throws -> RGBImage {
-        try kernels.denormalize(x, into: rgb, height: height, width: width)
+    /// X (or `values`, another normalised planar image of this size) as a picture:
+    /// denormalised and clamped to [0, 1] (the seed's post-processing).
+    func picture(of values: Buffer? = nil) throws -> RGBImage {
+        try kernels.denormalize(values ?? x, into: rgb, height: height, width: width)
         return RGBImage(width: width, height: height, pixels: try rgb.read())
     }
 

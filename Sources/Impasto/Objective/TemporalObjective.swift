@@ -62,9 +62,9 @@ package final class TemporalObjective: Objective {
     package var styleOps: [StyleLossOp] { base.styleOps }
     package var deviceBytes: Int { base.deviceBytes + Self.bytes(pixels: width * height) }
 
-    package func captureStyles(_ styles: [(RGBImage, Float)]) throws { try base.captureStyles(styles) }
+    package func captureStyles(_ styles: [StyleSource]) throws { try base.captureStyles(styles) }
     package func setContent(_ picture: RGBImage) throws { try base.setContent(picture) }
-    package func setMask(_ mask: RGBImage?) throws { try base.setMask(mask) }
+    package func setMasks(_ masks: [RGBImage]) throws { try base.setMasks(masks) }
     package func setWeights(_ w: LossWeights) { base.setWeights(w) }
 
     package func evaluate() throws -> LossTerms { try startEvaluation().wait() }

@@ -30,9 +30,14 @@ package final class TiledObjective: Objective {
     let losses: LossSlots
     let tvSlot: Int
     var tvWeight: Float
-    /// Per style op: the user's mask at the whole layer's size and its sum (nil: no mask).
-    /// Allocated with the objective when it is built `masked`, else at the first mask.
-    private var userMasks: [(values: Buffer, area: Float)]?
+    /// The user's mask of one style region at a whole layer's size, and its sum.
+    private struct UserMask {
+        let values: Buffer
+        var area: Float = 0
+    }
+    /// Per style op, per region: the user's masks (none when the objective holds no regions).
+    private var userMasks: [[UserMask]]
+    /// Whether `setMasks` gave masks: tiles are loaded with them for an evaluation.
     private var masked = false
     /// Per content op: the whole image's target map (C × H/s × W/s); zeros until `setContent`.
     private let contentTargets: [Buffer]
@@ -42,7 +47,8 @@ package final class TiledObjective: Objective {
 
     package var styleOps: [StyleLossOp] { network.styleOps }
 
-    package init(context: CLContext, weights: VGGWeights, plan: TilePlan, config: LossConfig = LossConfig(), masked: Bool = false) throws {
+    /// `masks`: the style regions `setMasks` will set (0: the one unmasked target).
+    package init(context: CLContext, weights: VGGWeights, plan: TilePlan, config: LossConfig = LossConfig(), masks: Int = 0) throws {
         precondition(!config.normalizeGradients, "normalised gradients need the whole image's gradient")
         try config.check(on: context.device)
         width = plan.width
@@ -55,7 +61,7 @@ package final class TiledObjective: Objective {
         let cropX = try context.buffer(floats: n), cropGrad = try context.buffer(floats: n)
         for b in [cropX, cropGrad] { try b.fill(0) }
         network = try LossNetwork(kernels: kernels, weights: weights, width: plan.cropWidth, height: plan.cropHeight,
-                                  config: config, input: cropX, inputGrad: cropGrad, tileOf: (plan.width, plan.height))
+                                  config: config, input: cropX, inputGrad: cropGrad, masks: masks, tileOf: (plan.width, plan.height))
         image = try OptimizedImage(kernels: kernels, width: width, height: height)
         losses = try LossSlots(context: context, capacity: 1)
         tvSlot = losses.claim("tv")
@@ -66,13 +72,9 @@ package final class TiledObjective: Objective {
             return try context.buffer(floats: op.shape.c * (h / s) * (w / s)).zeroed()
         }
         tileLossSums = try context.buffer(floats: network.losses.capacity)
-        if masked { try allocateUserMasks() }
-    }
-
-    private func allocateUserMasks() throws {
         userMasks = try network.styleModules.map { module in
             let s = VGG19.scale(at: module)
-            return (try context.buffer(floats: (width / s) * (height / s)), 0)
+            return try (0..<masks).map { _ in UserMask(values: try context.buffer(floats: (w / s) * (h / s))) }
         }
     }
 
@@ -80,7 +82,7 @@ package final class TiledObjective: Objective {
     /// and the content targets.
     package var deviceBytes: Int {
         network.deviceBytes + network.input.bytes + network.inputGrad.bytes + image.bytes + losses.buffer.bytes + losses.partials.bytes
-            + (userMasks?.reduce(0) { $0 + $1.values.bytes } ?? 0)
+            + userMasks.joined().reduce(0) { $0 + $1.values.bytes }
             + contentTargets.reduce(0) { $0 + $1.bytes } + tileLossSums.bytes
     }
 
@@ -100,12 +102,11 @@ package final class TiledObjective: Objective {
         try kernels.crop(image.x, channels: 3, height: height, width: width, window: t.crop, into: network.input)
         for (k, (op, module)) in zip(styleOps, network.styleModules).enumerated() {
             let s = VGG19.scale(at: module), w = window(t, scale: s)
-            if evaluating && masked, let user = userMasks?[k] {
-                let source = TileMaskSource(values: user.values, width: width / s, height: height / s, x0: w.x0, y0: w.y0)
-                try op.loadTile(owned: plan.owned(t, scale: s), user: source, area: user.area)
-            } else {
-                try op.loadTile(owned: plan.owned(t, scale: s), user: nil, area: Float((height / s) * (width / s)))
-            }
+            let regions = evaluating && masked ? userMasks[k].map { user in
+                StyleLossOp.TileRegion(source: TileMaskSource(values: user.values, width: width / s, height: height / s, x0: w.x0, y0: w.y0),
+                                       area: user.area)
+            } : []
+            try op.loadTile(owned: plan.owned(t, scale: s), regions: regions, wholeArea: Float((height / s) * (width / s)))
         }
         for (k, (op, module)) in zip(network.contentOps, network.contentModules).enumerated() {
             let s = VGG19.scale(at: module), w = window(t, scale: s)
@@ -133,12 +134,10 @@ package final class TiledObjective: Objective {
 
     // MARK: Objective
 
-    package func captureStyles(_ styles: [(RGBImage, Float)]) throws {
-        let total = styles.reduce(Float(0)) { $0 + $1.1 }
-        for (k, (picture, weight)) in styles.enumerated() {
+    package func captureStyles(_ styles: [StyleSource]) throws {
+        try StyleSource.blend(styles, into: styleOps) { picture in
             try upload(picture)
             try gather(capture: true)
-            for op in styleOps { try op.setTarget(weight: weight / total, adding: k > 0) }
         }
     }
 
@@ -159,18 +158,20 @@ package final class TiledObjective: Objective {
         }
     }
 
-    /// The user's mask at each style layer's whole size, on the device; each tile cuts its
-    /// window as it is loaded. nil: ownership alone.
-    package func setMask(_ mask: RGBImage?) throws {
-        guard let mask else { masked = false; return }
-        if userMasks == nil { try allocateUserMasks() }
+    /// The user's masks at each style layer's whole size, on the device; each tile cuts its
+    /// windows as it is loaded. None: ownership alone.
+    package func setMasks(_ masks: [RGBImage]) throws {
+        let held = userMasks.first?.count ?? 0
+        guard masks.isEmpty || masks.count == held else { throw StyleTransferError("this objective holds \(held) masks, not \(masks.count)") }
         for (k, module) in network.styleModules.enumerated() {
             let s = VGG19.scale(at: module)
-            let values = WholeImageObjective.maskValues(mask, width: width / s, height: height / s)
-            try userMasks![k].values.write(values)
-            userMasks![k].area = values.reduce(0, +)
+            for (r, mask) in masks.enumerated() {
+                let values = WholeImageObjective.maskValues(mask, width: width / s, height: height / s)
+                try userMasks[k][r].values.write(values)
+                userMasks[k][r].area = values.reduce(0, +)
+            }
         }
-        masked = true
+        masked = !masks.isEmpty
     }
 
     package func setWeights(_ w: LossWeights) {
@@ -204,7 +205,7 @@ package final class TiledObjective: Objective {
         let (styleOps, contentOps, tvSlot) = (styleOps, network.contentOps, tvSlot)
         return PendingLosses(reads) { v in
             LossTerms(content: contentOps.reduce(0) { $0 + v[1][$1.slot] },
-                      style: styleOps.reduce(0) { $0 + v[0][$1.slot] }, tv: v[2][tvSlot])
+                      style: styleOps.reduce(0) { $0 + $1.slots.reduce(0) { $0 + v[0][$1] } }, tv: v[2][tvSlot])
         }
     }
 }

@@ -13,10 +13,11 @@ package final class WholeImageObjective: Objective {
 
     package var styleOps: [StyleLossOp] { network.styleOps }
 
-    /// `retainModules`: module outputs kept for `network.moduleOutput` (tests). `masked`: a mask
-    /// will be set (its buffers are allocated now, so that `CLContext.reserve` counts them).
+    /// `retainModules`: module outputs kept for `network.moduleOutput` (tests). `masks`: the
+    /// style regions `setMasks` will set (their buffers are allocated now, so that
+    /// `CLContext.reserve` counts them).
     package init(context: CLContext, weights: VGGWeights, width: Int, height: Int, config: LossConfig = LossConfig(),
-                retainModules: Set<Int> = [], masked: Bool = false) throws {
+                retainModules: Set<Int> = [], masks: Int = 0) throws {
         try Self.checkSize(width, height)
         try config.check(on: context.device)
         self.width = width
@@ -26,7 +27,7 @@ package final class WholeImageObjective: Objective {
         kernels = try Kernels(context: context)
         image = try OptimizedImage(kernels: kernels, width: width, height: height)
         network = try LossNetwork(kernels: kernels, weights: weights, width: width, height: height, config: config,
-                                  input: image.x, inputGrad: image.grad, retainModules: retainModules, masked: masked)
+                                  input: image.x, inputGrad: image.grad, retainModules: retainModules, masks: masks)
     }
 
     static func checkSize(_ width: Int, _ height: Int) throws {
@@ -45,12 +46,10 @@ package final class WholeImageObjective: Objective {
         for op in styleOps { try op.setTarget(weight: 1, adding: false) }
     }
 
-    package func captureStyles(_ styles: [(RGBImage, Float)]) throws {
-        let total = styles.reduce(Float(0)) { $0 + $1.1 }
-        for (k, (picture, weight)) in styles.enumerated() {
+    package func captureStyles(_ styles: [StyleSource]) throws {
+        try StyleSource.blend(styles, into: styleOps) { picture in
             try upload(picture)
             try network.captureStyleGrams()
-            for op in styleOps { try op.setTarget(weight: weight / total, adding: k > 0) }
         }
     }
 
@@ -65,12 +64,12 @@ package final class WholeImageObjective: Objective {
         try network.captureContent()
     }
 
-    /// Spatial control: the style applies where `mask` is white (soft edges blend), not where
-    /// it is black; the content and TV terms act everywhere. Any size: it is resized to each
-    /// style layer. nil removes the mask.
-    package func setMask(_ mask: RGBImage?) throws {
+    /// Spatial control: region r's style applies where `masks[r]` is white (soft edges blend),
+    /// not where it is black; the content and TV terms act everywhere. Any size: each is
+    /// resized to each style layer. None: the one style target over the whole picture.
+    package func setMasks(_ masks: [RGBImage]) throws {
         for op in styleOps {
-            try op.setMask(mask.map { Self.maskValues($0, width: op.layerWidth, height: op.layerHeight) })
+            try op.setMasks(masks.map { Self.maskValues($0, width: op.layerWidth, height: op.layerHeight) })
         }
     }
 

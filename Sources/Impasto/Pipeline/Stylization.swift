@@ -67,7 +67,8 @@ public final class Stylization {
     /// measured once. Reused state gives the same bits as fresh state.
     public let keepsWarm: Bool
     private var warm: (key: ObjectiveKey, choice: Objectives.Choice, objective: Objective)?
-    private var styleTargets: [StyleTargetKey: [[Float]]] = [:]
+    /// Per style op, per region: the target's values.
+    private var styleTargets: [StyleTargetKey: [[[Float]]]] = [:]
     private var styleTargetOrder: [StyleTargetKey] = []
     /// Style targets kept at most (each a few MB: C×C per style layer).
     static let styleTargetCapacity = 16
@@ -75,12 +76,12 @@ public final class Stylization {
     struct ObjectiveKey: Hashable {
         let width, height: Int
         let config: LossConfig
-        let masked: Bool
+        let masks: Int
         let memoryLimit: Int
     }
 
     struct StyleTargetKey: Hashable {
-        let pictures: String  // SHA-256 of the style pictures' pixels and the blend
+        let pictures: String  // SHA-256 of the style pictures' pixels, the blend and their regions
         let width, height: Int
         let styleScale: Double
         let config: LossConfig
@@ -124,7 +125,11 @@ public final class Stylization {
             return request.colors == .luminance ? ColorTransfer.combine(luminanceOf: full, colorsOf: originalContent) : full
         }
         let blend = request.styleBlend ?? Array(repeating: 1, count: styleImages.count)
-        let stylesHash = keepsWarm ? Self.hash(styleImages, blend) : ""
+        let regions = request.regions
+        let styles = zip(styleImages.indices, blend).map { i, weight in
+            StyleSource(picture: styleImages[i], weight: weight, region: regions.regionOfStyle[i])
+        }
+        let stylesHash = keepsWarm ? Self.hash(styleImages, blend, regions.regionOfStyle) : ""
 
         let start = Date()
         var iterating = 0.0
@@ -144,29 +149,32 @@ public final class Stylization {
             // What the optimiser will hold, and what the last scale left on the device until
             // this one starts from it, come off the memory limit.
             let optimizerBytes = request.optimizer.deviceBytes(pixels: 3 * sw * sh)
+                + (request.averaging == nil ? 0 : IterateAverage.bytes(pixels: 3 * sw * sh))
             if case .lbfgs = request.optimizer, memoryLimit <= optimizerBytes {
                 throw SettingError("lbfgsHistory", "needs \(mebibytes(optimizerBytes)) at \(sw)x\(sh), more than the \(mebibytes(memoryLimit)) of device memory allowed: lower it or the size")
             }
             let held = (previous?.bytes ?? 0) + (carried?.deviceBytes ?? 0)
                 + (request.temporal == nil ? 0 : TemporalObjective.bytes(pixels: sw * sh))
-            let key = ObjectiveKey(width: sw, height: sh, config: config, masked: request.mask != nil,
+            let key = ObjectiveKey(width: sw, height: sh, config: config, masks: regions.masks.count,
                                    memoryLimit: memoryLimit - optimizerBytes - held)
             if warm?.key != key { warm = nil }  // its memory is free before the next one is measured
             let choice = try warm?.choice ?? Objectives.choose(context: context, weights: vgg, width: sw, height: sh, config: config,
-                                                               masked: key.masked, memoryLimit: key.memoryLimit)
+                                                               masks: key.masks, memoryLimit: key.memoryLimit)
             if let plan = choice.tiles { try emit(.tiles(scale: scale, width: sw, height: sh, plan: plan, memory: choice.memory)) }
             let model = try warm?.objective ?? Objectives.build(choice)
             if keepsWarm { warm = (key, choice, model) }
             let content = contentPicture.resized(width: sw, height: sh)
             let targetKey = StyleTargetKey(pictures: stylesHash, width: sw, height: sh, styleScale: request.styleScale, config: config)
             if keepsWarm, let targets = styleTargets[targetKey] {
-                for (op, target) in zip(model.styleOps, targets) { try op.targetGram.write(target) }
+                for (op, values) in zip(model.styleOps, targets) {
+                    for (target, v) in zip(op.targetGrams, values) { try target.write(v) }
+                }
             } else {
-                try model.setStyles(Array(zip(styleImages, blend)), scale: request.styleScale, weights: vgg, memoryLimit: memoryLimit)
-                if keepsWarm { try remember(model.styleOps.map { try $0.targetGram.read() }, for: targetKey) }
+                try model.setStyles(styles, scale: request.styleScale, weights: vgg, memoryLimit: memoryLimit)
+                if keepsWarm { try remember(model.styleOps.map { try $0.targetGrams.map { try $0.read() } }, for: targetKey) }
             }
             if scale == request.sizes.count - 1 && releaseWeights { weights = nil; vgg = nil }
-            try model.setMask(request.mask)
+            try model.setMasks(regions.masks)
             try model.setContent(content)
             if balanced == nil {
                 balanced = try lossWeights(model, request: request, content: content, style: styleImages[0])
@@ -205,6 +213,16 @@ public final class Stylization {
             }
             if let resumed { try optimizer.restore(resumed.optimizer) } else if let state = carried { try optimizer.resume(state) }
             carried = nil
+            // --average-iterates: the scale's result is the running mean of its iterates.
+            let average = try request.averaging.map {
+                try IterateAverage(kernels: model.kernels, pixels: 3 * sw * sh, decay: $0.decay(iterations: request.iterations[scale]))
+            }
+            if let average, let saved = resumed?.average { try average.restore(mean: saved.mean, steps: saved.steps) }
+            /// The scale's result so far: the average once it has an iterate, else X.
+            func result() throws -> RGBImage {
+                if let average, average.steps > 0 { return try model.image.picture(of: average.mean) }
+                return try model.picture()
+            }
 
             // The loop. Each iteration is reported by `report`: at once for L-BFGS, one
             // evaluation later for a pipelined optimiser (see `PipelinedOptimizer`).
@@ -219,12 +237,13 @@ public final class Stylization {
                 let stop = shouldStop()
                 try emit(.iteration(StylizeEvent.Iteration(
                     index: i, scale: scale, width: sw, height: sh, losses: terms, rate: rate,
-                    elapsed: Date().timeIntervalSince(start), snapshot: StylizeEvent.Snapshot { finish(try model.picture()) },
+                    elapsed: Date().timeIntervalSince(start), snapshot: StylizeEvent.Snapshot { finish(try result()) },
                     isLast: stop || i + 1 == total)))
                 i += 1
                 if let policy = checkpoints, stop || policy.every.map({ i % $0 == 0 }) == true {
                     try policy.save(StylizeCheckpoint(tag: policy.tag, scale: scale, iteration: i, step: k + 1, weights: balanced!,
-                                                      width: sw, height: sh, x: try model.x.read(), optimizer: try optimizer.snapshot()))
+                                                      width: sw, height: sh, x: try model.x.read(), optimizer: try optimizer.snapshot(),
+                                                      average: try average.map { StylizeCheckpoint.Average(mean: try $0.mean.read(), steps: $0.steps) }))
                 }
                 return stop
             }
@@ -238,18 +257,21 @@ public final class Stylization {
                         if try report(step: last.step, losses: last.losses, rate: last.rate) { interrupted = true; break }
                     }
                     try pipelined.move(rate: rate)
+                    try average?.update(model.x)
                     unreported = (k, losses, rate)
                 } else {
                     let (terms, used) = try optimizer.step(rate: rate)
+                    try average?.update(model.x)
                     if try report(step: k, losses: .ready(terms), rate: used) { interrupted = true; break }
                 }
             }
             if let last = unreported, try report(step: last.step, losses: last.losses, rate: last.rate) { interrupted = true }
             iterating += Date().timeIntervalSince(loopStart)
             if interrupted || scale + 1 == request.sizes.count {
-                picture = try model.picture()
+                picture = try result()
                 break
             }
+            if let average, average.steps > 0 { try model.x.copy(from: average.mean) }  // the next scale starts from the result
             previous = model.image
             carried = optimizer.carried()
         }
@@ -257,14 +279,14 @@ public final class Stylization {
                              iterating: iterating, setUp: Date().timeIntervalSince(start) - iterating)
     }
 
-    private func remember(_ targets: [[Float]], for key: StyleTargetKey) {
+    private func remember(_ targets: [[[Float]]], for key: StyleTargetKey) {
         if styleTargetOrder.count == Self.styleTargetCapacity { styleTargets[styleTargetOrder.removeFirst()] = nil }
         styleTargets[key] = targets
         styleTargetOrder.append(key)
     }
 
-    /// SHA-256 of pictures' sizes and pixels and of blend weights.
-    static func hash(_ pictures: [RGBImage], _ blend: [Float]) -> String {
+    /// SHA-256 of pictures' sizes and pixels, of blend weights and of each picture's region.
+    static func hash(_ pictures: [RGBImage], _ blend: [Float], _ regions: [Int]) -> String {
         var h = SHA256()
         for p in pictures {
             let size = [Int64(p.width), Int64(p.height)]
@@ -272,6 +294,7 @@ public final class Stylization {
             p.pixels.withUnsafeBytes { h.update($0) }
         }
         blend.withUnsafeBytes { h.update($0) }
+        regions.map(Int64.init).withUnsafeBytes { h.update($0) }
         return h.finalize()
     }
 

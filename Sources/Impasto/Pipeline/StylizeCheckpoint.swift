@@ -2,7 +2,8 @@ import Foundation
 
 /// A run's state after an iteration: what it needs to go on and end with the same bits as a
 /// run that never stopped (on the same device): where it is (scale, iterations done over all
-/// scales and at this one), the loss weights it balanced to, X and the optimiser's state.
+/// scales and at this one), the loss weights it balanced to, X, the optimiser's state and the
+/// iterates' average when the run keeps one.
 /// `tag` says which run it belongs to (`impasto` uses the job's key); a resume checks it.
 public struct StylizeCheckpoint {
     public let tag: String
@@ -11,6 +12,13 @@ public struct StylizeCheckpoint {
     public let width, height: Int
     public let x: [Float]
     package let optimizer: OptimizerSnapshot
+    /// `--average-iterates`: the scale's running mean and its updates so far.
+    package var average: Average? = nil
+
+    package struct Average {
+        let mean: [Float]
+        let steps: Int
+    }
 
     /// What the run does with checkpoints: resumes `resume` (its tag must be `tag`), and hands
     /// one to `save` every `every` iterations and when it is stopped.
@@ -38,6 +46,9 @@ public struct StylizeCheckpoint {
         case (.lbfgs(let s), .lbfgs(let history)) where s.history == history: break
         default: throw StyleTransferError("the checkpoint holds another optimiser's state")
         }
+        guard (average == nil) == (request.averaging == nil), average.map({ $0.mean.count == x.count && $0.steps <= step }) ?? true else {
+            throw StyleTransferError("the checkpoint was taken with other iterate averaging")
+        }
     }
 
     // MARK: file
@@ -63,6 +74,7 @@ public struct StylizeCheckpoint {
         let lbfgsRho: [Float]?
         let lbfgsHDiag, lbfgsT: Float?
         let lbfgsFirst: Bool?
+        let averageSteps: Int?
 
         /// The arrays the header announces, or nil when a number is out of range (so no
         /// arithmetic below can overflow and no count is negative).
@@ -70,15 +82,17 @@ public struct StylizeCheckpoint {
             guard (1...65536).contains(width), (1...65536).contains(height), width * height <= StylizeCheckpoint.maxPixels,
                   (0..<16).contains(scale), step >= 0, iteration >= step, iteration <= 1 << 30,
                   weights.count == 3, weights.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= 1e20 }) else { return nil }
+            if let s = averageSteps, !(0...step).contains(s) { return nil }
+            let average = averageSteps == nil ? 0 : 1
             switch optimizer {
             case "adam":
                 guard let steps = adamSteps, (0...(1 << 30)).contains(steps) else { return nil }
-                return 3
+                return 3 + average
             case "lbfgs":
                 guard let history = lbfgsHistory, (1...10_000).contains(history), let pairs = lbfgsPairs, (0...history).contains(pairs),
                       let rho = lbfgsRho, rho.count == pairs, rho.allSatisfy(\.isFinite),
                       let hDiag = lbfgsHDiag, hDiag.isFinite, let t = lbfgsT, t.isFinite, lbfgsFirst != nil else { return nil }
-                return 1 + 2 * pairs + 2
+                return 1 + 2 * pairs + 2 + average
             default: return nil
             }
         }
@@ -86,8 +100,8 @@ public struct StylizeCheckpoint {
 
     private var arrays: [[Float]] {
         switch optimizer {
-        case .adam(let m, let v, _): return [x, m, v]
-        case .lbfgs(let s): return [x] + s.arrays
+        case .adam(let m, let v, _): return [x, m, v] + (average.map { [$0.mean] } ?? [])
+        case .lbfgs(let s): return [x] + s.arrays + (average.map { [$0.mean] } ?? [])
         }
     }
 
@@ -100,7 +114,8 @@ public struct StylizeCheckpoint {
         let header = Header(tag: tag, scale: scale, iteration: iteration, step: step, width: width, height: height,
                             weights: [weights.content, weights.style, weights.tv], optimizer: lbfgs == nil ? "adam" : "lbfgs",
                             adamSteps: adamSteps, lbfgsHistory: lbfgs?.history, lbfgsPairs: lbfgs?.pairs.count,
-                            lbfgsRho: lbfgs?.pairs.map(\.rho), lbfgsHDiag: lbfgs?.hDiag, lbfgsT: lbfgs?.t, lbfgsFirst: lbfgs?.first)
+                            lbfgsRho: lbfgs?.pairs.map(\.rho), lbfgsHDiag: lbfgs?.hDiag, lbfgsT: lbfgs?.t, lbfgsFirst: lbfgs?.first,
+                            averageSteps: average?.steps)
         var data = Data(Self.magic.utf8)
         data.append(try JSONEncoder().encode(header))
         data.append(Data("\n".utf8))
@@ -154,8 +169,9 @@ public struct StylizeCheckpoint {
             optimizer = .lbfgs(LBFGS.State(history: header.lbfgsHistory!, pairs: pairs, hDiag: header.lbfgsHDiag!, t: header.lbfgsT!,
                                            first: header.lbfgsFirst!, direction: floats(), previousGrad: floats()))
         }
+        let average = header.averageSteps.map { Average(mean: floats(), steps: $0) }
         return StylizeCheckpoint(tag: header.tag, scale: header.scale, iteration: header.iteration, step: header.step,
                                  weights: LossWeights(content: header.weights[0], style: header.weights[1], tv: header.weights[2]),
-                                 width: header.width, height: header.height, x: x, optimizer: optimizer)
+                                 width: header.width, height: header.height, x: x, optimizer: optimizer, average: average)
     }
 }

@@ -47,6 +47,10 @@ public struct StylizeRequest: Sendable {
     public var styleScale = 1.0
     /// White where the style applies, black where the content stays (any size).
     public var mask: RGBImage?
+    /// A style per region: per style picture, the mask (any size; white where that style
+    /// applies, soft edges blend) of its own region, or nil for a default style, painted where
+    /// no mask is white. nil: no regions (the styles blend over `mask` or the whole picture).
+    public var styleMasks: [RGBImage?]?
     public var start = Start.content
     public var colors = Colors.style
     public var loss = LossConfig()
@@ -63,6 +67,9 @@ public struct StylizeRequest: Sendable {
     public var lr: Double?
     public var lrDecayEvery = 200
     public var lrDecayGamma = 0.8
+    /// The result (of each scale) is the moving average of the iterates, not the last one
+    /// (nil: the last).
+    public var averaging: IterateAveraging?
     /// Video: the earlier frames this one is held close to (Ruder et al.'s temporal loss).
     public var temporal: TemporalTarget?
     /// Device memory to use at most (nil: `Objectives.defaultLimit`); larger pictures run in tiles.
@@ -77,6 +84,8 @@ public struct StylizeRequest: Sendable {
 
     /// Iterations per scale at most (8 scales of them still add up without overflow).
     public static let maxIterations = 100_000_000
+    /// Style regions at most (each costs a Gram matrix per style layer and iteration).
+    public static let maxRegions = 16
 
     public var outputSize: (width: Int, height: Int) { sizes.last ?? (0, 0) }
     /// Whether the run balances the loss weights: random weights and a weight left to choose.
@@ -111,10 +120,25 @@ public struct StylizeRequest: Sendable {
                 throw fail("styleBlend", "weights must be 0 or more and not all 0")
             }
         }
+        if let masks = styleMasks {
+            guard mask == nil else { throw fail("styleMasks", "cannot go with mask: give a mask per style, or one for them all") }
+            guard masks.count == styles.count else { throw fail("styleMasks", "has \(masks.count) masks for \(styles.count) style images") }
+            guard masks.contains(where: { $0 != nil }) else { throw fail("styleMasks", "holds no mask: leave it out for no regions") }
+            for (i, m) in masks.enumerated() where m.map({ $0.width < 1 || $0.height < 1 }) == true {
+                throw fail("styleMasks", "mask \(i + 1) has no pixels")
+            }
+            let regionOfStyle = StyleRegions.assign(masks), count = (regionOfStyle.max() ?? 0) + 1
+            guard count <= Self.maxRegions else { throw fail("styleMasks", "makes \(count) regions, more than \(Self.maxRegions)") }
+            let blend = styleBlend ?? Array(repeating: 1, count: styles.count)
+            for r in 0..<count where !zip(regionOfStyle, blend).contains(where: { $0 == r && $1 > 0 }) {
+                throw fail("styleBlend", "gives every style of region \(r + 1) a weight of 0")
+            }
+        }
         guard styleScale.isFinite, styleScale > 0, styleScale <= 16 else { throw fail("styleScale", "must be a number between 0 and 16") }
         for (name, v) in [("contentWeight", weights.content), ("styleWeight", weights.style), ("tvWeight", weights.tv)] {
             guard v.isFinite && v >= 0 else { throw fail(name, "must be a finite number, 0 or more") }
         }
+        if case .decay(let d) = averaging, !(d >= 0 && d < 1) { throw fail("averageIterates", "must be auto or a decay from 0 up to (not including) 1") }
         if let lr { guard lr.isFinite, lr > 0 else { throw fail("lr", "must be a positive number") } }
         guard lrDecayEvery >= 1 else { throw fail("lrDecayEvery", "must be at least 1") }
         guard lrDecayGamma.isFinite, lrDecayGamma > 0 else { throw fail("lrDecayGamma", "must be a positive number") }
@@ -130,5 +154,45 @@ public struct StylizeRequest: Sendable {
         if let memoryLimit, memoryLimit < StylizeSettings.minimumMemory {
             throw fail("maxMemory", "is below 16M, too little for any model (tiles need at least a few MiB each)")
         }
+    }
+}
+
+/// Where each style is painted: the regions' masks (none: one region, the whole picture or
+/// the request's single mask) and each style picture's region. Each masked style is a region
+/// of its own; the styles without a mask blend into one more, the default region, whose mask
+/// is what the others leave: 1 − min(1, Σ masks) at the output size.
+package struct StyleRegions {
+    package let masks: [RGBImage]
+    /// Per style picture, the index of its region.
+    package let regionOfStyle: [Int]
+
+    /// The masked styles' regions in order, then the default region (if a style has no mask).
+    static func assign(_ styleMasks: [RGBImage?]) -> [Int] {
+        let own = styleMasks.filter { $0 != nil }.count
+        var next = 0
+        return styleMasks.map { m in
+            guard m != nil else { return own }
+            defer { next += 1 }
+            return next
+        }
+    }
+}
+
+extension StylizeRequest {
+    package var regions: StyleRegions {
+        guard let styleMasks else { return StyleRegions(masks: mask.map { [$0] } ?? [], regionOfStyle: styles.map { _ in 0 }) }
+        let own = styleMasks.compactMap { $0 }, regionOfStyle = StyleRegions.assign(styleMasks)
+        guard styleMasks.contains(where: { $0 == nil }) else { return StyleRegions(masks: own, regionOfStyle: regionOfStyle) }
+        let (w, h) = outputSize
+        var covered = [Float](repeating: 0, count: w * h)
+        for m in own {
+            let small = ColorTransfer.luminance(m).resized(width: w, height: h)
+            for p in 0..<(w * h) { covered[p] += small.pixels[3 * p] }
+        }
+        let rest = RGBImage(width: w, height: h, pixels: covered.flatMap { v -> [Float] in
+            let left = max(0, 1 - min(1, v))
+            return [left, left, left]
+        })
+        return StyleRegions(masks: own + [rest], regionOfStyle: regionOfStyle)
     }
 }

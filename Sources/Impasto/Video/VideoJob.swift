@@ -194,6 +194,7 @@ public struct VideoJob: Sendable {
         public let styles: [RGBImage]
         public let initPicture: RGBImage?
         public let mask: RGBImage?
+        public let styleMasks: [RGBImage?]?
         public let size: StylizeSettings.Size
         public let firstIterations: [Int]
         public let frameIterations: Int
@@ -220,13 +221,14 @@ public struct VideoJob: Sendable {
             let styles = try picture.styles.map(read)
             let initPicture = picture.settings.start == .picture ? try picture.initPicture.map(read) : nil
             let mask = try picture.mask.map(read)
+            let styleMasks = try picture.styleMasks?.map { try $0.map(read) }
             guard let first = try frames.next() else { throw FileError("the video has no frames") }
             let size = try picture.settings.outputSize(for: first)
             try HostMemory.check(width: size.width, height: size.height, bytesPerPixel: 160, what: "video")
             let scales = try picture.settings.scaleSchedule(output: size).count
             var firstIterations = try picture.settings.iterationSchedule(scales: scales)
             if let n = settings.firstFrameIterations { firstIterations = Array(repeating: n, count: scales) }
-            return Prepared(outputs: outputs, source: frames, first: first, styles: styles, initPicture: initPicture, mask: mask, size: size,
+            return Prepared(outputs: outputs, source: frames, first: first, styles: styles, initPicture: initPicture, mask: mask, styleMasks: styleMasks, size: size,
                             firstIterations: firstIterations, frameIterations: settings.frameIterations ?? max(1, firstIterations.last! / 2))
         } catch {
             if created { WorkFolder.remove(frameDir) }  // only what impasto made
@@ -250,7 +252,7 @@ public struct VideoJob: Sendable {
         schedule.iterations = nil
         let base = { (content: RGBImage) throws -> StylizeRequest in
             let r = try schedule.request(content: content, styles: prepared.styles, initPicture: prepared.initPicture, mask: prepared.mask,
-                                         randomWeights: randomWeights)
+                                         styleMasks: prepared.styleMasks, randomWeights: randomWeights)
             video.frameLearningRate = self.settings.frameLr ?? VideoStylization.defaultFrameLearningRate(for: r)
             return r
         }

@@ -1,32 +1,43 @@
 /// weight · mean((gram(F) − G_target)²) with gram(F) = F Fᵀ / (C N) (one style layer).
 /// Forward keeps gram(F) so backward only needs the C×N product S·F.
 ///
-/// With a mask m (spatial control, Gatys et al. 2017) the layer's Gram matrix is that of F⊙m
-/// divided by C·Σm, so the style is matched only where the mask is white, at full strength;
-/// then ∂L/∂F = m² ⊙ (S·F).
+/// With masks (spatial control, Gatys et al. 2017) the layer holds one region per mask, each
+/// with its own target: region r's Gram matrix is that of F⊙mᵣ divided by C·Σmᵣ, so its style
+/// is matched only where its mask is white, at full strength however small the region; the
+/// loss is the regions' sum and ∂L/∂F = Σᵣ mᵣ² ⊙ (Sᵣ·F).
 ///
-/// Tiled (`TiledObjective`), the mask is the tile's ownership times the user's mask and Σm is
-/// the whole image's: a tile's forward (or capture) only adds its share into the Gram matrix;
-/// after every tile, `finishGathered` turns the sum into the loss and S, and each tile's
-/// backward then uses that S.
+/// Tiled (`TiledObjective`), each mask is the tile's ownership times the user's mask and Σm is
+/// the whole image's: a tile's forward (or capture) only adds its share into the Gram matrices;
+/// after every tile, `finishGathered` turns the sums into the losses and S, and each tile's
+/// backward then uses those S.
 package final class StyleLossOp: Op {
     package let name: String
     let k: Kernels
     let c, n: Int
     package let layerWidth, layerHeight: Int
     let tiled: Bool
-    /// The mask at this layer's resolution, its square, and C×N scratch for the masked features
-    /// (forward) and the unmasked gradient (backward); allocated with the op when it is built
-    /// masked or tiled, else on the first `setMask`.
-    private var maskBuffers: (values: Buffer, squared: Buffer, work: Buffer)?
-    private var masked = false
-    /// The Σm the masked Gram matrix is divided by.
-    private var maskArea: Float = 0
+    /// One region's state: its target, the Gram matrix of the last forward, S, and (masked or
+    /// tiled) its mask at this layer's resolution with its square.
+    private struct Region {
+        let target, gram, s: Buffer
+        let mask: (values: Buffer, squared: Buffer)?
+        let slot: Int
+        /// The Σm the masked Gram matrix is divided by.
+        var area: Float = 0
+    }
+    /// One region per mask the op was built for (one, unmasked, when none).
+    private var regions: [Region]
+    /// C×N scratch for the masked features (forward) and one region's gradient (backward);
+    /// only when masked or tiled.
+    private let work: Buffer?
+    /// How many regions' masks are in use: 0 for the plain Gram loss over the whole layer.
+    private var active = 0
     let normalized: GradientNormalizer?
     package var weight: Float
-    let target, gram, s, scratch: Buffer
+    let scratch: Buffer
     let losses: LossSlots
-    package let slot: Int
+    /// The masks this op can hold (0: unmasked only).
+    package let maskCount: Int
 
     /// Set for a tap in the first conv block (conv1_1, relu1_1): there F is recomputed from the
     /// image in the backward, into the slot the plan lends then (`backwardWorkspace`), rather
@@ -60,13 +71,16 @@ package final class StyleLossOp: Op {
     package var backwardWorkspace: TensorShape? { recompute == nil ? nil : TensorShape(c: c, h: layerHeight, w: layerWidth) }
     package var backwardReadsOutput: Bool { false }
     package var ownedBytes: Int {
-        target.bytes + gram.bytes + s.bytes + scratch.bytes + (normalized?.bytes ?? 0)
-            + (maskBuffers.map { $0.values.bytes + $0.squared.bytes + $0.work.bytes } ?? 0)
+        regions.reduce(0) { $0 + $1.target.bytes + $1.gram.bytes + $1.s.bytes + ($1.mask.map { $0.values.bytes + $0.squared.bytes } ?? 0) }
+            + scratch.bytes + (work?.bytes ?? 0) + (normalized?.bytes ?? 0)
     }
 
+    /// `masks`: how many masked regions the op holds, each with its own target (0: one target
+    /// over the whole layer). A tiled op always has masks: a tile's ownership at least.
     package init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots,
-                normalizeGradients: Bool = false, masked: Bool = false, tiled: Bool = false, recompute: Recompute? = nil) throws {
+                normalizeGradients: Bool = false, masks: Int = 0, tiled: Bool = false, recompute: Recompute? = nil) throws {
         precondition(!(tiled && normalizeGradients), "normalised gradients need the whole image's gradient")
+        precondition(masks >= 0, "a negative mask count")
         self.name = name
         k = kernels
         c = shape.c
@@ -74,123 +88,158 @@ package final class StyleLossOp: Op {
         layerWidth = shape.w
         layerHeight = shape.h
         self.tiled = tiled
+        maskCount = masks
         normalized = normalizeGradients ? try GradientNormalizer(kernels: kernels, count: shape.count) : nil
         self.weight = weight
         self.losses = losses
-        slot = losses.claim(name)
         let ctx = kernels.context
-        target = try ctx.buffer([Float](repeating: 0, count: c * c))
-        gram = try ctx.buffer([Float](repeating: 0, count: c * c))
-        s = try ctx.buffer(floats: c * c)
+        let (c, n) = (c, n), withMasks = masks > 0 || tiled
+        regions = try (0..<max(masks, 1)).map { r in
+            Region(target: try ctx.buffer([Float](repeating: 0, count: c * c)), gram: try ctx.buffer([Float](repeating: 0, count: c * c)),
+                   s: try ctx.buffer(floats: c * c),
+                   mask: withMasks ? (try ctx.buffer(floats: n), try ctx.buffer(floats: n)) : nil,
+                   slot: losses.claim(masks > 1 ? "\(name).\(r)" : name))
+        }
+        work = withMasks ? try ctx.buffer(floats: c * n) : nil
         scratch = try ctx.buffer(floats: Kernels.gramScratchCount(c: c, n: n))
         self.recompute = recompute
-        if masked || tiled { try allocateMask() }
     }
 
-    private func allocateMask() throws {
-        let ctx = k.context
-        maskBuffers = (try ctx.buffer(floats: n), try ctx.buffer(floats: n), try ctx.buffer(floats: c * n))
+    /// The loss slots this op's terms are in now (one per region in use).
+    package var slots: [Int] { regions.prefix(max(active, 1)).map(\.slot) }
+
+    /// The Gram matrix of the last forward or capture (region 0's; tiled, the sum gathered so
+    /// far), and each region's target.
+    package var gramMatrix: Buffer { regions[0].gram }
+    package var targetGrams: [Buffer] { regions.map(\.target) }
+    package var targetGram: Buffer { regions[0].target }
+
+    /// Whole image: sets the masks (one per region, each this layer's height × width pixels in
+    /// [0, 1]), or with none goes back to the plain loss over the whole layer.
+    package func setMasks(_ masks: [[Float]]) throws {
+        precondition(!tiled, "\(name): a tile's masks are built on the device (`loadTile`)")
+        guard masks.isEmpty || masks.count == maskCount else {
+            throw StyleTransferError("\(name) holds \(maskCount) masks, not \(masks.count)")
+        }
+        for (r, values) in masks.enumerated() {
+            precondition(values.count == n, "mask has \(values.count) values for a \(layerWidth)x\(layerHeight) layer")
+            try regions[r].mask!.values.write(values)
+            try regions[r].mask!.squared.write(values.map { $0 * $0 })
+            regions[r].area = max(values.reduce(0, +), 1e-6)
+        }
+        active = masks.count
     }
 
-    /// The Gram matrix of the last forward (or capture); tiled, the sum gathered so far.
-    package var gramMatrix: Buffer { gram }
-    package var targetGram: Buffer { target }
-
-    /// Whole image: sets (or with nil clears) the mask; `values` holds this layer's height ×
-    /// width pixels in [0, 1].
-    package func setMask(_ values: [Float]?) throws {
-        precondition(!tiled, "\(name): a tile's mask is built on the device (`loadTile`)")
-        guard let values else { masked = false; return }
-        precondition(values.count == n, "mask has \(values.count) values for a \(layerWidth)x\(layerHeight) layer")
-        if maskBuffers == nil { try allocateMask() }
-        try maskBuffers!.values.write(values)
-        try maskBuffers!.squared.write(values.map { $0 * $0 })
-        maskArea = max(values.reduce(0, +), 1e-6)
-        masked = true
+    /// The user's mask of one region, for a tile: its window of the whole layer's mask and the
+    /// whole mask's sum.
+    package struct TileRegion {
+        let source: TileMaskSource
+        let area: Float
     }
 
-    /// Tiled: the tile's mask, built on the device: 1 on its `owned` block (this layer's
-    /// coordinates), 0 elsewhere, times the tile's window of the user's whole-layer mask when
-    /// there is one; the Gram matrix is divided by C·`area` (the whole layer's, or Σ user mask).
-    package func loadTile(owned: PixelRect, user: TileMaskSource?, area: Float) throws {
+    /// Tiled: the tile's masks, built on the device: 1 on its `owned` block (this layer's
+    /// coordinates), 0 elsewhere, times each region's window of the user's whole-layer mask;
+    /// with no region, ownership alone over the whole layer's area (`wholeArea`).
+    package func loadTile(owned: PixelRect, regions users: [TileRegion], wholeArea: Float) throws {
         precondition(tiled, "\(name) is not tiled")
-        guard let (values, squared, _) = maskBuffers else { preconditionFailure("tiled ops allocate their mask") }
-        try k.tileMask(into: values, squared: squared, width: layerWidth, height: layerHeight, owned: owned, user: user)
-        maskArea = max(area, 1e-6)
-        masked = true
+        precondition(users.count <= regions.count, "\(name) holds \(regions.count) regions, not \(users.count)")
+        if users.isEmpty {
+            let mask = regions[0].mask!
+            try k.tileMask(into: mask.values, squared: mask.squared, width: layerWidth, height: layerHeight, owned: owned, user: nil)
+            regions[0].area = max(wholeArea, 1e-6)
+            active = 1
+            return
+        }
+        for (r, user) in users.enumerated() {
+            let mask = regions[r].mask!
+            try k.tileMask(into: mask.values, squared: mask.squared, width: layerWidth, height: layerHeight, owned: owned, user: user.source)
+            regions[r].area = max(user.area, 1e-6)
+        }
+        active = users.count
     }
 
-    /// The effective pixel count the Gram matrix is divided by.
-    private var area: Float { masked ? maskArea : Float(n) }
-
-    private func computeGram(_ f: Buffer, into g: Buffer) throws -> [Event] {
-        if masked, let (mask, _, work) = maskBuffers {
+    private func computeGram(_ f: Buffer, region r: Int, into g: Buffer) throws -> [Event] {
+        if active > 0, let (mask, _) = regions[r].mask, let work {
             let e = try k.maskMultiply(f, mask: mask, into: work, channels: c, count: n, accumulate: false)
-            return try [e] + k.gram(work, into: g, scratch: scratch, channels: c, count: n, scale: 1 / (Float(c) * area))
+            return try [e] + k.gram(work, into: g, scratch: scratch, channels: c, count: n, scale: 1 / (Float(c) * regions[r].area))
         }
         return try k.gram(f, into: g, scratch: scratch, channels: c, count: n, scale: 1 / Float(c * n))
     }
 
-    /// Tiled: this tile's share of the Gram matrix, added to the sum (S is free until the sum
-    /// is finished, so it holds the share).
+    /// Tiled: this tile's share of each region's Gram matrix, added to its sum (S is free until
+    /// the sum is finished, so it holds the share).
     private func gather(_ f: Buffer) throws -> [Event] {
-        try computeGram(f, into: s) + [k.axpby(1, s, 1, gram, count: c * c)]
+        var events: [Event] = []
+        for r in 0..<active {
+            let region = regions[r]
+            events += try computeGram(f, region: r, into: region.s) + [k.axpby(1, region.s, 1, region.gram, count: c * c)]
+        }
+        return events
     }
 
-    /// Tiled: starts a new sum.
-    package func clearGathered() throws { try gram.fill(0) }
+    /// Tiled: starts new sums.
+    package func clearGathered() throws { for region in regions { try region.gram.fill(0) } }
 
-    /// Tiled: the loss and S from the gathered Gram matrix.
+    /// Tiled: the losses and S from the gathered Gram matrices.
     @discardableResult
-    package func finishGathered() throws -> [Event] { try lossAndS() }
+    package func finishGathered() throws -> [Event] { try (0..<active).flatMap { try lossAndS($0) } }
 
     /// The Gram matrix of the last capture (whole: this forward's; tiled: the gathered sum)
-    /// becomes the target times `weight`, or is added to it (several style images mixed with
-    /// `--style-blend`).
-    package func setTarget(weight: Float, adding: Bool) throws {
-        try k.axpby(weight, gram, adding ? 1 : 0, target, count: c * c)
+    /// becomes region `region`'s target times `weight`, or is added to it (several style
+    /// images mixed with `--style-blend`).
+    package func setTarget(region: Int = 0, weight: Float, adding: Bool) throws {
+        try k.axpby(weight, regions[0].gram, adding ? 1 : 0, regions[region].target, count: c * c)
     }
 
-    /// The style image's Gram matrix into `gramMatrix`, for `setTarget` (tiled: this tile's
-    /// share added to the sum).
+    /// The style image's Gram matrix over the whole layer into `gramMatrix`, for `setTarget`
+    /// (whole: no mask applies; tiled: this tile's owned share added to the sum, as loaded
+    /// with no region).
     package func captureTarget(_ b: OpBuffers) throws -> [Event] {
-        tiled ? try gather(b.inputs[0]) : try computeGram(b.inputs[0], into: gram)
+        if tiled { return try gather(b.inputs[0]) }
+        let masks = active
+        active = 0
+        defer { active = masks }
+        return try computeGram(b.inputs[0], region: 0, into: regions[0].gram)
     }
 
-    private func lossAndS() throws -> [Event] {
-        let cc = Float(c * c)
-        return try k.sumSquaredDifference(gram, target, count: c * c, partials: losses.partials,
-                                          losses: losses.buffer, slot: slot, scale: weight / cc)
+    private func lossAndS(_ r: Int) throws -> [Event] {
+        let cc = Float(c * c), region = regions[r]
+        let area = active > 0 ? region.area : Float(n)
+        return try k.sumSquaredDifference(region.gram, region.target, count: c * c, partials: losses.partials,
+                                          losses: losses.buffer, slot: region.slot, scale: weight / cc)
             // ∂L/∂G = 2w(G − Gs)/C²; ∂L/∂F = (∂L/∂G + ∂L/∂Gᵀ) F / (C N) = S F with:
-            + [k.scaledDifference(gram, target, into: s, count: c * c,
+            + [k.scaledDifference(region.gram, region.target, into: region.s, count: c * c,
                                   scale: 4 * weight / cc / (Float(c) * area), accumulate: false)]
     }
 
-    /// Whole: the Gram matrix, the loss and S. Tiled: the tile's share of the Gram matrix.
+    /// Whole: each region's Gram matrix, loss and S. Tiled: the tile's shares of the Gram matrices.
     package func forward(_ b: OpBuffers) throws -> [Event] {
-        tiled ? try gather(b.inputs[0]) : try computeGram(b.inputs[0], into: gram) + lossAndS()
+        if tiled { return try gather(b.inputs[0]) }
+        return try (0..<max(active, 1)).flatMap { r in try computeGram(b.inputs[0], region: r, into: regions[r].gram) + lossAndS(r) }
     }
 
     package func backward(_ b: OpBuffers) throws -> [Event] {
         let grad = b.gradInputs[0], acc = b.accumulate[0]
         var events = try recompute?.run(into: b.workspace!) ?? []
         let f = recompute == nil ? b.inputs[0] : b.workspace!
-        if !masked && normalized == nil { return events + [try product(f, into: grad, accumulate: acc)] }
-        // S·F into a scratch buffer, then the mask's square, then normalised or plain addition.
-        let into = normalized?.work ?? maskBuffers!.work
-        events.append(try product(f, into: into, accumulate: false))
-        if masked, let squared = maskBuffers?.squared {
-            events.append(try k.maskMultiply(into, mask: squared, into: into, channels: c, count: n, accumulate: false))
+        // Normalised, the op's whole gradient is gathered first, then scaled into `grad`.
+        let out = normalized?.work ?? grad, outAccumulates = normalized == nil && acc
+        if active == 0 {
+            events.append(try product(f, regions[0].s, into: out, accumulate: outAccumulates))
+        } else if let work {
+            // Each region: Sᵣ·F into the scratch buffer, times its mask's square, added.
+            for r in 0..<active {
+                events.append(try product(f, regions[r].s, into: work, accumulate: false))
+                events.append(try k.maskMultiply(work, mask: regions[r].mask!.squared, into: work, channels: c, count: n, accumulate: false))
+                events.append(try k.axpby(1, work, r > 0 || outAccumulates ? 1 : 0, out, count: c * n))
+            }
         }
-        if let normalized {
-            return events + (try normalized.add(weight, into: grad, accumulate: acc))
-        }
-        events.append(try k.axpby(1, into, acc ? 1 : 0, grad, count: c * n))
+        if let normalized { events += try normalized.add(weight, into: grad, accumulate: acc) }
         return events
     }
 
     /// out (+)= S·F.
-    private func product(_ f: Buffer, into out: Buffer, accumulate: Bool) throws -> Event {
+    private func product(_ f: Buffer, _ s: Buffer, into out: Buffer, accumulate: Bool) throws -> Event {
         try k.gramBackward(s: s, f: f, gradF: out, channels: c, count: n, accumulate: accumulate)
     }
 }
