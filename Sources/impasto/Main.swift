@@ -7,7 +7,7 @@ struct ImpastoCommand: ParsableCommand {
         commandName: "impasto",
         abstract: "Neural style transfer on any OpenCL device.",
         version: ImpastoVersion.current,
-        subcommands: [Stylize.self, Batch.self, Video.self, Flow.self, Weights.self, Devices.self, Bench.self, Profile.self, VideoCheck.self]
+        subcommands: [Stylize.self, Plan.self, Batch.self, Video.self, Flow.self, Weights.self, Devices.self, Bench.self, Profile.self, VideoCheck.self]
     )
 }
 

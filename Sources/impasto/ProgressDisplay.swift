@@ -68,7 +68,7 @@ final class ProgressObserver: StylizeObserver {
         case .balanced(let w):
             display.message(String(format: "random weights: loss weights balanced to content %.3g, style %.3g, tv %.3g", w.content, w.style, w.tv))
         case .resumed(let iteration): display.message("resuming from \(checkpoint ?? "a checkpoint") after \(iteration) iterations")
-        case .started: break
+        case .started, .model: break
         case .iteration(let it): display.update(iteration: it.index, losses: it.losses, elapsed: it.elapsed)
         }
     }

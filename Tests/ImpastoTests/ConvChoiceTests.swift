@@ -50,6 +50,12 @@ final class ConvChoiceTests: XCTestCase {
         XCTAssertEqual(stored[key]?["fwd 32->32 8x6"], chosen.description)
         XCTAssertEqual(stored[key]?["fwd 16->16 64x20"], wideChoice.description, "timed at the capped side")
         XCTAssertEqual(stored["another-device"], ["fwd 8->8 8x8": "direct"])
+        // Every candidate's time is kept, for `impasto plan`; a larger map scales by its pixels.
+        for candidate in ConvKernel.candidates(for: deep) {
+            XCTAssertGreaterThan(Double(stored[key]?["fwd 32->32 8x6 \(candidate) s"] ?? "") ?? 0, 0, "\(candidate)")
+        }
+        let atTimed = try XCTUnwrap(ctx.convChoices.estimatedSeconds(for: shape(16, 16, 64, 20), kernel: wideChoice))
+        XCTAssertEqual(try XCTUnwrap(ctx.convChoices.estimatedSeconds(for: wide, kernel: wideChoice)), atTimed * 70 / 64, accuracy: atTimed * 1e-9)
 
         let again = try freshContextSharing(ctx)
         again.convChoices.enable(deviceKey: key, file: file)

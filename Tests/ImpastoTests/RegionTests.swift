@@ -107,17 +107,34 @@ final class RegionTests: XCTestCase {
         fails({ $0.styles = Array(repeating: grey, count: 20); $0.styleMasks = Array(repeating: half, count: 20) }, "styleMasks")
     }
 
+    /// Flat red and blue style pictures, a left-half mask, and a grey photo with a faint
+    /// checker (so the content has features).
+    static let red = RGBImage(width: 32, height: 32, pixels: (0..<(32 * 32 * 3)).map { [0.9, 0.1, 0.1][$0 % 3] })
+    static let blue = RGBImage(width: 32, height: 32, pixels: (0..<(32 * 32 * 3)).map { [0.1, 0.1, 0.9][$0 % 3] })
+    static let left = RGBImage(width: 2, height: 1, pixels: [1, 1, 1, 0, 0, 0])
+    static func grey(_ w: Int, _ h: Int) -> RGBImage {
+        RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { i in 0.45 + 0.1 * Float(((i / 3) % w / 8 + (i / 3) / w / 8) % 2) })
+    }
+
+    /// Mean red − blue of the left and right halves (away from the middle, the edges and the
+    /// top and bottom eighths).
+    static func redMinusBlue(_ out: RGBImage) -> (left: Double, right: Double) {
+        let (w, h) = (out.width, out.height)
+        func mean(_ xs: Range<Int>) -> Double {
+            var sum = 0.0, count = 0
+            for y in (h / 8)..<(h - h / 8) { for x in xs { sum += Double(out.pixels[(y * w + x) * 3] - out.pixels[(y * w + x) * 3 + 2]); count += 1 } }
+            return sum / Double(count)
+        }
+        return (mean((w / 16)..<(w * 2 / 5)), mean((w * 3 / 5)..<(w - w / 16)))
+    }
+
     /// A red and a blue flat style on the two halves of a grey photo: each half's mean colour
     /// moves toward its own style's, not the other's, whole and over two scales; and with the
     /// blue style as the default (no mask of its own), the same.
     func testEachRegionTakesItsOwnStylesColours() throws {
         let golden = Golden.div8, (w, h) = (128, 96)
-        let grey = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { i in
-            0.45 + 0.1 * Float(((i / 3) % w / 8 + (i / 3) / w / 8) % 2)  // a faint checker, so the content has features
-        })
-        let red = RGBImage(width: 32, height: 32, pixels: (0..<(32 * 32 * 3)).map { [0.9, 0.1, 0.1][$0 % 3] })
-        let blue = RGBImage(width: 32, height: 32, pixels: (0..<(32 * 32 * 3)).map { [0.1, 0.1, 0.9][$0 % 3] })
-        let left = RGBImage(width: 2, height: 1, pixels: [1, 1, 1, 0, 0, 0]), right = RGBImage(width: 2, height: 1, pixels: [0, 0, 0, 1, 1, 1])
+        let (grey, red, blue, left) = (Self.grey(w, h), Self.red, Self.blue, Self.left)
+        let right = RGBImage(width: 2, height: 1, pixels: [0, 0, 0, 1, 1, 1])
         let run = Stylization(context: ctx, weights: try golden.weights())
         for (what, masks, sizes) in [("whole", [left, right], [(w, h)]), ("two scales", [left, right], [(w / 2, h / 2), (w, h)]),
                                      ("blue by default", [left, nil], [(w, h)])] as [(String, [RGBImage?], [(Int, Int)])] {
@@ -127,12 +144,7 @@ final class RegionTests: XCTestCase {
             request.styleMasks = masks
             let out = try run.run(request).picture
             XCTAssertEqual([out.width, out.height], [w, h])
-            func redMinusBlue(_ x: Range<Int>) -> Double {
-                var sum = 0.0, count = 0
-                for y in (h / 8)..<(h - h / 8) { for x in x { sum += Double(out.pixels[(y * w + x) * 3] - out.pixels[(y * w + x) * 3 + 2]); count += 1 } }
-                return sum / Double(count)
-            }
-            let l = redMinusBlue((w / 16)..<(w * 2 / 5)), r = redMinusBlue((w * 3 / 5)..<(w - w / 16))
+            let (l, r) = Self.redMinusBlue(out)
             print("regions \(what): red − blue, left \(l), right \(r)")
             // The grey photo has red − blue = 0 (measured: whole 0.37/−0.16, two scales 0.81/−0.56, default 0.38/−0.16).
             XCTAssertGreaterThan(l, 0.1, "\(what): the left half turns red")
@@ -144,10 +156,7 @@ final class RegionTests: XCTestCase {
     /// `testTiledRegionsEqualWholeImage`), and the colours land the same way.
     func testTiledRegionsRunTakeTheirOwnColours() throws {
         let golden = Golden.div8, (w, h) = (512, 384)
-        let grey = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { i in 0.45 + 0.1 * Float(((i / 3) % w / 8 + (i / 3) / w / 8) % 2) })
-        let red = RGBImage(width: 32, height: 32, pixels: (0..<(32 * 32 * 3)).map { [0.9, 0.1, 0.1][$0 % 3] })
-        let blue = RGBImage(width: 32, height: 32, pixels: (0..<(32 * 32 * 3)).map { [0.1, 0.1, 0.9][$0 % 3] })
-        let left = RGBImage(width: 2, height: 1, pixels: [1, 1, 1, 0, 0, 0])
+        let (grey, red, blue, left) = (Self.grey(w, h), Self.red, Self.blue, Self.left)
         let weights = try golden.weights()
         let whole = try Objectives.measureWhole(context: ctx, weights: weights, width: w, height: h, config: LossConfig(), masks: 2)
         var request = StylizeRequest(content: grey, styles: [red, blue], sizes: [(w, h)], iterations: [20])
@@ -156,12 +165,7 @@ final class RegionTests: XCTestCase {
         let tiles = TileEvents()
         let out = try Stylization(context: ctx, weights: weights).run(request, observers: [tiles]).picture
         XCTAssertGreaterThan(tiles.count, 1, "the run is tiled")
-        func redMinusBlue(_ x: Range<Int>) -> Double {
-            var sum = 0.0, count = 0
-            for y in (h / 8)..<(h - h / 8) { for x in x { sum += Double(out.pixels[(y * w + x) * 3] - out.pixels[(y * w + x) * 3 + 2]); count += 1 } }
-            return sum / Double(count)
-        }
-        let l = redMinusBlue((w / 16)..<(w * 2 / 5)), r = redMinusBlue((w * 3 / 5)..<(w - w / 16))
+        let (l, r) = Self.redMinusBlue(out)
         print("regions tiled (\(tiles.count) tiles): red − blue, left \(l), right \(r)")
         // The grey photo has red − blue = 0; 20 Adam steps move it (measured 0.089 and −0.060).
         XCTAssertGreaterThan(l, 0.03, "tiled: the left half turns red")
@@ -172,7 +176,7 @@ final class RegionTests: XCTestCase {
     func testStyleMaskOptionRuns() throws {
         let golden = Golden.div8, tmp = try temporaryDirectory()
         let mask = tmp.appendingPathComponent("left.png").path, out = tmp.appendingPathComponent("out.png").path
-        try ImageFile.write(RGBImage(width: 2, height: 1, pixels: [1, 1, 1, 0, 0, 0]), to: mask)
+        try ImageFile.write(Self.left, to: mask)
         let r = try runProcess(try impastoBinary(), [
             "stylize", "--content", golden.dir.appendingPathComponent("content.png").path, "--output", out,
             "--style", golden.dir.appendingPathComponent("style.png").path, "--style-mask", mask,

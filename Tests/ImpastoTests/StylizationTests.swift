@@ -18,6 +18,7 @@ final class StylizationTests: XCTestCase {
             case .balanced: events.append("balanced")
             case .resumed(let i): events.append("resumed \(i)")
             case .started(let s): _ = try s.picture(); snapshots += 1; events.append("started")
+            case .model: break
             case .iteration(let it): events.append("iter \(it.index) scale \(it.scale) \(it.width)x\(it.height)\(it.isLast ? " last" : "")")
             }
         }

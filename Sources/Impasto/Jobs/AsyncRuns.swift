@@ -61,7 +61,7 @@ final class EventForwarder: StylizeObserver {
         case .tiles(let scale, let w, let h, let plan, _): send(.tiles(scale: scale, width: w, height: h, count: plan.tiles.count))
         case .balanced(let w): send(.balanced(w))
         case .resumed(let i): send(.resumed(iteration: i))
-        case .started: break
+        case .started, .model: break
         }
     }
 }

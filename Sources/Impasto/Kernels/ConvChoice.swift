@@ -92,7 +92,9 @@ package enum ConvKernel: Hashable, Sendable, CustomStringConvertible {
 
 /// Each convolution shape's fastest kernel on one device, measured the first time a run needs
 /// that shape (once the context is tuned: `CLContext.tune()`) and kept in
-/// `<cache>/conv-choices.json` under the autotune's device key, so later runs only look up.
+/// `<cache>/conv-choices.json` under the autotune's device key, so later runs only look up;
+/// every candidate's time is kept beside the choice ("SHAPE KERNEL s"), for `impasto plan`'s
+/// estimates.
 /// An untuned context, or one whose device is too slow to time (a simulator), runs
 /// `ConvKernel.forced(.auto, …)`. Every kernel computes the same convolution (each is held to
 /// a CPU reference by the tests); they differ only in rounding.
@@ -140,11 +142,13 @@ package final class ConvChoices: @unchecked Sendable {
             return rule
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let best = try kernels.context.allocatingForReal {
-            try kernels.context.recordingEvents { try Self.fastest(for: timed, kernels: kernels) }
+        let times = try kernels.context.allocatingForReal {
+            try kernels.context.recordingEvents { try Self.times(for: timed, kernels: kernels) }
         }
+        let best = times.min { $0.seconds < $1.seconds }!.kernel
         spentSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         entries[timed.description] = best.description
+        for t in times { entries[Self.timeKey(timed, t.kernel)] = String(t.seconds) }
         made[shape] = (best, "timed now")
         store()
         return best
@@ -157,8 +161,20 @@ package final class ConvChoices: @unchecked Sendable {
         return made[shape].map { "\($0.0) (\($0.1))" }
     }
 
-    /// Times every candidate on random data (median of 3 after a warm-up) and returns the fastest.
-    static func fastest(for shape: ConvShape, kernels k: Kernels) throws -> ConvKernel {
+    static func timeKey(_ timed: ConvShape, _ kernel: ConvKernel) -> String { "\(timed) \(kernel) s" }
+
+    /// The seconds `kernel` takes on `shape`, from its time at the timed shape scaled by the
+    /// pixels (nil: never timed on this device, e.g. an untuned context).
+    func estimatedSeconds(for shape: ConvShape, kernel: ConvKernel) -> Double? {
+        let timed = shape.timed
+        lock.lock()
+        defer { lock.unlock() }
+        guard let t = entries[Self.timeKey(timed, kernel)].flatMap(Double.init) else { return nil }
+        return t * Double(shape.width * shape.height) / Double(timed.width * timed.height)
+    }
+
+    /// Times every candidate on random data (median of 3 after a warm-up).
+    static func times(for shape: ConvShape, kernels k: Kernels) throws -> [(kernel: ConvKernel, seconds: Double)] {
         let ctx = k.context
         var rng = SplitMix64(seed: 7)
         let (cin, cout, h, w) = (shape.cin, shape.cout, shape.height, shape.width)
@@ -170,7 +186,7 @@ package final class ConvChoices: @unchecked Sendable {
         func run(_ kernel: ConvKernel) throws -> [Event] {
             try k.conv(kernel, shape: shape, input: input, output: output, raw: raw, laid: laid, bias: bias, scratch: scratch)
         }
-        var best: (ConvKernel, Double)?
+        var all: [(kernel: ConvKernel, seconds: Double)] = []
         for candidate in ConvKernel.candidates(for: shape) {
             _ = try run(candidate)
             try ctx.finish()
@@ -181,10 +197,9 @@ package final class ConvChoices: @unchecked Sendable {
                 let device = try events.reduce(0) { $0 + (try $1.seconds()) }
                 times.append(Bench.plausible(device: device, wall: wall) ? device : wall)
             }
-            let t = times.sorted()[1]
-            if best == nil || t < best!.1 { best = (candidate, t) }
+            all.append((candidate, times.sorted()[1]))
         }
-        return best!.0
+        return all
     }
 
     /// Merged with what other devices hold and written as the autotune writes its cache

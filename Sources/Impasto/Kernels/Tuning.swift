@@ -126,7 +126,7 @@ package enum Autotune {
         context.tuning = t
         // The per-layer convolution choice times shapes only where the tuning could time the device.
         switch source {
-        case .cached, .measured: context.convChoices.enable(deviceKey: key(for: context.device), file: context.settings.convChoicesFile)
+        case .cached, .measured: context.convChoices.enable(deviceKey: key(for: context.device) + " timed", file: context.settings.convChoicesFile)  // " timed": choices with their times
         case .defaults, .disabled: break
         }
         return source

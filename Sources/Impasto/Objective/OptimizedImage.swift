@@ -9,6 +9,8 @@ package final class OptimizedImage {
 
     var count: Int { 3 * width * height }
     var bytes: Int { x.bytes + grad.bytes + rgb.bytes }
+    /// X, its gradient and the staging, for `pixels` values.
+    static func bytes(pixels: Int) -> Int { 3 * pixels * 4 }
 
     /// Zeroed on the device: no host arrays of a whole picture's zeros (nor any while measuring).
     init(kernels: Kernels, width: Int, height: Int) throws {

@@ -3,6 +3,8 @@ import Foundation
 /// What a run reports as it goes; observers (the CLI's progress display, JSON log, progress
 /// sheet and `--save-every` writer) turn the events into output.
 public enum StylizeEvent {
+    /// A scale's model is built: the device memory it takes (whole or tiled).
+    case model(scale: Int, width: Int, height: Int, memory: DeviceMemory)
     /// A scale does not fit the memory limit whole: it runs in these tiles.
     case tiles(scale: Int, width: Int, height: Int, plan: TilePlan, memory: DeviceMemory)
     /// Random weights: the loss weights the run balanced to.
@@ -60,6 +62,7 @@ public final class Stylization {
     /// Dropped after the last model of a run is built when `releaseWeights` (a CPU device's
     /// buffers are host memory too: the weights would be held twice).
     private var weights: VGGWeights?
+    var heldWeights: VGGWeights? { weights }
     let releaseWeights: Bool
     /// Many runs in one process (`impasto batch`): the last objective built, reused by a run
     /// that asks for the same one (size, losses, mask, memory), and the style targets by
@@ -146,22 +149,14 @@ public final class Stylization {
             if let resume, scale < resume.scale { continue }  // done before the checkpoint
             let resumed = resume.flatMap { $0.scale == scale ? $0 : nil }
             // The objective at this scale (tiled if it must be): targets, loss weights, start.
-            // What the optimiser will hold, and what the last scale left on the device until
-            // this one starts from it, come off the memory limit.
-            let optimizerBytes = request.optimizer.deviceBytes(pixels: 3 * sw * sh)
-                + (request.averaging == nil ? 0 : IterateAverage.bytes(pixels: 3 * sw * sh))
-            if case .lbfgs = request.optimizer, memoryLimit <= optimizerBytes {
-                throw SettingError("lbfgsHistory", "needs \(mebibytes(optimizerBytes)) at \(sw)x\(sh), more than the \(mebibytes(memoryLimit)) of device memory allowed: lower it or the size")
-            }
-            let held = (previous?.bytes ?? 0) + (carried?.deviceBytes ?? 0)
-                + (request.temporal == nil ? 0 : TemporalObjective.bytes(pixels: sw * sh))
-            let key = ObjectiveKey(width: sw, height: sh, config: config, masks: regions.masks.count,
-                                   memoryLimit: memoryLimit - optimizerBytes - held)
+            let budget = try ScaleBudget(request, scale: scale, memoryLimit: memoryLimit, afterPrevious: previous != nil)
+            let key = ObjectiveKey(width: sw, height: sh, config: config, masks: regions.masks.count, memoryLimit: budget.model)
             if warm?.key != key { warm = nil }  // its memory is free before the next one is measured
             let choice = try warm?.choice ?? Objectives.choose(context: context, weights: vgg, width: sw, height: sh, config: config,
                                                                masks: key.masks, memoryLimit: key.memoryLimit)
             if let plan = choice.tiles { try emit(.tiles(scale: scale, width: sw, height: sh, plan: plan, memory: choice.memory)) }
             let model = try warm?.objective ?? Objectives.build(choice)
+            try emit(.model(scale: scale, width: sw, height: sh, memory: choice.memory))
             if keepsWarm { warm = (key, choice, model) }
             let content = contentPicture.resized(width: sw, height: sh)
             let targetKey = StyleTargetKey(pictures: stylesHash, width: sw, height: sh, styleScale: request.styleScale, config: config)
@@ -296,6 +291,30 @@ public final class Stylization {
         blend.withUnsafeBytes { h.update($0) }
         regions.map(Int64.init).withUnsafeBytes { h.update($0) }
         return h.finalize()
+    }
+
+    /// What a scale's model may take of the memory limit, after what the optimiser (and the
+    /// iterates' average) will hold and what the last scale leaves on the device until this
+    /// one starts from it (its image, and Adam's moments carried over): one rule for the run
+    /// and its plan.
+    struct ScaleBudget {
+        let optimizer, held, model: Int
+
+        init(_ request: StylizeRequest, scale: Int, memoryLimit: Int, afterPrevious: Bool) throws {
+            let (w, h) = request.sizes[scale], pixels = 3 * w * h
+            optimizer = request.optimizer.deviceBytes(pixels: pixels) + (request.averaging == nil ? 0 : IterateAverage.bytes(pixels: pixels))
+            if case .lbfgs = request.optimizer, memoryLimit <= optimizer {
+                throw SettingError("lbfgsHistory", "needs \(mebibytes(optimizer)) at \(w)x\(h), more than the \(mebibytes(memoryLimit)) of device memory allowed: lower it or the size")
+            }
+            var held = request.temporal == nil ? 0 : TemporalObjective.bytes(pixels: w * h)
+            if afterPrevious {
+                let (pw, ph) = request.sizes[scale - 1]
+                held += OptimizedImage.bytes(pixels: 3 * pw * ph)
+                if case .adam = request.optimizer { held += AdamOptimizer.bytes(pixels: 3 * pw * ph) }
+            }
+            self.held = held
+            model = memoryLimit - optimizer - held
+        }
     }
 
     /// The request's weights, with the terms in `request.balance` (random VGG19 weights, where

@@ -218,6 +218,9 @@ package final class Reservation<Value> {
         self.memory = memory
     }
 
+    /// The value as reserved, for reading its plan (its buffers are not to be used).
+    package var planned: Value { value }
+
     /// The value with its buffers allocated (again: the same value, nothing new).
     package func allocate() throws -> Value {
         for b in log.alive { try b.allocate() }

@@ -13,6 +13,8 @@ public struct VGGWeights {
     public let convs: [Int: ConvWeight]
     /// Where they came from, for messages ("random (seed 1)", a path).
     public let origin: String
+    /// Host bytes of the values.
+    public var bytes: Int { convs.values.reduce(0) { $0 + 4 * ($1.weight.count + $1.bias.count) } }
 
     /// Builds and validates: every conv module present, 3×3 kernels, each layer's input width
     /// equal to the previous layer's output width, first input RGB, no NaN or Inf.
