@@ -103,7 +103,7 @@ final class JobTests: XCTestCase {
         let photo = try ImageFile.read(image("tubingen.jpg"))
         let clip = SyntheticMotion.clip(photo: photo, object: try ImageFile.read(image("the_scream.jpg")), width: 32, height: 24, count: 4)
         let style = try ImageFile.read(image("starry_night.jpg"))
-        let base = { (f: RGBImage) -> StylizeRequest in
+        let base = { (f: RGBImage, _: Int) -> StylizeRequest in
             var r = StylizeRequest(content: f, styles: [style], sizes: [(32, 24)], iterations: [4])
             r.balance = [.content, .style]
             return r

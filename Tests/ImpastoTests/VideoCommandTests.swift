@@ -93,6 +93,35 @@ final class VideoCommandTests: XCTestCase {
         XCTAssertEqual(try outputs(tmp.path).filter { $0.hasSuffix(".tmp.mp4") }, [])
     }
 
+    /// `--style-mask` as a folder: frame k takes its kth mask. A folder of copies of one mask
+    /// paints the frames of that static mask; a folder whose second mask differs keeps the
+    /// first frame and changes the second; a folder with too few masks stops with one line.
+    func testStyleMaskFoldersGiveEachFrameItsMask() throws {
+        let input = try frames()
+        let left = RGBImage(width: 2, height: 1, pixels: [1, 1, 1, 0, 0, 0]), right = RGBImage(width: 2, height: 1, pixels: [0, 0, 0, 1, 1, 1])
+        try ImageFile.write(left, to: path("left.png"))
+        for (folder, masks) in [("same", [left, left, left]), ("mixed", [left, right, left]), ("short", [left, left])] {
+            try FileManager.default.createDirectory(atPath: path(folder), withIntermediateDirectories: true)
+            for (i, m) in masks.enumerated() { try ImageFile.write(m, to: path("\(folder)/m\(i).png")) }
+        }
+        func run(_ mask: String, _ out: String) throws -> (status: Int32, stdout: String, stderr: String) {
+            try impasto(["video", "--frames", input, "--frame-count", "3", "--first-frame-iterations", "4", "--frame-iterations", "3",
+                         "--output-dir", path(out), "--style-mask", mask] + common)
+        }
+        for (mask, out) in [(path("left.png"), "static"), (path("same"), "same"), (path("mixed"), "mixed")] {
+            let r = try run(mask, out)
+            XCTAssertEqual(r.status, 0, "\(out): \(r.stderr)")
+        }
+        let frame = { (dir: String, i: Int) in try self.bytes(self.path("\(dir)/frame_\(String(format: "%06d", i)).png")) }
+        for i in 1...3 { XCTAssertEqual(try frame("same", i), try frame("static", i), "frame \(i): a folder of one mask is that mask") }
+        XCTAssertEqual(try frame("mixed", 1), try frame("static", 1), "the first frame has the same mask")
+        XCTAssertNotEqual(try frame("mixed", 2), try frame("static", 2), "the second frame has its own")
+        let short = try run(path("short"), "short")
+        XCTAssertNotEqual(short.status, 0)
+        XCTAssertTrue(short.stderr.contains("holds 2 masks, none for frame 3"), short.stderr)
+        XCTAssertEqual(short.stderr.split(separator: "\n").count, 1, short.stderr)
+    }
+
     /// Bad input: one line, a non-zero exit, nothing written.
     func testBadInputIsOneLineAndWritesNothing() throws {
         let input = try frames()

@@ -81,7 +81,7 @@ final class VideoTests: XCTestCase {
         XCTAssertEqual(video.frameLearningRate, 0.03)
         // The frame loop `impasto video` runs, over frames in memory.
         let sink = MemoryFrameSink()
-        let outcome = try video.run(.init(base: { base($0, 30) }, key: "clip", passIterations: 8), source: MemoryFrames(clip.frames), sink: sink)
+        let outcome = try video.run(.init(base: { content, _ in base(content, 30) }, key: "clip", passIterations: 8), source: MemoryFrames(clip.frames), sink: sink)
         XCTAssertEqual(outcome.frames, frames)
         XCTAssertFalse(outcome.interrupted)
         let consistent = sink.ordered

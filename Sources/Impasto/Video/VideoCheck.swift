@@ -101,7 +101,7 @@ package struct VideoCheck {
         /// The clip through the frame loop `impasto video` runs, in memory.
         func stylized(_ video: VideoStylization, passes: Int = 1) throws -> [RGBImage] {
             let sink = MemoryFrameSink()
-            let plan = VideoStylization.Plan(base: { base($0, (cw, ch), iterations) }, key: "video-check", passes: passes,
+            let plan = VideoStylization.Plan(base: { content, _ in base(content, (cw, ch), iterations) }, key: "video-check", passes: passes,
                                              passIterations: passIterations, frameCount: clipFrames, userFlows: truth)
             _ = try video.run(plan, source: MemoryFrames(clip.frames), sink: sink)
             return sink.ordered

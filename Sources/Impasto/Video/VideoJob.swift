@@ -106,9 +106,31 @@ public struct VideoJob: Sendable {
                 throw SettingError("flowDir", "\(flowDir): no such folder")
             }
         }
-        var frame = picture
+        var frame = try stillPicture()
         (frame.content, frame.output) = ("frame.png", PictureOutput(path: "/frame.png"))
         try frame.validate()
+    }
+
+    /// `--style-mask` folders: per style whose mask is a folder, its pictures in name order,
+    /// one per frame (frame k takes the kth).
+    func maskFolders() throws -> [Int: [String]] {
+        var folders: [Int: [String]] = [:]
+        for (i, path) in (picture.styleMasks ?? []).enumerated() {
+            guard let path else { continue }
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else { continue }
+            let dir = URL(fileURLWithPath: path)
+            folders[i] = try ImageFile.pictureNames(in: path, field: "styleMasks").map { dir.appendingPathComponent($0).path }
+        }
+        return folders
+    }
+
+    /// The picture job with each mask folder's first picture in its place: what every frame's
+    /// settings, checks and key share (the folders' files are keyed and guarded beside it).
+    func stillPicture() throws -> StylizeJob {
+        var still = picture
+        for (i, files) in try maskFolders() { still.styleMasks![i] = files[0] }
+        return still
     }
 
     /// The frame's stand-in content file: the first frame's, or the video (both guarded as inputs).
@@ -121,7 +143,8 @@ public struct VideoJob: Sendable {
 
     /// Every file the video reads: each frame (or the video file) and the picture settings' files.
     public func inputFiles() throws -> [(path: String, field: String)] {
-        var files = picture.inputFiles().filter { $0.field != "content" }
+        var files = try stillPicture().inputFiles().filter { $0.field != "content" }
+        files += try maskFolders().sorted { $0.key < $1.key }.flatMap { $0.value.map { ($0, "styleMasks") } }
         switch source {
         case .frames(let dir): files += try DirectoryFrames(dir, maxPixels: Int.max).files.map { ($0, "frames") }
         case .file(let path): files.append((path, "input"))
@@ -164,7 +187,7 @@ public struct VideoJob: Sendable {
     public func key(weightsKey: String? = nil) throws -> String {
         var h = SHA256()
         func add(_ text: String) { h.update(Data((text + "\n").utf8)) }
-        add(try picture.key(weightsKey: weightsKey, includeContent: false))
+        add(try stillPicture().key(weightsKey: weightsKey, includeContent: false))
         var keyed = settings
         if keyed.passes < 2 { keyed.frameCount = nil }  // one pass: a rerun may go on past the frames done
         keyed.checkpointEvery = nil  // how often it is saved, not what it paints
@@ -176,6 +199,10 @@ public struct VideoJob: Sendable {
         func stamp(_ path: String) {
             let a = try? FileManager.default.attributesOfItem(atPath: path)
             add("\(URL(fileURLWithPath: path).lastPathComponent) \((a?[.size] as? Int) ?? -1) \(((a?[.modificationDate] as? Date)?.timeIntervalSince1970) ?? 0)")
+        }
+        for (i, files) in try maskFolders().sorted(by: { $0.key < $1.key }) {
+            add("style mask folder \(i)")
+            files.forEach(stamp)
         }
         switch source {
         case .frames(let dir): try DirectoryFrames(dir, maxPixels: Int.max).files.forEach(stamp)
@@ -195,6 +222,8 @@ public struct VideoJob: Sendable {
         public let initPicture: RGBImage?
         public let mask: RGBImage?
         public let styleMasks: [RGBImage?]?
+        /// Per style whose mask is a folder: the frames' mask files (read as each frame starts).
+        public let maskFolders: [Int: [String]]
         public let size: StylizeSettings.Size
         public let firstIterations: [Int]
         public let frameIterations: Int
@@ -221,14 +250,15 @@ public struct VideoJob: Sendable {
             let styles = try picture.styles.map(read)
             let initPicture = picture.settings.start == .picture ? try picture.initPicture.map(read) : nil
             let mask = try picture.mask.map(read)
-            let styleMasks = try picture.styleMasks?.map { try $0.map(read) }
+            let folders = try maskFolders()
+            let styleMasks = try picture.styleMasks?.enumerated().map { i, path in folders[i] == nil ? try path.map(read) : nil }
             guard let first = try frames.next() else { throw FileError("the video has no frames") }
             let size = try picture.settings.outputSize(for: first)
             try HostMemory.check(width: size.width, height: size.height, bytesPerPixel: 160, what: "video")
             let scales = try picture.settings.scaleSchedule(output: size).count
             var firstIterations = try picture.settings.iterationSchedule(scales: scales)
             if let n = settings.firstFrameIterations { firstIterations = Array(repeating: n, count: scales) }
-            return Prepared(outputs: outputs, source: frames, first: first, styles: styles, initPicture: initPicture, mask: mask, styleMasks: styleMasks, size: size,
+            return Prepared(outputs: outputs, source: frames, first: first, styles: styles, initPicture: initPicture, mask: mask, styleMasks: styleMasks, maskFolders: folders, size: size,
                             firstIterations: firstIterations, frameIterations: settings.frameIterations ?? max(1, firstIterations.last! / 2))
         } catch {
             if created { WorkFolder.remove(frameDir) }  // only what impasto made
@@ -250,9 +280,17 @@ public struct VideoJob: Sendable {
         var schedule = picture.settings
         schedule.scaleIterations = prepared.firstIterations
         schedule.iterations = nil
-        let base = { (content: RGBImage) throws -> StylizeRequest in
+        let maxPixels = picture.maxPixels
+        let base = { (content: RGBImage, frame: Int) throws -> StylizeRequest in
+            var masks = prepared.styleMasks
+            for (i, files) in prepared.maskFolders {
+                guard frame < files.count else {
+                    throw FileError("the \(names("styleMasks")) folder \(InputFile.display(URL(fileURLWithPath: files[0]).deletingLastPathComponent().path)) holds \(files.count) masks, none for frame \(frame + 1)")
+                }
+                masks![i] = try ImageFile.read(files[frame], maxPixels: maxPixels)
+            }
             let r = try schedule.request(content: content, styles: prepared.styles, initPicture: prepared.initPicture, mask: prepared.mask,
-                                         styleMasks: prepared.styleMasks, randomWeights: randomWeights)
+                                         styleMasks: masks, randomWeights: randomWeights)
             video.frameLearningRate = self.settings.frameLr ?? VideoStylization.defaultFrameLearningRate(for: r)
             return r
         }

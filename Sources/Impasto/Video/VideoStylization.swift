@@ -102,8 +102,9 @@ public final class VideoStylization {
 
     /// What one run of the loop is: its frames' requests and how far it goes.
     public struct Plan {
-        /// Each frame's request (content: that frame, any size; the first frame's schedule).
-        public var base: (RGBImage) throws -> StylizeRequest
+        /// Each frame's request (content: that frame, any size, and its index from 0; the
+        /// first frame's schedule).
+        public var base: (RGBImage, Int) throws -> StylizeRequest
         /// The key resumed state and checkpoints are tagged with (`VideoJob.key`).
         public var key: String
         public var passes = 1
@@ -114,7 +115,7 @@ public final class VideoStylization {
         /// Checkpoint the frame under way every N iterations too (where the sink keeps checkpoints).
         public var checkpointEvery: Int?
         public var userFlows: UserFlows?
-        public init(base: @escaping (RGBImage) throws -> StylizeRequest, key: String, passes: Int = 1, passIterations: Int,
+        public init(base: @escaping (RGBImage, Int) throws -> StylizeRequest, key: String, passes: Int = 1, passIterations: Int,
                     frameCount: Int? = nil, checkpointEvery: Int? = nil, userFlows: UserFlows? = nil) {
             (self.base, self.key, self.passes, self.passIterations, self.frameCount, self.checkpointEvery, self.userFlows) =
                 (base, key, passes, passIterations, frameCount, checkpointEvery, userFlows)
@@ -172,7 +173,7 @@ public final class VideoStylization {
                 if index < state.done {
                     stylized[index] = try sink.read(frame: index)
                 } else {
-                    let (r, g) = try request(frame: index, base: try plan.base(picture), stylized: stylized, userFlows: plan.userFlows)
+                    let (r, g) = try request(frame: index, base: try plan.base(picture, index), stylized: stylized, userFlows: plan.userFlows)
                     events(.frameStarted(frame: index, pass: 1, passes: plan.passes, iterations: r.totalIterations, covered: g?.covered))
                     guard try stylize(r, frame: index) else { return Outcome(frames: index, interrupted: true, losses: losses) }
                     state.done = index + 1
@@ -192,7 +193,7 @@ public final class VideoStylization {
         while plan.passes > 1 && state.pass <= plan.passes {
             for (n, (i, m)) in Self.passOrder(state.pass, frames: passFrames).enumerated() where n >= state.done {
                 let content = try sink.content(frame: i)
-                let r = try passRequest(base: try plan.base(content), content: content, neighbourContent: try sink.content(frame: m),
+                let r = try passRequest(base: try plan.base(content, i), content: content, neighbourContent: try sink.content(frame: m),
                                         neighbour: try sink.read(frame: m), own: try sink.read(frame: i), iterations: plan.passIterations)
                 events(.frameStarted(frame: i, pass: state.pass, passes: plan.passes, iterations: r.totalIterations, covered: nil))
                 guard try stylize(r, frame: i) else { return Outcome(frames: passFrames, interrupted: true, losses: losses) }
