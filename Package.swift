@@ -43,7 +43,9 @@ let package = Package(
         // Test-only writers of the image variants the reader must handle.
         .target(name: "CImageFixtures", path: "Tests/CImageFixtures",
                 linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]),
-        .testTarget(name: "ImpastoTests", dependencies: ["Impasto", "CImageFixtures"], path: "Tests/ImpastoTests"),
+        // Fixtures/: numbers from the reference scripts in tools/, read by the tests.
+        .testTarget(name: "ImpastoTests", dependencies: ["Impasto", "CImageFixtures"], path: "Tests/ImpastoTests",
+                    exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -22,15 +22,19 @@ __kernel void add_tile(__global const float* tile, const int c, const int th, co
 
 // tile_mask: a tile's mask at one layer (lh x lw): 1 on its owned block [ox0, ox1) x [oy0, oy1),
 // 0 elsewhere, times (with has_user) the window at (uy0, ux0) of the user's whole-layer mask
-// (uw wide); with has_squared also the mask's square (what a masked style gradient scales by).
+// (uw wide), or with root its square root (the W2 loss weights pixels by the mask, so the
+// features are multiplied by its root); with has_squared also the result's square (what a
+// masked style gradient scales by).
 __kernel void tile_mask(__global float* mask, __global float* squared, const int has_squared, const int lh, const int lw,
                         const int ox0, const int oy0, const int ox1, const int oy1,
-                        __global const float* user, const int has_user, const int uw, const int uy0, const int ux0) {
+                        __global const float* user, const int has_user, const int uw, const int uy0, const int ux0,
+                        const int root) {
     const int i = get_global_id(0);
     if (i >= lh * lw) return;
     const int x = i % lw, y = i / lw;
     const float own = (x >= ox0 && x < ox1 && y >= oy0 && y < oy1) ? 1.0f : 0.0f;
-    const float m = has_user ? own * user[(uy0 + y) * uw + ux0 + x] : own;
+    const float u = has_user ? user[(uy0 + y) * uw + ux0 + x] : 1.0f;
+    const float m = has_user ? own * (root ? sqrt(u) : u) : own;
     mask[i] = m;
     if (has_squared) squared[i] = m * m;
 }

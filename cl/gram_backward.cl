@@ -1,4 +1,5 @@
-// gram_backward: gF (+)= S F, the gradient of a Gram-matrix loss with respect to the layer's
+// gram_backward: gF (+)= S F (+ b 1^T with has_bias: W2's per-channel term, added before
+// gF is rounded to its storage), the gradient of a Gram-matrix loss with respect to the layer's
 // activations F (C x N), where S (C x C, symmetric) already folds in dL/dG, its transpose and
 // the 1/(C N) of the Gram matrix. A small GEMM: work-item (rb, nb) computes RB rows by VW
 // columns, one vector accumulator per row, each F vector loaded once and used RB times. S is
@@ -39,7 +40,7 @@
 #endif
 
 __kernel void gram_backward(__global const float* s, __global const f_t* f, __global gf_t* gf,
-                            const int c, const int n, const int accumulate) {
+                            const int c, const int n, const int accumulate, __global const float* bias, const int has_bias) {
     // Row blocks vary fastest, so the work-items that read one block of F run together and
     // find it in cache (F is read C/RB times in all).
     const int i0 = get_global_id(0) * RB;
@@ -48,7 +49,7 @@ __kernel void gram_backward(__global const float* s, __global const f_t* f, __gl
     if (n0 + VW <= n && i0 + RB <= c) {
         floatV acc[RB];
 #pragma unroll
-        for (int r = 0; r < RB; ++r) acc[r] = (floatV)(0.0f);
+        for (int r = 0; r < RB; ++r) acc[r] = (floatV)(has_bias ? bias[i0 + r] : 0.0f);
         for (int j = 0; j < c; ++j) {
             const floatV fv = LOADV(F_HALF, 0, f + (size_t)j * n + n0);
             const floatR sv = vloadR(0, s + (size_t)j * c + i0);
@@ -69,7 +70,7 @@ __kernel void gram_backward(__global const float* s, __global const f_t* f, __gl
         const int rows = min(RB, c - i0), cols = min(VW, n - n0);
         floatV acc[RB];
 #pragma unroll
-        for (int r = 0; r < RB; ++r) acc[r] = (floatV)(0.0f);
+        for (int r = 0; r < RB; ++r) acc[r] = (floatV)(has_bias && r < rows ? bias[i0 + r] : 0.0f);
         for (int j = 0; j < c; ++j) {
             float fl[VW];
 #pragma unroll

@@ -43,6 +43,7 @@ private func tuned(_ context: CLContext, quiet: Bool) throws -> CLContext {
 extension PoolKind: ExpressibleByArgument {}
 extension ConvAlgorithm: ExpressibleByArgument {}
 extension Storage: ExpressibleByArgument {}
+extension StyleLossKind: ExpressibleByArgument {}
 
 extension StylizeSettings.OptimizerKind: ExpressibleByArgument {}
 

@@ -66,7 +66,7 @@ final class ProgressObserver: StylizeObserver {
             display.message("\(w)x\(h): \(plan), \(memory) of device memory; tile borders at x "
                             + b.x.map(String.init).joined(separator: ",") + " and y " + b.y.map(String.init).joined(separator: ","))
         case .balanced(let w):
-            display.message(String(format: "random weights: loss weights balanced to content %.3g, style %.3g, tv %.3g", w.content, w.style, w.tv))
+            display.message(String(format: "loss weights balanced to content %.3g, style %.3g, tv %.3g (from the step-0 losses: random weights, or the W2 style loss without --style-weight)", w.content, w.style, w.tv))
         case .resumed(let iteration): display.message("resuming from \(checkpoint ?? "a checkpoint") after \(iteration) iterations")
         case .started, .model: break
         case .iteration(let it): display.update(iteration: it.index, losses: it.losses, elapsed: it.elapsed)

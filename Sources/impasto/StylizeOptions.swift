@@ -24,6 +24,8 @@ struct StylizeOptions: ParsableArguments {
     var styleLayers: String?
     @Option(help: "A weight per style layer, comma-separated.") var styleLayerWeights: String?
     @Flag(help: "Divide each loss's gradient by its L1 norm (neural-style's -normalize_gradients).") var normalizeGradients = false
+    @Option(help: "Style loss: gram (Gram matrices, the seed's) or w2 (the Wasserstein-2 distance between Gaussians fitted to the features: their means and covariances, crowsonkb/style-transfer-pytorch's; slower, its matrix square roots are C^3 work per layer). Under w2 an unset --style-weight is chosen by the run from the step-0 losses.")
+    var styleLoss = StyleLossKind.gram
     @Option(help: "A picture (any size; resized) that is white where the style applies and black where the content stays.")
     var mask: String?
     @Option(help: "A style per region: repeat once per --style, in the same order; the Nth mask (a grey picture, any size, soft edges blend) is where the Nth style is painted, or 'none' for a default style painted wherever no mask is white. Pixels no mask covers keep only the content.")
@@ -76,6 +78,7 @@ struct StylizeOptions: ParsableArguments {
         s.seed = seed
         s.colors = preserveColors?.colors ?? .style
         (s.pooling, s.convolution, s.storage, s.normalizeGradients) = (pooling, conv, storage, normalizeGradients)
+        s.styleLoss = styleLoss == .gram ? nil : styleLoss
         s.contentLayers = contentLayers.map(names)
         s.styleLayers = styleLayers.map(names)
         s.styleLayerWeights = try styleLayerWeights.map { try numbers($0, "styleLayerWeights") }

@@ -368,12 +368,18 @@ final class KernelTests: XCTestCase {
             let sym = (0..<(c * c)).map { a[($0 / c) * c + $0 % c] + a[($0 % c) * c + $0 / c] }  // S is symmetric
             var want = [Double](repeating: 0, count: c * n)
             for i in 0..<c { for t in 0..<n { for j in 0..<c { want[i * n + t] += Double(sym[i * c + j]) * Double(f[j * n + t]) } } }
+            // With a per-row bias (W2's b 1ᵀ) too.
+            let bias = rng.floats(c), biased = (0..<(c * n)).map { want[$0] + Double(bias[$0 / n]) }
             for (rows, columns) in [(16, 16), (8, 4), (8, 8)] {
                 let kernel = try ctx.kernel("gram_backward", "gram_backward", defines: ["VW": "\(columns)", "RB": "\(rows)"])
-                let out = try ctx.buffer(floats: c * n)
-                try kernel.launch(global: [c.divRoundUp(rows), n.divRoundUp(columns)], local: [1, 1],
-                                  .b(ctx.buffer(sym)), .b(ctx.buffer(f)), .b(out), .i(c), .i(n), .i(0))
-                assertClose(try out.read(), want.floats, abs: 1e-5, rel: 1e-4, "gram_backward \(c)x\(n) block \(rows)x\(columns)")
+                for withBias in [false, true] {
+                    let out = try ctx.buffer(floats: c * n)
+                    try kernel.launch(global: [c.divRoundUp(rows), n.divRoundUp(columns)], local: [1, 1],
+                                      .b(ctx.buffer(sym)), .b(ctx.buffer(f)), .b(out), .i(c), .i(n), .i(0),
+                                      .b(ctx.buffer(bias)), .i(withBias ? 1 : 0))
+                    assertClose(try out.read(), (withBias ? biased : want).floats, abs: 1e-5, rel: 1e-4,
+                                "gram_backward \(c)x\(n) block \(rows)x\(columns)\(withBias ? " with a bias" : "")")
+                }
             }
         }
     }

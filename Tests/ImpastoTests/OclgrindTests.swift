@@ -16,6 +16,9 @@ final class OclgrindTests: XCTestCase {
         "ImpastoTests.HalfStorageTests/testConvolutionsStoringHalf",
         "ImpastoTests.HalfStorageTests/testPoolingAndReLUStoringHalf",
         "ImpastoTests.HalfStorageTests/testLossKernelsStoringHalf",
+        "ImpastoTests.W2Tests/testW2KernelsMatchHost",
+        "ImpastoTests.W2Tests/testW2TwoRegions",
+        "ImpastoTests.W2Tests/testHalfStorage",
     ]
 
     func testKernelsRunCleanUnderOclgrind() throws {

@@ -57,6 +57,8 @@ public struct StylizeSettings: Hashable, Codable, Sendable {
     /// A factor per style layer (default 1 each).
     public var styleLayerWeights: [Float]?
     public var normalizeGradients = false
+    /// How style statistics are compared (nil: Gram matrices, the seed's; see `StyleLossKind`).
+    public var styleLoss: StyleLossKind?
     public var optimizer = OptimizerKind.adam
     public var lbfgsHistory = 100
     /// Default 0.3 for Adam, 1 for L-BFGS (whose step it scales; it does not decay it).
@@ -66,7 +68,8 @@ public struct StylizeSettings: Hashable, Codable, Sendable {
     public var lrDecayEvery = 200
     public var lrDecayGamma = 0.8
     /// Loss weights; nil: the seed's (1, 1e4, 10), except that with random weights an unset
-    /// content or style weight is balanced by the run.
+    /// content or style weight is balanced by the run, and so is an unset style weight under
+    /// the W2 style loss (the seed's 1e4 is a Gram loss's weight).
     public var contentWeight: Float?
     public var styleWeight: Float?
     public var tvWeight: Float?
@@ -146,6 +149,7 @@ public struct StylizeSettings: Hashable, Codable, Sendable {
         }
         (c.pooling, c.convolution, c.storage) = (pooling, convolution, storage)
         c.normalizeGradients = normalizeGradients
+        c.styleLoss = styleLoss ?? .gram
         return c
     }
 
@@ -250,10 +254,8 @@ public struct StylizeSettings: Hashable, Codable, Sendable {
         r.loss = try lossConfig()
         let seedWeights = LossWeights.seed
         r.weights = LossWeights(content: contentWeight ?? seedWeights.content, style: styleWeight ?? seedWeights.style, tv: tvWeight ?? seedWeights.tv)
-        if randomWeights {
-            if contentWeight == nil { r.balance.insert(.content) }
-            if styleWeight == nil { r.balance.insert(.style) }
-        }
+        if randomWeights && contentWeight == nil { r.balance.insert(.content) }
+        if (randomWeights || r.loss.styleLoss == .w2) && styleWeight == nil { r.balance.insert(.style) }
         r.optimizer = optimizer == .lbfgs ? .lbfgs(history: lbfgsHistory) : .adam
         (r.lr, r.lrDecayEvery, r.lrDecayGamma) = (lr, lrDecayEvery, lrDecayGamma)
         r.averaging = averageIterates
@@ -277,6 +279,7 @@ public struct StylizeSettings: Hashable, Codable, Sendable {
         if optimizer != .lbfgs { r.lbfgsHistory = 0 }
         if optimizer != .adam { (r.lrDecayEvery, r.lrDecayGamma) = (0, 0) }
         if start != .noise { r.seed = 0 }
+        if styleLoss == .gram { r.styleLoss = nil }  // the default, as older jobs' keys spell it
         return r
     }
 }

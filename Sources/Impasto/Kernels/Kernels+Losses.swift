@@ -34,15 +34,17 @@ extension Kernels {
         return [partial, try gramReduce.launch(global: [c, c], local: l2, .b(scratch), .b(g), .i(c), .i(chunks), .f(scale))]
     }
 
-    /// gF (+)= S F, S symmetric C x C, F C x N.
+    /// gF (+)= S F (+ bias 1ᵀ, one value per row), S symmetric C x C, F C x N.
     @discardableResult
-    package func gramBackward(s: Buffer, f: Buffer, gradF: Buffer, channels c: Int, count n: Int, accumulate: Bool) throws -> Event {
+    package func gramBackward(s: Buffer, f: Buffer, gradF: Buffer, channels c: Int, count n: Int, accumulate: Bool,
+                              bias: Buffer? = nil) throws -> Event {
         need(s, c * c, "gram_backward S"); need(f, c * n, "gram_backward F", anyStorage: true)
         need(gradF, c * n, "gram_backward gF", anyStorage: true)
+        if let bias { need(bias, c, "gram_backward bias") }
         let gramBackward = try storing(self.gramBackward, ["F": f, "GF": gradF])
         let local = LaunchShape.fit(device.isCPU ? [1, 1] : [4, 16], kernel: gramBackward, device: device)
         return try gramBackward.launch(global: [c.divRoundUp(gramBlock.rows), n.divRoundUp(gramBlock.columns)], local: local,
-                                       .b(s), .b(f), .b(gradF), .i(c), .i(n), .i(accumulate ? 1 : 0))
+                                       .b(s), .b(f), .b(gradF), .i(c), .i(n), .i(accumulate ? 1 : 0), .b(bias ?? s), .i(bias == nil ? 0 : 1))
     }
 
     /// losses[slot] = scale · Σ (a − b)², using `partials` (at least `partialCount` floats).

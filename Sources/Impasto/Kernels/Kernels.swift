@@ -24,6 +24,8 @@ package final class Kernels: @unchecked Sendable {
     /// The weight transform 16 output channels per work-item (unflipped, coutPad a multiple of 16).
     let winogradWeights16: Kernel
     let gramPartial, gramReduce, gramBackward: Kernel
+    let channelMeanPartial, channelMeanReduce, w2Covariance, w2TargetShift, w2ShiftKernel, w2Scale, w2NewtonSchulzT, w2Transpose: Kernel
+    let w2LossKernel, w2GradientKernel, w2MeanGradientKernel, addChannelOuterKernel: Kernel
     let msePartial, scaledDiff, sumPartials: Kernel
     let tvPartial, tvBackward: Kernel
     let temporalPartial, temporalBackward: Kernel
@@ -72,6 +74,18 @@ package final class Kernels: @unchecked Sendable {
         gramReduce = try context.kernel("gram", "gram_reduce")
         let gb = Self.gramBlock(for: context.device)
         gramBackward = try context.kernel("gram_backward", "gram_backward", defines: ["VW": "\(gb.columns)", "RB": "\(gb.rows)"])
+        channelMeanPartial = try context.kernel("w2", "channel_mean_partial")
+        channelMeanReduce = try context.kernel("w2", "channel_mean_reduce")
+        w2Covariance = try context.kernel("w2", "w2_covariance")
+        w2TargetShift = try context.kernel("w2", "w2_target_shift")
+        w2ShiftKernel = try context.kernel("w2", "w2_shift")
+        w2Scale = try context.kernel("w2", "w2_scale")
+        w2NewtonSchulzT = try context.kernel("w2", "w2_ns_t")
+        w2Transpose = try context.kernel("w2", "w2_transpose")
+        w2LossKernel = try context.kernel("w2", "w2_loss")
+        w2GradientKernel = try context.kernel("w2", "w2_gradient")
+        w2MeanGradientKernel = try context.kernel("w2", "w2_mean_gradient")
+        addChannelOuterKernel = try context.kernel("w2", "add_channel_outer")
         msePartial = try context.kernel("mse", "mse_partial")
         scaledDiff = try context.kernel("mse", "scaled_diff")
         sumPartials = try context.kernel("reduce", "sum_partials")
@@ -335,10 +349,11 @@ package final class Kernels: @unchecked Sendable {
     }
 
     /// A tile's mask at a `width`×`height` layer: 1 on `owned`, 0 elsewhere, times the
-    /// `user` window when given; and its square into `squared` when given.
+    /// `user` window when given (with `root`, its square root); and the result's square into
+    /// `squared` when given.
     @discardableResult
     package func tileMask(into mask: Buffer, squared: Buffer?, width w: Int, height h: Int, owned: PixelRect,
-                         user: TileMaskSource?) throws -> Event {
+                         user: TileMaskSource?, root: Bool = false) throws -> Event {
         need(mask, w * h, "tile mask"); if let squared { need(squared, w * h, "tile mask squared") }
         if let u = user {
             precondition(u.x0 >= 0 && u.y0 >= 0 && u.x0 + w <= u.width && u.y0 + h <= u.height, "mask window outside the layer")
@@ -348,7 +363,7 @@ package final class Kernels: @unchecked Sendable {
                                          .b(mask), .b(squared ?? mask), .i(squared == nil ? 0 : 1), .i(h), .i(w),
                                          .i(owned.x0), .i(owned.y0), .i(owned.x1), .i(owned.y1),
                                          .b(user?.values ?? mask), .i(user == nil ? 0 : 1), .i(user?.width ?? 0),
-                                         .i(user?.y0 ?? 0), .i(user?.x0 ?? 0))
+                                         .i(user?.y0 ?? 0), .i(user?.x0 ?? 0), .i(root ? 1 : 0))
     }
 }
 

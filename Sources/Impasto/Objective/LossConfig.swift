@@ -9,7 +9,7 @@ public struct LossWeights: Hashable, Codable, Sendable {
     public static let seed = LossWeights(content: 1, style: 1e4, tv: 10)
 
     /// The terms whose weights a run chooses itself from their sizes at step 0 (random VGG19
-    /// weights, where the seed's weights paint a featureless blur).
+    /// weights, where the seed's weights paint a featureless blur; the W2 style loss's weight).
     public struct Balance: OptionSet, Hashable, Codable, Sendable {
         public let rawValue: Int
         public init(rawValue: Int) { self.rawValue = rawValue }
@@ -34,6 +34,8 @@ public struct LossConfig: Hashable, Sendable {
     /// How activations and their gradients are stored: fp32, or fp16 (half the memory of the
     /// activation plan; every sum stays fp32). fp16 needs a device with cl_khr_fp16.
     public var storage = Storage.fp32
+    /// How each style layer's statistics are compared (see `StyleLossKind`).
+    public var styleLoss = StyleLossKind.gram
     public init() {}
 
     /// What this configuration needs of a device: fp16 storage, cl_khr_fp16.
@@ -60,6 +62,20 @@ public struct LossConfig: Hashable, Sendable {
 public enum ConvAlgorithm: String, CaseIterable, Codable, Sendable {
     case auto, winograd, direct
     case smallMap = "small-map"
+}
+
+/// How a style layer's statistics are compared with the style's. `gram` (the default, the
+/// seed's) is Gatys et al.'s: the mean squared difference of Gram matrices. `w2` is the
+/// squared Wasserstein-2 distance between Gaussians fitted to the two sets of features
+/// (crowsonkb/style-transfer-pytorch): per layer, (|μ − μₛ|² + tr Σ + tr Σₛ − 2 tr √(Σₛ^½ Σ Σₛ^½)) / C,
+/// which matches the features' means and their covariance, not only their second moments
+/// about zero. Its square roots are Newton–Schulz iterations on the device, each on its
+/// matrix shifted by 1e-5 of its norm times I so that fp32 stays stable where a layer has
+/// fewer pixels than channels (`StyleLossOp`). W2's terms are feature² where Gram's are
+/// (feature²/C)², so the seed's style weight of 1e4 belongs to Gram alone: under W2 a style
+/// weight left unset is chosen by the run from the step-0 sizes (`LossWeights.Balance`).
+public enum StyleLossKind: String, CaseIterable, Codable, Sendable {
+    case gram, w2
 }
 
 /// The loss terms of one iteration, weighted, as the seed's trajectory reports them.

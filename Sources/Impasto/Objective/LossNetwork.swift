@@ -60,7 +60,7 @@ package final class LossNetwork {
                 let recompute = i < VGG19.convIndices[1]
                     ? graph.chain(from: image, to: t).map { StyleLossOp.Recompute(ops: $0, input: input) } : nil
                 let op = try StyleLossOp(name: "style\(i)", kernels: kernels, shape: shape, weight: LossWeights.seed.style * factor,
-                                         losses: losses, normalizeGradients: config.normalizeGradients,
+                                         losses: losses, kind: config.styleLoss, normalizeGradients: config.normalizeGradients,
                                          masks: masks, tiled: whole != nil, recompute: recompute)
                 graph.add(op, inputs: [t], output: nil)
                 styles.append(op)

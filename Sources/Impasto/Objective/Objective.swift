@@ -40,8 +40,8 @@ extension Objective {
     package func upload(_ picture: RGBImage) throws { try image.upload(picture) }
     /// X as a picture: denormalised and clamped to [0, 1] (the seed's post-processing).
     package func picture() throws -> RGBImage { try image.picture() }
-    /// Style targets blended from several pictures: each region's Gram targets are
-    /// Σ wᵢ·gram(styleᵢ) over its styles, weights normalised to sum to 1 in each region. Each
+    /// Style targets blended from several pictures: each region's Gram targets (and W2's
+    /// means) are Σ wᵢ·gram(styleᵢ) over its styles, weights normalised to sum to 1 in each region. Each
     /// picture is resized to `scale` × this model's size (neural-style's -style_scale); Gram
     /// matrices do not depend on the image size, so a scaled style is measured by a second,
     /// unmasked model of that size (tiled if it must be, within `memoryLimit`), built from
@@ -62,9 +62,7 @@ extension Objective {
                                          memoryLimit: max(limit - context.liveBytes, 0))
         for region in Set(sized.map(\.region)).sorted() {
             try capture.captureStyles(sized.filter { $0.region == region }.map { StyleSource(picture: $0.picture, weight: $0.weight, region: 0) })
-            for (mine, theirs) in zip(styleOps, capture.styleOps) {
-                try mine.targetGrams[region].copy(from: theirs.targetGram)
-            }
+            for (mine, theirs) in zip(styleOps, capture.styleOps) { try mine.copyTarget(region: region, from: theirs) }
         }
     }
 }

@@ -7,7 +7,7 @@ public enum StylizeEvent {
     case model(scale: Int, width: Int, height: Int, memory: DeviceMemory)
     /// A scale does not fit the memory limit whole: it runs in these tiles.
     case tiles(scale: Int, width: Int, height: Int, plan: TilePlan, memory: DeviceMemory)
-    /// Random weights: the loss weights the run balanced to.
+    /// The loss weights the run balanced to (random weights, or W2 with no style weight given).
     case balanced(LossWeights)
     /// The run goes on from a checkpoint taken after this many iterations.
     case resumed(iteration: Int)
@@ -70,8 +70,8 @@ public final class Stylization {
     /// measured once. Reused state gives the same bits as fresh state.
     public let keepsWarm: Bool
     private var warm: (key: ObjectiveKey, choice: Objectives.Choice, objective: Objective)?
-    /// Per style op, per region: the target's values.
-    private var styleTargets: [StyleTargetKey: [[[Float]]]] = [:]
+    /// Per style op, per region: the target's values (`StyleLossOp.targetValues`).
+    private var styleTargets: [StyleTargetKey: [[[[Float]]]]] = [:]
     private var styleTargetOrder: [StyleTargetKey] = []
     /// Style targets kept at most (each a few MB: C×C per style layer).
     static let styleTargetCapacity = 16
@@ -161,12 +161,10 @@ public final class Stylization {
             let content = contentPicture.resized(width: sw, height: sh)
             let targetKey = StyleTargetKey(pictures: stylesHash, width: sw, height: sh, styleScale: request.styleScale, config: config)
             if keepsWarm, let targets = styleTargets[targetKey] {
-                for (op, values) in zip(model.styleOps, targets) {
-                    for (target, v) in zip(op.targetGrams, values) { try target.write(v) }
-                }
+                for (op, values) in zip(model.styleOps, targets) { try op.setTargetValues(values) }
             } else {
                 try model.setStyles(styles, scale: request.styleScale, weights: vgg, memoryLimit: memoryLimit)
-                if keepsWarm { try remember(model.styleOps.map { try $0.targetGrams.map { try $0.read() } }, for: targetKey) }
+                if keepsWarm { try remember(model.styleOps.map { try $0.targetValues() }, for: targetKey) }
             }
             if scale == request.sizes.count - 1 && releaseWeights { weights = nil; vgg = nil }
             try model.setMasks(regions.masks)
@@ -274,7 +272,7 @@ public final class Stylization {
                              iterating: iterating, setUp: Date().timeIntervalSince(start) - iterating)
     }
 
-    private func remember(_ targets: [[[Float]]], for key: StyleTargetKey) {
+    private func remember(_ targets: [[[[Float]]]], for key: StyleTargetKey) {
         if styleTargetOrder.count == Self.styleTargetCapacity { styleTargets[styleTargetOrder.removeFirst()] = nil }
         styleTargets[key] = targets
         styleTargetOrder.append(key)
@@ -318,7 +316,7 @@ public final class Stylization {
     }
 
     /// The request's weights, with the terms in `request.balance` (random VGG19 weights, where
-    /// the seed's balance gives a featureless blur: design.md §4) chosen from their step-0
+    /// the seed's balance gives a featureless blur: design.md §4; W2's style weight) chosen from their step-0
     /// sizes: style worth 5× the TV term at the start, content worth as much as style at the
     /// far end. X is the content picture again afterwards.
     func lossWeights(_ model: Objective, request: StylizeRequest, content: RGBImage, style: RGBImage) throws -> LossWeights {

@@ -55,7 +55,8 @@ public struct StylizeRequest: Sendable {
     public var colors = Colors.style
     public var loss = LossConfig()
     /// The loss weights; the terms in `balance` are chosen by the run instead, from their
-    /// step-0 sizes (for random VGG19 weights, where the seed's balance paints a blur).
+    /// step-0 sizes (for random VGG19 weights, where the seed's balance paints a blur, and for
+    /// the W2 style loss's weight, which the seed's 1e4 does not fit).
     public var weights = LossWeights.seed
     public var balance: LossWeights.Balance = []
     /// Coarse to fine: the image sizes, smallest first; the last is the output's.
@@ -88,7 +89,7 @@ public struct StylizeRequest: Sendable {
     public static let maxRegions = 16
 
     public var outputSize: (width: Int, height: Int) { sizes.last ?? (0, 0) }
-    /// Whether the run balances the loss weights: random weights and a weight left to choose.
+    /// Whether the run balances a loss weight (random weights or W2, and a weight left to choose).
     public var balances: Bool { !balance.isEmpty }
     public var totalIterations: Int { iterations.reduce(0, +) }
 

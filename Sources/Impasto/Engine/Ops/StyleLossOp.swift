@@ -10,6 +10,21 @@
 /// the whole image's: a tile's forward (or capture) only adds its share into the Gram matrices;
 /// after every tile, `finishGathered` turns the sums into the losses and S, and each tile's
 /// backward then uses those S.
+///
+/// With `kind == .w2` the same regions, masks and gathering carry the W2 loss instead
+/// (`StyleLossKind`): each region also keeps the mean μ of the last forward, its target's
+/// mean, the shift δ = κ·tr Σₛ/C (`Kernels.w2Shift`) both covariances get on every channel
+/// (it bounds their condition numbers, so that fp32 Newton–Schulz converges; the distance
+/// stays 0 exactly at a match), and A = √(Σₛ + δI), computed once per target, lazily. Per
+/// region, with Σ′ = C·gram − μμᵀ + δI and M = AΣ′A:
+///   L = w/C · (|μ − μₛ|² + tr Σₛ′ + tr Σ′ − 2 tr √M)
+///   ∂L/∂Σ = G = w/C · (I − A M^(-1/2) A)
+///   ∂L/∂F = m ⊙ (S·F + b 1ᵀ), S = 2G/Σm, b = 2w(μ − μₛ)/(C Σm) − S μ
+/// √M and M^(-1/2) come from coupled Newton–Schulz iterations (`Kernels.squareRoot`), C×C
+/// products on the device. A W2 region weights each pixel by its mask m: μ = Σ m F / Σm and
+/// Σ = Σ m F Fᵀ / Σm − μμᵀ, a true covariance however soft the mask (F⊙m in both would not
+/// be one), so the op's mask buffers hold √m and m where Gram's hold m and m² (unmasked,
+/// m = 1).
 package final class StyleLossOp: Op {
     package let name: String
     let k: Kernels
@@ -24,7 +39,34 @@ package final class StyleLossOp: Op {
         let slot: Int
         /// The Σm the masked Gram matrix is divided by.
         var area: Float = 0
+        /// W2 only.
+        let w2: W2Region?
     }
+    /// A region's W2 state: the mean of the last forward (tiled, the sum gathered so far),
+    /// the target's mean, shift δ and root A, and b (the per-channel part of ∂L/∂F).
+    private struct W2Region {
+        let mean, targetMean, shift, targetRoot, b: Buffer
+        init(context: CLContext, channels c: Int) throws {
+            mean = try context.buffer([Float](repeating: 0, count: c))
+            targetMean = try context.buffer([Float](repeating: 0, count: c))
+            shift = try context.buffer(floats: 1)
+            targetRoot = try context.buffer(floats: c * c)
+            b = try context.buffer(floats: c)
+        }
+        var bytes: Int { mean.bytes + targetMean.bytes + shift.bytes + targetRoot.bytes + b.bytes }
+    }
+    /// The W2 workspace the op's regions share, one after another: Σ′, two products, the
+    /// square roots' matrices and the means' partial sums.
+    private struct W2Work {
+        let cov, p, m: Buffer
+        let roots: Kernels.SquareRootWork
+        let meanScratch: Buffer
+        var bytes: Int { cov.bytes + p.bytes + m.bytes + roots.bytes + meanScratch.bytes }
+    }
+    package let kind: StyleLossKind
+    private let w2: W2Work?
+    /// W2: whether every region's target root is that of its current target.
+    private var rootsCurrent = false
     /// One region per mask the op was built for (one, unmasked, when none).
     private var regions: [Region]
     /// C×N scratch for the masked features (forward) and one region's gradient (backward);
@@ -71,13 +113,14 @@ package final class StyleLossOp: Op {
     package var backwardWorkspace: TensorShape? { recompute == nil ? nil : TensorShape(c: c, h: layerHeight, w: layerWidth) }
     package var backwardReadsOutput: Bool { false }
     package var ownedBytes: Int {
-        regions.reduce(0) { $0 + $1.target.bytes + $1.gram.bytes + $1.s.bytes + ($1.mask.map { $0.values.bytes + $0.squared.bytes } ?? 0) }
-            + scratch.bytes + (work?.bytes ?? 0) + (normalized?.bytes ?? 0)
+        regions.reduce(0) { $0 + $1.target.bytes + $1.gram.bytes + $1.s.bytes + ($1.mask.map { $0.values.bytes + $0.squared.bytes } ?? 0)
+                            + ($1.w2?.bytes ?? 0) }
+            + scratch.bytes + (work?.bytes ?? 0) + (normalized?.bytes ?? 0) + (w2?.bytes ?? 0)
     }
 
     /// `masks`: how many masked regions the op holds, each with its own target (0: one target
     /// over the whole layer). A tiled op always has masks: a tile's ownership at least.
-    package init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots,
+    package init(name: String, kernels: Kernels, shape: TensorShape, weight: Float, losses: LossSlots, kind: StyleLossKind = .gram,
                 normalizeGradients: Bool = false, masks: Int = 0, tiled: Bool = false, recompute: Recompute? = nil) throws {
         precondition(!(tiled && normalizeGradients), "normalised gradients need the whole image's gradient")
         precondition(masks >= 0, "a negative mask count")
@@ -88,6 +131,7 @@ package final class StyleLossOp: Op {
         layerWidth = shape.w
         layerHeight = shape.h
         self.tiled = tiled
+        self.kind = kind
         maskCount = masks
         normalized = normalizeGradients ? try GradientNormalizer(kernels: kernels, count: shape.count) : nil
         self.weight = weight
@@ -98,10 +142,14 @@ package final class StyleLossOp: Op {
             Region(target: try ctx.buffer([Float](repeating: 0, count: c * c)), gram: try ctx.buffer([Float](repeating: 0, count: c * c)),
                    s: try ctx.buffer(floats: c * c),
                    mask: withMasks ? (try ctx.buffer(floats: n), try ctx.buffer(floats: n)) : nil,
-                   slot: losses.claim(masks > 1 ? "\(name).\(r)" : name))
+                   slot: losses.claim(masks > 1 ? "\(name).\(r)" : name),
+                   w2: kind == .w2 ? try W2Region(context: ctx, channels: c) : nil)
         }
         work = withMasks ? try ctx.buffer(floats: c * n) : nil
         scratch = try ctx.buffer(floats: Kernels.gramScratchCount(c: c, n: n))
+        w2 = kind == .w2 ? W2Work(cov: try ctx.buffer(floats: c * c), p: try ctx.buffer(floats: c * c), m: try ctx.buffer(floats: c * c),
+                                  roots: try Kernels.SquareRootWork(context: ctx, channels: c, partials: losses.partials),
+                                  meanScratch: try ctx.buffer(floats: Kernels.meanScratchCount(c: c, n: n))) : nil
         self.recompute = recompute
     }
 
@@ -113,6 +161,33 @@ package final class StyleLossOp: Op {
     package var gramMatrix: Buffer { regions[0].gram }
     package var targetGrams: [Buffer] { regions.map(\.target) }
     package var targetGram: Buffer { regions[0].target }
+    /// W2: the mean of the last forward or capture (region 0's), and each region's target mean.
+    package var meanVector: Buffer? { regions[0].w2?.mean }
+    package var targetMeans: [Buffer] { regions.compactMap { $0.w2?.targetMean } }
+
+    /// Every region's target statistics on the host (its Gram matrix, and W2's mean), for a
+    /// warm run to keep and give back with `setTargetValues`.
+    package func targetValues() throws -> [[[Float]]] {
+        try regions.map { r in try [r.target.read()] + (r.w2.map { [try $0.targetMean.read()] } ?? []) }
+    }
+
+    package func setTargetValues(_ values: [[[Float]]]) throws {
+        precondition(values.count == regions.count, "\(name) holds \(regions.count) targets, not \(values.count)")
+        for (region, v) in zip(regions, values) {
+            try region.target.write(v[0])
+            if let w2 = region.w2 { try w2.targetMean.write(v[1]) }
+        }
+        rootsCurrent = false
+    }
+
+    /// Region `region`'s target from region 0 of `other`, the same layer of a model of another
+    /// size (a style measured at its own scale).
+    package func copyTarget(region: Int, from other: StyleLossOp) throws {
+        precondition(other.kind == kind && other.c == c, "\(name): targets of another kind or width")
+        try regions[region].target.copy(from: other.regions[0].target)
+        if let mine = regions[region].w2, let theirs = other.regions[0].w2 { try mine.targetMean.copy(from: theirs.targetMean) }
+        rootsCurrent = false
+    }
 
     /// Whole image: sets the masks (one per region, each this layer's height × width pixels in
     /// [0, 1]), or with none goes back to the plain loss over the whole layer.
@@ -123,8 +198,10 @@ package final class StyleLossOp: Op {
         }
         for (r, values) in masks.enumerated() {
             precondition(values.count == n, "mask has \(values.count) values for a \(layerWidth)x\(layerHeight) layer")
-            try regions[r].mask!.values.write(values)
-            try regions[r].mask!.squared.write(values.map { $0 * $0 })
+            // What F is multiplied by, and its square (see the type's comment for W2's).
+            let factor = kind == .w2 ? values.map { $0.squareRoot() } : values
+            try regions[r].mask!.values.write(factor)
+            try regions[r].mask!.squared.write(factor.map { $0 * $0 })
             regions[r].area = max(values.reduce(0, +), 1e-6)
         }
         active = masks.count
@@ -152,57 +229,78 @@ package final class StyleLossOp: Op {
         }
         for (r, user) in users.enumerated() {
             let mask = regions[r].mask!
-            try k.tileMask(into: mask.values, squared: mask.squared, width: layerWidth, height: layerHeight, owned: owned, user: user.source)
+            try k.tileMask(into: mask.values, squared: mask.squared, width: layerWidth, height: layerHeight, owned: owned, user: user.source,
+                           root: kind == .w2)
             regions[r].area = max(user.area, 1e-6)
         }
         active = users.count
     }
 
-    private func computeGram(_ f: Buffer, region r: Int, into g: Buffer) throws -> [Event] {
+    /// Region r's statistics of F: its Gram matrix into `g` and, for W2, its mean (added to
+    /// the mean when `addingMean`, as tiles gather it; masked, from F⊙√m⊙√m).
+    private func computeStatistics(_ f: Buffer, region r: Int, gramInto g: Buffer, addingMean: Bool = false) throws -> [Event] {
+        var events: [Event] = [], x = f, area = Float(n)
         if active > 0, let (mask, _) = regions[r].mask, let work {
-            let e = try k.maskMultiply(f, mask: mask, into: work, channels: c, count: n, accumulate: false)
-            return try [e] + k.gram(work, into: g, scratch: scratch, channels: c, count: n, scale: 1 / (Float(c) * regions[r].area))
+            events.append(try k.maskMultiply(f, mask: mask, into: work, channels: c, count: n, accumulate: false))
+            (x, area) = (work, regions[r].area)
         }
-        return try k.gram(f, into: g, scratch: scratch, channels: c, count: n, scale: 1 / Float(c * n))
+        events += try k.gram(x, into: g, scratch: scratch, channels: c, count: n, scale: 1 / (Float(c) * area))
+        if let w2, let state = regions[r].w2 {
+            if x === work { events.append(try k.maskMultiply(x, mask: regions[r].mask!.values, into: x, channels: c, count: n, accumulate: false)) }
+            events += try k.channelMean(x, into: state.mean, scratch: w2.meanScratch, channels: c, count: n,
+                                        scale: 1 / area, accumulate: addingMean)
+        }
+        return events
     }
 
-    /// Tiled: this tile's share of each region's Gram matrix, added to its sum (S is free until
-    /// the sum is finished, so it holds the share).
+    /// Tiled: this tile's share of each region's statistics, added to their sums (S is free
+    /// until the sum is finished, so it holds the Gram share).
     private func gather(_ f: Buffer) throws -> [Event] {
         var events: [Event] = []
         for r in 0..<active {
             let region = regions[r]
-            events += try computeGram(f, region: r, into: region.s) + [k.axpby(1, region.s, 1, region.gram, count: c * c)]
+            events += try computeStatistics(f, region: r, gramInto: region.s, addingMean: true)
+                + [k.axpby(1, region.s, 1, region.gram, count: c * c)]
         }
         return events
     }
 
     /// Tiled: starts new sums.
-    package func clearGathered() throws { for region in regions { try region.gram.fill(0) } }
-
-    /// Tiled: the losses and S from the gathered Gram matrices.
-    @discardableResult
-    package func finishGathered() throws -> [Event] { try (0..<active).flatMap { try lossAndS($0) } }
-
-    /// The Gram matrix of the last capture (whole: this forward's; tiled: the gathered sum)
-    /// becomes region `region`'s target times `weight`, or is added to it (several style
-    /// images mixed with `--style-blend`).
-    package func setTarget(region: Int = 0, weight: Float, adding: Bool) throws {
-        try k.axpby(weight, regions[0].gram, adding ? 1 : 0, regions[region].target, count: c * c)
+    package func clearGathered() throws {
+        for region in regions {
+            try region.gram.fill(0)
+            try region.w2?.mean.fill(0)
+        }
     }
 
-    /// The style image's Gram matrix over the whole layer into `gramMatrix`, for `setTarget`
-    /// (whole: no mask applies; tiled: this tile's owned share added to the sum, as loaded
-    /// with no region).
+    /// Tiled: the losses and S from the gathered statistics.
+    @discardableResult
+    package func finishGathered() throws -> [Event] { try updateRoots() + (0..<active).flatMap { try lossAndS($0) } }
+
+    /// The statistics of the last capture (whole: this forward's; tiled: the gathered sums)
+    /// become region `region`'s target times `weight`, or are added to it (several style
+    /// images mixed with `--style-blend`: for W2, a Gaussian fitted to the mixture).
+    package func setTarget(region: Int = 0, weight: Float, adding: Bool) throws {
+        try k.axpby(weight, regions[0].gram, adding ? 1 : 0, regions[region].target, count: c * c)
+        if let from = regions[0].w2, let to = regions[region].w2 {
+            try k.axpby(weight, from.mean, adding ? 1 : 0, to.targetMean, count: c)
+        }
+        rootsCurrent = false
+    }
+
+    /// The style image's statistics over the whole layer into `gramMatrix` (and the mean),
+    /// for `setTarget` (whole: no mask applies; tiled: this tile's owned share added to the
+    /// sums, as loaded with no region).
     package func captureTarget(_ b: OpBuffers) throws -> [Event] {
         if tiled { return try gather(b.inputs[0]) }
         let masks = active
         active = 0
         defer { active = masks }
-        return try computeGram(b.inputs[0], region: 0, into: regions[0].gram)
+        return try computeStatistics(b.inputs[0], region: 0, gramInto: regions[0].gram)
     }
 
     private func lossAndS(_ r: Int) throws -> [Event] {
+        if kind == .w2 { return try w2LossAndS(r) }
         let cc = Float(c * c), region = regions[r]
         let area = active > 0 ? region.area : Float(n)
         return try k.sumSquaredDifference(region.gram, region.target, count: c * c, partials: losses.partials,
@@ -212,10 +310,53 @@ package final class StyleLossOp: Op {
                                   scale: 4 * weight / cc / (Float(c) * area), accumulate: false)]
     }
 
-    /// Whole: each region's Gram matrix, loss and S. Tiled: the tile's shares of the Gram matrices.
+    /// W2: each region's shift δ and target root A = √(Σₛ + δI), when a target changed since
+    /// the last.
+    private func updateRoots() throws -> [Event] {
+        guard let w2, !rootsCurrent else { return [] }
+        var events: [Event] = []
+        for region in regions {
+            let state = region.w2!
+            events += [try k.covariance(gram: region.target, mean: state.targetMean, into: w2.cov, channels: c),
+                       try k.w2TargetShift(w2.cov, into: state.shift, channels: c),
+                       try k.addShift(w2.cov, shift: state.shift, into: w2.cov, channels: c)]
+            let roots = try k.squareRoot(of: w2.cov, work: w2.roots, channels: c)
+            events += roots.events
+            events.append(try k.scale(roots.y, by: w2.roots.scalars, slot: 0, power: 0.25, into: state.targetRoot, channels: c, symmetrize: true))
+        }
+        rootsCurrent = true
+        return events
+    }
+
+    /// W2: region r's loss, S and b from its gathered Gram matrix and mean (see the type's
+    /// comment for the formulas).
+    private func w2LossAndS(_ r: Int) throws -> [Event] {
+        let region = regions[r], state = region.w2!, w2 = w2!, a = state.targetRoot
+        let area = active > 0 ? region.area : Float(n)
+        var events = [try k.covariance(gram: region.gram, mean: state.mean, into: w2.cov, channels: c),
+                      try k.addShift(w2.cov, shift: state.shift, into: w2.cov, channels: c),
+                      // Σ′ and A are exactly symmetric, so each is its own transpose.
+                      try k.matmul(transposed: w2.cov, a, into: w2.p, channels: c),   // Σ′ A
+                      try k.matmul(transposed: a, w2.p, into: w2.m, channels: c)]     // M = A Σ′ A
+        let roots = try k.squareRoot(of: w2.m, work: w2.roots, channels: c, traceCorrection: true)
+        let scale = 2 * weight / (Float(c) * area)
+        events += roots.events
+        events += [try k.w2Loss(mean: state.mean, targetMean: state.targetMean, cov: w2.cov, targetGram: region.target, shift: state.shift,
+                                roots: roots, work: w2.roots, losses: losses.buffer, slot: region.slot, channels: c, weight: weight),
+                   try k.matmul(transposed: roots.zT, a, into: w2.p, channels: c),     // Z A
+                   try k.matmul(transposed: a, w2.p, into: w2.cov, channels: c),       // A Z A (Σ′ is spent)
+                   try k.w2Gradient(q: w2.cov, work: w2.roots, into: region.s, channels: c, scale: scale),
+                   try k.w2MeanGradient(mean: state.mean, targetMean: state.targetMean, s: region.s, into: state.b, channels: c,
+                                        meanScale: scale)]
+        return events
+    }
+
+    /// Whole: each region's statistics, loss and S. Tiled: the tile's shares of the statistics.
     package func forward(_ b: OpBuffers) throws -> [Event] {
         if tiled { return try gather(b.inputs[0]) }
-        return try (0..<max(active, 1)).flatMap { r in try computeGram(b.inputs[0], region: r, into: regions[r].gram) + lossAndS(r) }
+        return try updateRoots() + (0..<max(active, 1)).flatMap { r in
+            try computeStatistics(b.inputs[0], region: r, gramInto: regions[r].gram) + lossAndS(r)
+        }
     }
 
     package func backward(_ b: OpBuffers) throws -> [Event] {
@@ -225,12 +366,18 @@ package final class StyleLossOp: Op {
         // Normalised, the op's whole gradient is gathered first, then scaled into `grad`.
         let out = normalized?.work ?? grad, outAccumulates = normalized == nil && acc
         if active == 0 {
-            events.append(try product(f, regions[0].s, into: out, accumulate: outAccumulates))
+            events.append(try k.gramBackward(s: regions[0].s, f: f, gradF: out, channels: c, count: n, accumulate: outAccumulates,
+                                             bias: regions[0].w2?.b))
         } else if let work {
-            // Each region: Sᵣ·F into the scratch buffer, times its mask's square, added.
+            // Each region: Sᵣ·F into the scratch buffer, times its mask's square (W2: plus
+            // bᵣ times it), added.
             for r in 0..<active {
+                let mask = regions[r].mask!
                 events.append(try product(f, regions[r].s, into: work, accumulate: false))
-                events.append(try k.maskMultiply(work, mask: regions[r].mask!.squared, into: work, channels: c, count: n, accumulate: false))
+                events.append(try k.maskMultiply(work, mask: mask.squared, into: work, channels: c, count: n, accumulate: false))
+                if let state = regions[r].w2 {
+                    events.append(try k.addChannelOuter(state.b, mask: mask.squared, into: work, channels: c, count: n))
+                }
                 events.append(try k.axpby(1, work, r > 0 || outAccumulates ? 1 : 0, out, count: c * n))
             }
         }
