@@ -66,6 +66,13 @@ final class ConvChoiceTests: XCTestCase {
         XCTAssertEqual(again.convChoices.spentSeconds, 0, "nothing timed again")
         // A forced algorithm is not looked up.
         XCTAssertEqual(try again.convChoices.kernel(for: deep, algorithm: .direct, kernels: k2), .direct)
+        // Contexts of one device key and file share their choices in the process (two devices
+        // of one kind paint the same bits): a third one needs neither the file nor a timing.
+        try FileManager.default.removeItem(at: file)
+        let third = try freshContextSharing(ctx)
+        third.convChoices.enable(deviceKey: key, file: file)
+        XCTAssertEqual(try third.convChoices.kernel(for: deep, algorithm: .auto, kernels: try Kernels(context: third)), chosen)
+        XCTAssertEqual(third.convChoices.reason(for: deep), "\(chosen) (cached)")
     }
 
     func freshContextSharing(_ other: CLContext) throws -> CLContext {

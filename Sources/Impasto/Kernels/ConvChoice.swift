@@ -99,15 +99,36 @@ package enum ConvKernel: Hashable, Sendable, CustomStringConvertible {
 /// `ConvKernel.forced(.auto, …)`. Every kernel computes the same convolution (each is held to
 /// a CPU reference by the tests); they differ only in rounding.
 package final class ConvChoices: @unchecked Sendable {
-    private let lock = NSLock()
-    private var entries: [String: String] = [:]
+    /// The choices and times of one device key and cache file, and the timing budget spent on
+    /// them, shared by every context of this process whose device has that key (two identical
+    /// GPUs, POCL's devices of one CPU): they run the same kernels, so a batch over them paints
+    /// the same bits on each, and a shape is timed once (the second device waits under the
+    /// lock for the first's timing). Each timed its shapes alone before, and two workers could
+    /// choose differently for one shape from noisy timings.
+    private final class Shared: @unchecked Sendable {
+        let lock = NSLock()
+        var entries: [String: String] = [:]
+        var spentSeconds = 0.0
+    }
+    private final class Registry: @unchecked Sendable {
+        let lock = NSLock()
+        var shared: [String: Shared] = [:]
+    }
+    private static let registry = Registry()
+    private var shared = Shared()
+    private var lock: NSLock { shared.lock }
+    private var entries: [String: String] {
+        get { shared.entries }
+        set { shared.entries = newValue }
+    }
     private var deviceKey = ""
     private var file: URL?
     /// Whether new shapes are timed (set by `Autotune.apply` when it could time the device).
     private(set) var measuring = false
-    /// Wall seconds spent timing so far, against `budgetSeconds`.
+    /// Wall seconds this context spent timing so far (the budget counts all contexts of its key).
     private(set) var spentSeconds = 0.0
-    /// The time a context may spend timing shapes, over all its runs (the autotune's own budget).
+    /// The time the contexts of one device key may spend timing shapes, over all their runs
+    /// (the autotune's own budget).
     let budgetSeconds: Double
     /// Every lookup's answer in this context, and whether it was measured now, cached or assumed.
     private(set) var made: [ConvShape: (ConvKernel, String)] = [:]
@@ -116,10 +137,20 @@ package final class ConvChoices: @unchecked Sendable {
 
     /// Starts timing new shapes for `deviceKey`, with the choices `file` holds.
     func enable(deviceKey key: String, file: URL) {
+        let registry = Self.registry
+        registry.lock.lock()
+        let id = key + "\n" + file.path
+        if let existing = registry.shared[id] {
+            shared = existing
+        } else {
+            let all = (try? JSONDecoder().decode([String: [String: String]].self, from: Data(contentsOf: file))) ?? [:]
+            shared = Shared()
+            shared.entries = all[key] ?? [:]
+            registry.shared[id] = shared
+        }
+        registry.lock.unlock()
         lock.lock()
         defer { lock.unlock() }
-        let all = (try? JSONDecoder().decode([String: [String: String]].self, from: Data(contentsOf: file))) ?? [:]
-        entries = all[key] ?? [:]
         deviceKey = key
         self.file = file
         measuring = true
@@ -136,7 +167,7 @@ package final class ConvChoices: @unchecked Sendable {
             made[shape] = (cached, "cached")
             return cached
         }
-        guard measuring, spentSeconds < budgetSeconds else {
+        guard measuring, shared.spentSeconds < budgetSeconds else {
             let rule = ConvKernel.forced(.auto, for: shape)
             made[shape] = (rule, measuring ? "untimed: the autotune's budget is spent" : "untimed")
             return rule
@@ -146,7 +177,9 @@ package final class ConvChoices: @unchecked Sendable {
             try kernels.context.recordingEvents { try Self.times(for: timed, kernels: kernels) }
         }
         let best = times.min { $0.seconds < $1.seconds }!.kernel
-        spentSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let spent = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        spentSeconds += spent
+        shared.spentSeconds += spent
         entries[timed.description] = best.description
         for t in times { entries[Self.timeKey(timed, t.kernel)] = String(t.seconds) }
         made[shape] = (best, "timed now")
