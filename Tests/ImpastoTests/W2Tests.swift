@@ -97,32 +97,41 @@ final class W2Tests: XCTestCase {
         try checkOp(c: 5, h: h, w: w, masks: masks, seed: 93)
     }
 
-    /// The golden net at step 0 (X = the content image, style weight 1 on each tap): each
-    /// layer's W2 loss and ∂/∂X against tools/w2-reference.py's float64 PyTorch run
-    /// (Fixtures/w2-step0.json), within 1e-4 and 1e-3 (relative L2) as the Gram loss's checks.
+    /// The golden net at step 0 (X = the content image, style weight 1 on each tap): the W2
+    /// loss and ∂/∂X against tools/w2-reference.py's float64 PyTorch run
+    /// (Fixtures/w2-step0.json), on each convolution kernel: the total within 1e-4 and the
+    /// gradient within 1e-3 (relative L2), as the Gram loss's checks. Each layer's term within
+    /// 3e-4: conv5_1's W2 is a difference 13 times smaller than its trace terms (64 channels
+    /// over 12 pixels), so fp32 rounding, of the features and of the square root, shows there
+    /// (7e-5 with the direct kernel; 1.2e-4 once in CI under the autotune's mix of kernels).
     func testStepZeroMatchesFloat64PyTorch() throws {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/w2-step0.json")
         let reference = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
         let golden = Golden.div8
         XCTAssertEqual(reference["source"] as? String, "vgg19-div8-48x64")
         XCTAssertEqual((reference["kappa"] as? Double).map(Float.init), Kernels.w2Shift)
-        var config = golden.lossConfig
-        config.styleLoss = .w2
-        let model = try WholeImageObjective(context: ctx, weights: golden.weights(), width: golden.width, height: golden.height, config: config)
-        try model.setStyle(golden.array("input_style"))
-        try model.setContent(golden.array("input_content"))
-        model.setWeights(LossWeights(content: 0, style: 1, tv: 0))
-        let terms = try model.evaluate()
-        let values = try model.network.losses.read()
         let perLayer = try XCTUnwrap(reference["per_layer"] as? [Double]), total = try XCTUnwrap(reference["total"] as? Double)
-        XCTAssertEqual(perLayer.count, model.styleOps.count)
-        for (op, want) in zip(model.styleOps, perLayer) {
-            XCTAssertEqual(Double(values[op.slots[0]]), want, accuracy: 1e-4 * want, op.name)
-        }
-        XCTAssertEqual(Double(terms.style), total, accuracy: 1e-4 * total, "W2 style loss at step 0")
         let grad = try XCTUnwrap(reference["grad"] as? [Double]).floats
-        XCTAssertLessThan(relativeL2(try model.grad.read(), grad), 1e-3, "∂W2/∂X at step 0 (relative L2)")
-        print("W2 step 0: impasto \(terms.style), PyTorch float64 \(total), relative difference \(abs(Double(terms.style) - total) / total); gradient relative L2 \(relativeL2(try model.grad.read(), grad))")
+        for algorithm in [ConvAlgorithm.winograd, .direct, .smallMap] {
+            var config = golden.lossConfig
+            (config.styleLoss, config.convolution) = (.w2, algorithm)
+            let model = try WholeImageObjective(context: ctx, weights: golden.weights(), width: golden.width, height: golden.height, config: config)
+            try model.setStyle(golden.array("input_style"))
+            try model.setContent(golden.array("input_content"))
+            model.setWeights(LossWeights(content: 0, style: 1, tv: 0))
+            let terms = try model.evaluate()
+            let values = try model.network.losses.read()
+            XCTAssertEqual(perLayer.count, model.styleOps.count)
+            var worst = 0.0
+            for (op, want) in zip(model.styleOps, perLayer) {
+                XCTAssertEqual(Double(values[op.slots[0]]), want, accuracy: 3e-4 * want, "\(op.name), \(algorithm)")
+                worst = max(worst, abs(Double(values[op.slots[0]]) - want) / want)
+            }
+            XCTAssertEqual(Double(terms.style), total, accuracy: 1e-4 * total, "W2 style loss at step 0, \(algorithm)")
+            let gradError = relativeL2(try model.grad.read(), grad)
+            XCTAssertLessThan(gradError, 1e-3, "∂W2/∂X at step 0 (relative L2), \(algorithm)")
+            print("W2 step 0, --conv \(algorithm): impasto \(terms.style), PyTorch float64 \(total), relative difference \(abs(Double(terms.style) - total) / total), worst layer \(worst); gradient relative L2 \(gradError)")
+        }
     }
 
     /// Tiles gather the whole image's means and Gram matrices, so the tiled W2 loss and
