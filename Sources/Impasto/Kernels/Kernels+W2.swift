@@ -83,9 +83,7 @@ extension Kernels {
     /// Coupled Newton–Schulz on a symmetric positive definite X (C × C): Y₀ = X/s, Z₀ = I,
     /// then T = (3I − ZY)/2, Y ← YT, Z ← TZ, each product a true one (the left factor's
     /// transpose kept beside it). The first step needs no product for Z (Z₀ = I).
-    package func squareRoot(of x: Buffer, work: SquareRootWork, channels c: Int, traceCorrection: Bool = false,
-                            steps: Int = Kernels.newtonSchulzSteps) throws -> SquareRoots {
-        precondition(steps >= 1, "Newton–Schulz needs a step")
+    package func squareRoot(of x: Buffer, work: SquareRootWork, channels c: Int, traceCorrection: Bool = false) throws -> SquareRoots {
         need(x, c * c, "square root X")
         let m = work.matrices, scalars = work.scalars
         var events = try dot(x, x, count: c * c, partials: work.partials, result: scalars, slot: 0)
@@ -98,7 +96,7 @@ extension Kernels {
         // (Y, Yᵀ, Z, Zᵀ) and three free matrices.
         var (y, yT, z, zT) = (m[2], m[3], m[5], m[6])
         var free = [m[0], m[1], m[4]]
-        for _ in 1..<steps {
+        for _ in 1..<Self.newtonSchulzSteps {
             let (p, t, tT) = (free[0], free[1], free[2])
             events += [try matmul(transposed: zT, y, into: p, channels: c),            // Z Y
                        try newtonSchulzT(p, into: t, transposeInto: tT, channels: c),

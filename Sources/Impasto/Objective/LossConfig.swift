@@ -69,9 +69,9 @@ public enum ConvAlgorithm: String, CaseIterable, Codable, Sendable {
 /// squared Wasserstein-2 distance between Gaussians fitted to the two sets of features
 /// (crowsonkb/style-transfer-pytorch): per layer, (|μ − μₛ|² + tr Σ + tr Σₛ − 2 tr √(Σₛ^½ Σ Σₛ^½)) / C,
 /// which matches the features' means and their covariance, not only their second moments
-/// about zero. Its square roots are Newton–Schulz iterations on the device, each on its
-/// matrix shifted by 1e-5 of its norm times I so that fp32 stays stable where a layer has
-/// fewer pixels than channels (`StyleLossOp`). W2's terms are feature² where Gram's are
+/// about zero. Its square roots are Newton–Schulz iterations on the device; both covariances
+/// get 3% of the style's mean channel variance on every channel (`Kernels.w2Shift`), so that
+/// fp32 stays stable where a layer has fewer pixels than channels (`StyleLossOp`). W2's terms are feature² where Gram's are
 /// (feature²/C)², so the seed's style weight of 1e4 belongs to Gram alone: under W2 a style
 /// weight left unset is chosen by the run from the step-0 sizes (`LossWeights.Balance`).
 public enum StyleLossKind: String, CaseIterable, Codable, Sendable {
